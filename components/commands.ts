@@ -1,0 +1,80 @@
+import * as fs from "fs";
+import * as path from "path";
+
+/** The shell that runs on the server; one real file per remote action. */
+export const REMOTE_DIR = path.join(__dirname, "remote");
+
+export type ScriptName =
+  | "resolve"
+  | "host-packages"
+  | "host-layout"
+  | "layout-remove"
+  | "venv"
+  | "frontend"
+  | "release"
+  | "install-file"
+  | "remove-file"
+  | "backup"
+  | "activate"
+  | "service-remove"
+  | "firewall";
+
+export type ScriptParams = Readonly<Record<string, string | number | boolean | undefined>>;
+
+/**
+ * The one quoting function: a value as one shell word. Safe characters stay bare, everything
+ * else goes in single quotes (POSIX: nothing inside them is special), so previews stay readable.
+ */
+export function shellQuote(value: string): string {
+  if (/^[A-Za-z0-9_@%+=:,.\/-]+$/.test(value)) return value;
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+const scriptCache = new Map<string, string>();
+function readScript(file: string): string {
+  let text = scriptCache.get(file);
+  if (text === undefined) {
+    text = fs.readFileSync(path.join(REMOTE_DIR, file), "utf8");
+    scriptCache.set(file, text);
+  }
+  return text;
+}
+
+/** Drop the shebang and header comments; the rendered text starts with its own. */
+function body(text: string): string {
+  const lines = text.split("\n");
+  let start = 0;
+  while (start < lines.length && (lines[start].startsWith("#") || lines[start] === "")) start++;
+  return lines.slice(start).join("\n");
+}
+
+/** Parameters as `NAME='value'` lines; names are shell identifiers, absent values disappear. */
+export function renderParams(params: ScriptParams): string {
+  return Object.entries(params)
+    .filter(([, value]) => value !== undefined)
+    .map(([name, value]) => {
+      if (!/^[A-Z_][A-Z0-9_]*$/.test(name)) throw new Error(`script parameter name ${name} is not a shell variable name`);
+      return `${name}=${shellQuote(String(value))}`;
+    })
+    .join("\n");
+}
+
+/**
+ * A whole script as the server runs it: strict mode, the parameters, the shared helpers,
+ * then the script. Pure text: tests compare it, host tests run exactly this.
+ */
+export function renderScript(script: ScriptName, params: ScriptParams): string {
+  return [
+    `# ai4artsed ${script}`,
+    "set -euo pipefail",
+    renderParams(params),
+    body(readScript("lib.sh")),
+    body(readScript(`${script}.sh`)),
+  ].join("\n");
+}
+
+/** The command line that runs a rendered script as root, through sudo when the login is not root. */
+export function remoteInvocation(scriptText: string, sshUser: string): string {
+  const run = `bash -c ${shellQuote(scriptText)}`;
+  return sshUser === "root" ? run : `sudo -n ${run}`;
+}

@@ -1,0 +1,63 @@
+import { remoteInvocation, renderScript } from "./commands";
+import { StackConfig } from "../config/schema";
+import { runOverSsh, SshResult, SshTarget } from "../lib/ssh";
+
+/** What the server says a deploy of this config means, known before any resource is registered. */
+export interface DeployFacts {
+  /** Full commit id: the branch head, or the pinned revision. */
+  readonly commit: string;
+  /** Git blob id of the requirements file at that commit. */
+  readonly requirementsBlob: string;
+  /** Git tree id of the frontend directory at that commit. */
+  readonly frontendTree: string;
+}
+
+export type SshRunner = (target: SshTarget, command: string) => Promise<SshResult>;
+
+export function parseFacts(stdout: string): DeployFacts {
+  const values = new Map(
+    stdout
+      .split("\n")
+      .map((line) => line.match(/^(commit|requirements|frontend)=([0-9a-f]{40})$/))
+      .filter((m): m is RegExpMatchArray => m !== null)
+      .map((m) => [m[1], m[2]] as const),
+  );
+  const commit = values.get("commit");
+  const requirementsBlob = values.get("requirements");
+  const frontendTree = values.get("frontend");
+  if (!commit || !requirementsBlob || !frontendTree) {
+    throw new Error(`the server's answer lacks commit, requirements or frontend ids:\n${stdout}`);
+  }
+  return { commit, requirementsBlob, frontendTree };
+}
+
+/**
+ * Fetch on the server (its deploy key reads the repository) and resolve the branch or pinned
+ * revision, so that `pulumi preview` already names the commit it would deploy.
+ */
+export async function resolveDeployFacts(config: StackConfig, run: SshRunner = runOverSsh): Promise<DeployFacts> {
+  const { server, app } = config;
+  const script = renderScript("resolve", {
+    INSTALL_DIR: app.installDir,
+    REPO_URL: app.repoUrl,
+    BRANCH: app.branch,
+    REVISION: app.revision,
+    REQUIREMENTS_FILE: app.requirementsFile,
+    FRONTEND_DIR: app.frontendDir,
+  });
+  const target: SshTarget = {
+    host: server.address,
+    port: server.port,
+    user: server.user,
+    privateKey: server.privateKey,
+    hostKey: server.hostKey,
+  };
+  const result = await run(target, remoteInvocation(script, server.user));
+  if (result.code !== 0) {
+    throw new Error(
+      `resolving ${app.revision ? `revision ${app.revision}` : `branch '${app.branch}'`} of ${app.repoUrl} on ${server.address} failed ` +
+        `(exit ${result.code}); nothing was changed:\n${result.stderr.trim()}`,
+    );
+  }
+  return parseFacts(result.stdout);
+}

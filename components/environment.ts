@@ -1,0 +1,124 @@
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { ENVIRONMENT_DEFAULTS, EnvironmentName } from "../config/defaults";
+import { StackConfig } from "../config/schema";
+import { AppService } from "./appService";
+import { ServerConnection } from "./connection";
+import { DeployFacts } from "./deployFacts";
+import { Firewall } from "./firewall";
+import { FrontendBuild } from "./frontendBuild";
+import { Host } from "./host";
+import { Journald } from "./journald";
+import { PythonEnv } from "./pythonEnv";
+import { Release } from "./release";
+
+export interface EnvironmentArgs {
+  /** production or development: names the unit, the tags and the description. */
+  readonly environment: EnvironmentName;
+  /** The validated stack config. */
+  readonly config: StackConfig;
+  /** Commit and content keys resolved on the server. */
+  readonly facts: DeployFacts;
+  readonly connection: ServerConnection;
+}
+
+/** The variables the app reads, program-set first; app secrets come in as a secret Output. */
+export function appEnvironment(
+  environment: EnvironmentName,
+  config: StackConfig,
+  secretKey: pulumi.Input<string>,
+): pulumi.Output<Record<string, string>> {
+  const { app } = config;
+  return pulumi.secret(
+    pulumi.all([secretKey, app.secrets]).apply(([key, secrets]): Record<string, string> => ({
+      PORT: String(app.port),
+      SECRET_KEY: key,
+      DEBUG: app.debug ? "true" : "false",
+      LOG_LEVEL: app.logLevel,
+      // The app defaults this to the checkout's parent, which under releases/ is wrong.
+      AI_TOOLS_BASE: path.posix.dirname(app.installDir),
+      ...ENVIRONMENT_DEFAULTS[environment].environment,
+      ...app.environment,
+      ...secrets,
+    })),
+  );
+}
+
+/**
+ * One environment on one server, in deploy order:
+ * Host -> PythonEnv/FrontendBuild -> Release -> Backup/AppService, beside Firewall and Journald.
+ */
+export class Environment extends pulumi.ComponentResource {
+  public readonly url: pulumi.Output<string>;
+  public readonly revision: pulumi.Output<string>;
+  public readonly releasePath: pulumi.Output<string>;
+  public readonly serviceName: pulumi.Output<string>;
+
+  constructor(name: string, args: EnvironmentArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("ai4artsed:index:Environment", name, {}, opts);
+    const { config, facts, connection } = args;
+    const { app, host: hostConfig } = config;
+    const child = { parent: this };
+
+    const host = new Host(`${name}-host`, { connection, installDir: app.installDir, serviceUser: app.serviceUser }, child);
+    const python = new PythonEnv(`${name}-python`, { host, requirementsBlob: facts.requirementsBlob }, child);
+    const frontend = new FrontendBuild(
+      `${name}-frontend`,
+      { host, frontendTree: facts.frontendTree, installCommand: app.frontendInstallCommand, buildCommand: app.frontendBuildCommand },
+      child,
+    );
+    const release = new Release(
+      `${name}-release`,
+      {
+        host,
+        python,
+        frontend,
+        commit: facts.commit,
+        backendDir: app.backendDir,
+        frontendDir: app.frontendDir,
+        sharedPaths: app.sharedPaths,
+      },
+      child,
+    );
+    const secretKey = new random.RandomPassword(`${name}-secret-key`, { length: 64, special: false }, child);
+    const service = new AppService(
+      `${name}-service`,
+      {
+        host,
+        release,
+        unitName: app.serviceName,
+        description: `AI4ArtsEd ${args.environment} (port ${app.port})`,
+        port: app.port,
+        healthPath: app.healthPath,
+        healthTimeoutSeconds: app.healthTimeoutSeconds,
+        keepReleases: app.keepReleases,
+        keepBackups: app.keepBackups,
+        backendDir: app.backendDir,
+        environment: appEnvironment(args.environment, config, secretKey.result),
+      },
+      child,
+    );
+    if (hostConfig.firewall.manage) {
+      new Firewall(
+        `${name}-firewall`,
+        {
+          host,
+          stackTag: `ai4artsed-${args.environment}`,
+          sshPort: hostConfig.firewall.sshPort ?? config.server.port,
+          denyPorts: [app.port, ...hostConfig.firewall.denyPorts],
+        },
+        child,
+      );
+    }
+    if (hostConfig.journald.manage) {
+      new Journald(`${name}-journald`, { host, limits: hostConfig.journald }, child);
+    }
+
+    this.url = service.url;
+    this.revision = service.revision;
+    this.releasePath = service.releasePath;
+    this.serviceName = service.serviceName;
+    this.registerOutputs({ url: this.url, revision: this.revision, releasePath: this.releasePath, serviceName: this.serviceName });
+  }
+}

@@ -1,0 +1,51 @@
+import * as crypto from "crypto";
+import * as pulumi from "@pulumi/pulumi";
+import { Host } from "./host";
+import { remoteScript } from "./remoteScript";
+
+export interface FrontendBuildArgs {
+  readonly host: Host;
+  /** Git tree id of the frontend directory: with the commands, the build's content key. */
+  readonly frontendTree: string;
+  /** Installs dependencies. Defaults to "npm ci". */
+  readonly installCommand?: string;
+  /** Writes dist/. Defaults to "npm run build". */
+  readonly buildCommand?: string;
+}
+
+/** Same tree and commands, same dist: a key that changes only when the build would. */
+export function frontendBuildKey(tree: string, installCommand: string, buildCommand: string): string {
+  return crypto.createHash("sha256").update(`${tree}\n${installCommand}\n${buildCommand}`).digest("hex").slice(0, 24);
+}
+
+/** frontends/<key>/dist: built only when the frontend tree or its commands change. */
+export class FrontendBuild extends pulumi.ComponentResource {
+  public readonly distDir: string;
+  public readonly ready: pulumi.Resource;
+  public readonly distDirOutput: pulumi.Output<string>;
+
+  constructor(name: string, args: FrontendBuildArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("ai4artsed:frontend:FrontendBuild", name, {}, opts);
+    const installCommand = args.installCommand ?? "npm ci";
+    const buildCommand = args.buildCommand ?? "npm run build";
+    const key = frontendBuildKey(args.frontendTree, installCommand, buildCommand);
+    this.distDir = `${args.host.installDir}/frontends/${key}/dist`;
+    this.ready = remoteScript(
+      `${name}-build`,
+      {
+        connection: args.host.connection,
+        script: "frontend",
+        params: {
+          INSTALL_DIR: args.host.installDir,
+          FRONTEND_TREE: args.frontendTree,
+          BUILD_KEY: key,
+          INSTALL_COMMAND: installCommand,
+          BUILD_COMMAND: buildCommand,
+        },
+      },
+      { parent: this, dependsOn: [args.host.ready] },
+    );
+    this.distDirOutput = pulumi.output(this.distDir);
+    this.registerOutputs({ distDirOutput: this.distDirOutput });
+  }
+}

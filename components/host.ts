@@ -1,0 +1,59 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ServerConnection } from "./connection";
+import { remoteScript } from "./remoteScript";
+
+/** Debian packages a deploy needs on the server. */
+export const BASE_PACKAGES = ["git", "python3-venv", "python3-pip", "nodejs", "npm", "ufw", "curl", "ca-certificates", "tar", "util-linux"];
+
+export interface HostArgs {
+  /** How to reach the server. */
+  readonly connection: ServerConnection;
+  /** Root of this environment on the server, e.g. /opt/ai4artsed-production. */
+  readonly installDir: string;
+  /** Unprivileged user the app runs as; created when missing. */
+  readonly serviceUser: string;
+  /** Directory for root-only environment files. Defaults to /etc/ai4artsed. */
+  readonly envDir?: string;
+  /** Packages to install when missing. Defaults to BASE_PACKAGES. */
+  readonly packages?: readonly string[];
+  /** Remove shared/ and backups/ too on destroy. Defaults to false: pupils' exports and keys stay. */
+  readonly purgeSharedOnDestroy?: boolean;
+}
+
+/** The server's base: packages, service user, this environment's directory layout. */
+export class Host extends pulumi.ComponentResource {
+  public readonly connection: ServerConnection;
+  public readonly installDir: string;
+  public readonly serviceUser: string;
+  public readonly envDir: string;
+  /** The step later steps wait for: layout in place, packages installed. */
+  public readonly ready: pulumi.Resource;
+  public readonly installDirOutput: pulumi.Output<string>;
+
+  constructor(name: string, args: HostArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("ai4artsed:host:Host", name, {}, opts);
+    this.connection = args.connection;
+    this.installDir = args.installDir;
+    this.serviceUser = args.serviceUser;
+    this.envDir = args.envDir ?? "/etc/ai4artsed";
+
+    const packages = remoteScript(
+      `${name}-packages`,
+      { connection: args.connection, script: "host-packages", params: { PACKAGES: (args.packages ?? BASE_PACKAGES).join(" ") } },
+      { parent: this },
+    );
+    this.ready = remoteScript(
+      `${name}-layout`,
+      {
+        connection: args.connection,
+        script: "host-layout",
+        params: { INSTALL_DIR: args.installDir, SERVICE_USER: args.serviceUser, ENV_DIR: this.envDir },
+        deleteScript: "layout-remove",
+        deleteParams: { INSTALL_DIR: args.installDir, PURGE_SHARED: args.purgeSharedOnDestroy ? "yes" : "no" },
+      },
+      { parent: this, dependsOn: [packages] },
+    );
+    this.installDirOutput = pulumi.output(args.installDir);
+    this.registerOutputs({ installDirOutput: this.installDirOutput });
+  }
+}

@@ -1,0 +1,52 @@
+import * as pulumi from "@pulumi/pulumi";
+import { Host } from "./host";
+import { remoteScript } from "./remoteScript";
+
+export const JOURNALD_DROPIN = "/etc/systemd/journald.conf.d/60-ai4artsed.conf";
+
+export interface JournaldLimits {
+  /** Defaults to 1G. */
+  readonly systemMaxUse: string;
+  /** Defaults to 2G. */
+  readonly systemKeepFree: string;
+  /** Defaults to 1month. */
+  readonly maxRetentionSec: string;
+}
+
+export function renderJournaldDropIn(limits: JournaldLimits): string {
+  return `# Managed by the ai4artsed Pulumi program.
+[Journal]
+SystemMaxUse=${limits.systemMaxUse}
+SystemKeepFree=${limits.systemKeepFree}
+MaxRetentionSec=${limits.maxRetentionSec}
+`;
+}
+
+export interface JournaldArgs {
+  readonly host: Host;
+  readonly limits: JournaldLimits;
+}
+
+/** The host-wide journald drop-in; one stack owns it (host.journald.manage) so stacks never fight. */
+export class Journald extends pulumi.ComponentResource {
+  public readonly dropInPath: pulumi.Output<string>;
+
+  constructor(name: string, args: JournaldArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("ai4artsed:journald:Journald", name, {}, opts);
+    const restart = "systemctl restart systemd-journald";
+    remoteScript(
+      `${name}-dropin`,
+      {
+        connection: args.host.connection,
+        script: "install-file",
+        params: { TARGET_FILE: JOURNALD_DROPIN, FILE_MODE: "644", ON_CHANGE: restart },
+        stdin: renderJournaldDropIn(args.limits),
+        deleteScript: "remove-file",
+        deleteParams: { TARGET_FILE: JOURNALD_DROPIN, ON_CHANGE: restart },
+      },
+      { parent: this, dependsOn: [args.host.ready] },
+    );
+    this.dropInPath = pulumi.output(JOURNALD_DROPIN);
+    this.registerOutputs({ dropInPath: this.dropInPath });
+  }
+}

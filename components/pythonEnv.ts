@@ -1,0 +1,34 @@
+import * as pulumi from "@pulumi/pulumi";
+import { Host } from "./host";
+import { remoteScript } from "./remoteScript";
+
+export interface PythonEnvArgs {
+  readonly host: Host;
+  /** Git blob id of the requirements file: the venv's content key. */
+  readonly requirementsBlob: string;
+  /** Interpreter that creates the venv. Defaults to python3. */
+  readonly python?: string;
+}
+
+/** venvs/<requirements blob>: built once per requirements content, shared by releases. */
+export class PythonEnv extends pulumi.ComponentResource {
+  public readonly venvDir: string;
+  public readonly ready: pulumi.Resource;
+  public readonly venvDirOutput: pulumi.Output<string>;
+
+  constructor(name: string, args: PythonEnvArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("ai4artsed:python:PythonEnv", name, {}, opts);
+    this.venvDir = `${args.host.installDir}/venvs/${args.requirementsBlob}`;
+    this.ready = remoteScript(
+      `${name}-build`,
+      {
+        connection: args.host.connection,
+        script: "venv",
+        params: { INSTALL_DIR: args.host.installDir, REQUIREMENTS_BLOB: args.requirementsBlob, PYTHON: args.python ?? "python3" },
+      },
+      { parent: this, dependsOn: [args.host.ready] },
+    );
+    this.venvDirOutput = pulumi.output(this.venvDir);
+    this.registerOutputs({ venvDirOutput: this.venvDirOutput });
+  }
+}

@@ -1,0 +1,117 @@
+#!/bin/bash
+# Switch `current` to the release, restart the unit, gate on health; on failure switch back.
+set -euo pipefail
+STEP="${STEP:-activate}"
+# shellcheck source=SCRIPTDIR/lib.sh
+[[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+healthy_once() {
+  curl --silent --fail --output /dev/null --max-time 5 "${HEALTH_URL}"
+}
+
+restarts_of_unit() {
+  systemctl show --property=NRestarts --value "${UNIT_NAME}"
+}
+
+# wait_healthy: 0 when the health URL answers within the timeout; 1 when it does not,
+# or when the unit crashed meanwhile (systemd restarted it or gave up).
+wait_healthy() {
+  local restarts_before="$1"
+  local deadline=$((SECONDS + HEALTH_TIMEOUT_SECONDS))
+  while ((SECONDS < deadline)); do
+    if healthy_once; then
+      return 0
+    fi
+    if [[ "$(restarts_of_unit)" != "${restarts_before}" ]] || systemctl is-failed --quiet "${UNIT_NAME}"; then
+      GATE_FAILURE="the service exited during startup"
+      return 1
+    fi
+    sleep 0.5
+  done
+  GATE_FAILURE="${HEALTH_URL} did not answer 2xx within ${HEALTH_TIMEOUT_SECONDS}s"
+  return 1
+}
+
+restart_and_wait() {
+  local restarts
+  restarts="$(restarts_of_unit)"
+  systemctl restart "${UNIT_NAME}"
+  wait_healthy "${restarts}"
+}
+
+record() {
+  printf '%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${SUDO_USER:-${USER:-root}}" "$1" "$2" \
+    >>"${INSTALL_DIR}/revisions.log"
+}
+
+# prune_releases: keep the newest KEEP_RELEASES, never the serving or the previous one,
+# then drop venvs and frontend builds that no kept release links to.
+prune_releases() {
+  local serving="$1" previous="$2"
+  local -a releases
+  mapfile -t releases < <(find "${INSTALL_DIR}/releases" -mindepth 1 -maxdepth 1 -printf '%T@ %f\n' | sort -rn | cut -d' ' -f2)
+  local index=0 name
+  for name in "${releases[@]}"; do
+    [[ "${name}" == .* ]] && continue
+    index=$((index + 1))
+    local path="${INSTALL_DIR}/releases/${name}"
+    if ((index > KEEP_RELEASES)) && [[ "${path}" != "${serving}" && "${path}" != "${previous}" ]]; then
+      rm -rf "${path}"
+      log "pruned release ${name}"
+    fi
+  done
+  local -A linked=()
+  local link
+  for link in "${INSTALL_DIR}"/releases/*/venv "${INSTALL_DIR}"/releases/*/*/*/dist; do
+    [[ -L "${link}" ]] && linked["$(readlink "${link}")"]=1
+  done
+  for path in "${INSTALL_DIR}"/venvs/* "${INSTALL_DIR}"/frontends/*; do
+    [[ -d "${path}" ]] || continue
+    local key="${path}"
+    [[ "${path}" == "${INSTALL_DIR}"/frontends/* ]] && key="${path}/dist"
+    if [[ -z "${linked[${key}]:-}" ]]; then
+      rm -rf "${path}"
+      log "pruned ${path}"
+    fi
+  done
+}
+
+main() {
+  require_vars INSTALL_DIR COMMIT UNIT_NAME HEALTH_URL HEALTH_TIMEOUT_SECONDS KEEP_RELEASES DEPLOY_STAMP
+  local release="${INSTALL_DIR}/releases/${COMMIT}" current="${INSTALL_DIR}/current"
+  local stamp_file="${INSTALL_DIR}/.deployed"
+  [[ -f "${release}/.complete" ]] || die "release ${release} is missing or incomplete; run the release step first"
+  take_host_lock
+  local previous
+  previous="$(readlink "${current}" || true)"
+  if [[ "${previous}" == "${release}" && "$(cat "${stamp_file}" 2>/dev/null || true)" == "${DEPLOY_STAMP}" ]] \
+    && systemctl is-active --quiet "${UNIT_NAME}" && healthy_once; then
+    log "${COMMIT} already serving and healthy; nothing to do"
+    return 0
+  fi
+  GATE_FAILURE=""
+  switch_link "${release}" "${current}"
+  log "current -> ${release}; restarting ${UNIT_NAME}"
+  if restart_and_wait; then
+    printf '%s\n' "${DEPLOY_STAMP}" >"${stamp_file}"
+    record "${COMMIT}" "ok"
+    prune_releases "${release}" "${previous}"
+    log "${COMMIT} is serving and healthy (${HEALTH_URL})"
+    return 0
+  fi
+  local failure="${GATE_FAILURE}"
+  err "health gate failed for ${COMMIT}: ${failure}. Last lines of the service's journal:"
+  journalctl --unit "${UNIT_NAME}" --lines 20 --no-pager --output cat >&2 || true
+  record "${COMMIT}" "failed: ${failure}"
+  if [[ -z "${previous}" || "${previous}" == "${release}" ]]; then
+    die "deploy of ${COMMIT} failed (${failure}) and there is no previous release to roll back to; ${UNIT_NAME} is not serving. Fix the commit and run 'pulumi up' again."
+  fi
+  switch_link "${previous}" "${current}"
+  if restart_and_wait; then
+    record "$(basename "${previous}")" "rolled back after failed ${COMMIT}"
+    die "deploy of ${COMMIT} failed (${failure}); rolled back: $(basename "${previous}") is serving and healthy again. Fix the commit and run 'pulumi up' again."
+  fi
+  die "deploy of ${COMMIT} failed (${failure}); rolled back to $(basename "${previous}"), but it is not healthy either (${GATE_FAILURE}); check 'journalctl -u ${UNIT_NAME}'."
+}
+
+main "$@"

@@ -1,0 +1,23 @@
+#!/bin/bash
+# Remove the code this stack deployed (releases, venvs, builds, mirror); keep shared/ and
+# backups/ (pupils' exports, keys, settings) unless PURGE_SHARED=yes.
+set -euo pipefail
+STEP="${STEP:-host/remove}"
+# shellcheck source=SCRIPTDIR/lib.sh
+[[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+main() {
+  require_vars INSTALL_DIR
+  [[ -d "${INSTALL_DIR}" ]] || return 0
+  take_host_lock
+  rm -rf "${INSTALL_DIR:?}/releases" "${INSTALL_DIR:?}/venvs" "${INSTALL_DIR:?}/frontends" \
+    "${INSTALL_DIR:?}/repo.git" "${INSTALL_DIR:?}/current" "${INSTALL_DIR:?}/.deployed"
+  if [[ "${PURGE_SHARED:-no}" == "yes" ]]; then
+    rm -rf "${INSTALL_DIR:?}"
+    log "purged ${INSTALL_DIR}"
+  else
+    log "removed code from ${INSTALL_DIR}; kept shared/, backups/ and revisions.log"
+  fi
+}
+
+main "$@"

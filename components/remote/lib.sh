@@ -1,0 +1,63 @@
+#!/bin/bash
+# Helpers shared by every remote script; the renderer inlines this file ahead of each script.
+# When a script runs by hand from a checkout, it sources this file instead.
+
+export AI4ARTSED_LIB=1
+
+# err MESSAGE...: print to stderr, tagged with the script's step.
+err() {
+  printf '[%s] %s\n' "${STEP:-ai4artsed}" "$*" >&2
+}
+
+# log MESSAGE...: print progress to stdout, tagged with the script's step.
+log() {
+  printf '[%s] %s\n' "${STEP:-ai4artsed}" "$*"
+}
+
+# die MESSAGE...: print to stderr and stop the script.
+die() {
+  err "$@"
+  exit 1
+}
+
+# require_vars NAME...: stop with a clear message when a parameter is missing.
+require_vars() {
+  local name
+  for name in "$@"; do
+    [[ -n "${!name:-}" ]] || die "parameter ${name} is not set"
+  done
+}
+
+# take_host_lock: one deploy step at a time per host, whichever stack or person runs it.
+take_host_lock() {
+  local lock_file="/run/lock/ai4artsed-deploy.lock"
+  exec 9>"${lock_file}"
+  if ! flock -w "${LOCK_TIMEOUT_SECONDS:-900}" 9; then
+    die "another deploy has held ${lock_file} for ${LOCK_TIMEOUT_SECONDS:-900}s; wait for it or check 'fuser -v ${lock_file}'"
+  fi
+}
+
+# install_if_changed MODE OWNER DEST: write stdin to DEST atomically when it differs.
+# Returns 0 when DEST changed, 1 when it was already up to date.
+install_if_changed() {
+  local mode="$1" owner="$2" dest="$3"
+  local tmp
+  tmp="$(mktemp "${dest}.XXXXXX")"
+  cat >"${tmp}"
+  chmod "${mode}" "${tmp}"
+  chown "${owner}" "${tmp}"
+  if [[ -f "${dest}" ]] && cmp -s "${tmp}" "${dest}" \
+    && [[ "$(stat -c '%a %U:%G' "${dest}")" == "$(stat -c '%a %U:%G' "${tmp}")" ]]; then
+    rm -f "${tmp}"
+    return 1
+  fi
+  mv -f "${tmp}" "${dest}"
+  return 0
+}
+
+# switch_link TARGET LINK: point LINK at TARGET in one rename, never leaving LINK missing.
+switch_link() {
+  local target="$1" link="$2"
+  ln -sfn "${target}" "${link}.next"
+  mv -T "${link}.next" "${link}"
+}

@@ -1,0 +1,40 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { remoteInvocation, renderScript, ScriptName, ScriptParams } from "./commands";
+import { commandConnection, ServerConnection } from "./connection";
+
+/** Script parameters; values may come from other resources. They must never be secrets. */
+export type RemoteParams = Readonly<Record<string, pulumi.Input<string | number | boolean | undefined>>>;
+
+function renderInvocation(script: ScriptName, params: RemoteParams, user: string): pulumi.Output<string> {
+  return pulumi.output(params).apply((values) => remoteInvocation(renderScript(script, values as ScriptParams), user));
+}
+
+export interface RemoteScriptArgs {
+  readonly connection: ServerConnection;
+  /** Script run on create, and again whenever its rendered text or stdin changes. */
+  readonly script?: ScriptName;
+  readonly params?: RemoteParams;
+  /** Fed to the script's stdin: the only way secrets reach the server. */
+  readonly stdin?: pulumi.Input<string>;
+  /** Script run when the resource is destroyed; it must remove only what this stack made. */
+  readonly deleteScript?: ScriptName;
+  readonly deleteParams?: RemoteParams;
+}
+
+/** One remote action: a real script from components/remote, rendered with its parameters. */
+export function remoteScript(name: string, args: RemoteScriptArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
+  const user = args.connection.user;
+  return new command.remote.Command(
+    name,
+    {
+      connection: commandConnection(args.connection),
+      create: args.script ? renderInvocation(args.script, args.params ?? {}, user) : undefined,
+      delete: args.deleteScript ? renderInvocation(args.deleteScript, args.deleteParams ?? {}, user) : undefined,
+      stdin: args.stdin,
+      // Previous output in the environment needs AcceptEnv on the server; nothing here reads it.
+      addPreviousOutputInEnv: false,
+    },
+    opts,
+  );
+}

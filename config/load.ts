@@ -1,0 +1,97 @@
+import { z } from "zod";
+import { ENVIRONMENTS, EnvironmentName } from "./defaults";
+import { configSchema, EXAMPLES, StackConfig } from "./schema";
+
+export const PROJECT = "ai4artsed";
+export const CONFIG_SECTIONS = ["environment", "server", "app", "host", "cloudflare"] as const;
+
+/** Raw values as Pulumi hands them over: one entry per top-level key of the project namespace. */
+export type RawConfig = Partial<Record<(typeof CONFIG_SECTIONS)[number], unknown>>;
+
+export interface ValidConfig {
+  readonly environment: EnvironmentName;
+  readonly config: StackConfig;
+}
+
+/** Every problem of a stack's config at once, each naming the key, the fault and a fix. */
+export class ConfigError extends Error {
+  constructor(
+    public readonly stack: string,
+    public readonly problems: string[],
+  ) {
+    super(
+      `Stack '${stack}' has ${problems.length} config problem${problems.length === 1 ? "" : "s"}; nothing was changed on the server:\n` +
+        problems.map((p) => `  - ${p}`).join("\n"),
+    );
+    this.name = "ConfigError";
+  }
+}
+
+function describeInput(input: unknown): string {
+  if (input === undefined) return "not set";
+  if (typeof input === "object") return "got an object";
+  const text = String(input);
+  return `got ${JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}...` : text)}`;
+}
+
+/** The example for a path; array and record entries share their parent's example. */
+function exampleFor(path: string): string | undefined {
+  const parent = path.replace(/\[\d+\]$/, "").replace(/^(app\.(environment|secrets))\..*$/, "$1");
+  return EXAMPLES[path] ?? EXAMPLES[parent];
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, part) => (typeof part === "number" ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)), "");
+}
+
+/** A missing section is fixed by setting its first required key. */
+const SECTION_FIRST_KEY: Record<string, string> = { server: "server.address", app: "app.repoUrl" };
+
+function formatIssue(issue: z.core.$ZodIssue, stack: string): string[] {
+  const base = formatPath(issue.path);
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys.map((key) => {
+      const path = base ? `${base}.${key}` : key;
+      return `${PROJECT}:${path}: unknown setting; remove it with 'pulumi config rm --path ${path} -s ${stack}' (known settings are listed in the README)`;
+    });
+  }
+  const input = "input" in issue ? describeInput(issue.input) : "";
+  const key = SECTION_FIRST_KEY[base] ?? base;
+  const example = exampleFor(key);
+  const fix = example ? ` Example: pulumi config set --path ${key} ${example} -s ${stack}` : "";
+  const got = input && issue.code !== "custom" ? ` (${input})` : "";
+  return [`${PROJECT}:${base}: ${issue.message}${got}.${fix}`];
+}
+
+/** The environment a stack is: its `environment` setting, else its name. */
+export function environmentOf(stack: string, raw: RawConfig): EnvironmentName {
+  const named = raw.environment ?? stack;
+  if ((ENVIRONMENTS as readonly unknown[]).includes(named)) return named as EnvironmentName;
+  throw new ConfigError(stack, [
+    `${PROJECT}:environment: stack '${stack}' is neither ${ENVIRONMENTS.join(" nor ")}; say which defaults it takes. Example: pulumi config set environment development -s ${stack}`,
+  ]);
+}
+
+/**
+ * Validate a stack's raw config. `secretSections` names the top-level keys stored as secrets,
+ * so a private key or app secret left in plain text is refused before it lands in state.
+ */
+export function parseStackConfig(stack: string, raw: RawConfig, secretSections: ReadonlySet<string>): ValidConfig {
+  const environment = environmentOf(stack, raw);
+  const result = configSchema(environment).safeParse(raw, { reportInput: true });
+  const problems = result.success ? [] : result.error.issues.flatMap((issue) => formatIssue(issue, stack));
+  const rawServer = raw.server as { privateKey?: unknown } | undefined;
+  if (rawServer?.privateKey !== undefined && !secretSections.has("server")) {
+    problems.push(
+      `${PROJECT}:server.privateKey: is stored in plain text in Pulumi.${stack}.yaml. Store it as a secret: pulumi config set --path --secret server.privateKey -- "$(cat ~/.ssh/ai4artsed_deploy)" -s ${stack}`,
+    );
+  }
+  const rawApp = raw.app as { secrets?: Record<string, unknown> } | undefined;
+  if (rawApp?.secrets && Object.keys(rawApp.secrets).length > 0 && !secretSections.has("app")) {
+    problems.push(
+      `${PROJECT}:app.secrets: values are stored in plain text in Pulumi.${stack}.yaml. Set each with --secret: pulumi config set --path --secret app.secrets.OPENROUTER_API_KEY <key> -s ${stack}`,
+    );
+  }
+  if (problems.length > 0 || !result.success) throw new ConfigError(stack, problems);
+  return { environment, config: result.data };
+}

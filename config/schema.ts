@@ -1,0 +1,220 @@
+import { z } from "zod";
+import {
+  DEFAULT_HEALTH_PATH,
+  DEFAULT_SHARED_PATHS,
+  ENVIRONMENT_DEFAULTS,
+  ENVIRONMENTS,
+  EnvironmentName,
+} from "./defaults";
+
+/** Example values shown with every error, keyed by config path. */
+export const EXAMPLES: Record<string, string> = {
+  environment: "production",
+  "server.address": "203.0.113.10",
+  "server.port": "22",
+  "server.user": "root",
+  "server.privateKey": "--secret -- \"$(cat ~/.ssh/ai4artsed_deploy)\"",
+  "server.hostKey": "\"$(ssh-keyscan -t ed25519 203.0.113.10 | cut -d' ' -f2-)\"",
+  "app.repoUrl": "git@github.com:OWNER/ai4artsed_webserver.git",
+  "app.branch": "main",
+  "app.revision": "0123456789abcdef0123456789abcdef01234567",
+  "app.installDir": "/opt/ai4artsed-production",
+  "app.port": "17801",
+  "app.serviceName": "ai4artsed-production",
+  "app.serviceUser": "ai4artsed-production",
+  "app.healthPath": DEFAULT_HEALTH_PATH,
+  "app.healthTimeoutSeconds": "60",
+  "app.keepReleases": "5",
+  "app.requirementsFile": "requirements.txt",
+  "app.backendDir": "devserver",
+  "app.frontendDir": "public/ai4artsed-frontend",
+  "app.frontendInstallCommand": "\"npm ci\"",
+  "app.frontendBuildCommand": "\"npm run build\"",
+  "app.debug": "false",
+  "app.logLevel": "INFO",
+  "app.environment": "app.environment.AWS_REGION eu-central-1",
+  "app.secrets": "--secret app.secrets.OPENROUTER_API_KEY sk-or-...",
+  "app.sharedPaths": "'app.sharedPaths[0]' exports/",
+  "app.keepBackups": "10",
+  "host.journald.manage": "true",
+  "host.journald.systemMaxUse": "1G",
+  "host.journald.systemKeepFree": "2G",
+  "host.journald.maxRetentionSec": "1month",
+  "host.firewall.manage": "true",
+  "host.firewall.sshPort": "22",
+  "host.firewall.denyPorts": "'host.firewall.denyPorts[0]' 5173",
+};
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Keys the program sets itself; a user value would be silently overridden. */
+export const RESERVED_ENVIRONMENT_KEYS = ["PORT", "SECRET_KEY", "DEBUG", "LOG_LEVEL", "AI_TOOLS_BASE"];
+
+const bool = z.preprocess(
+  (v) => (v === "true" ? true : v === "false" ? false : v),
+  z.boolean({ error: "must be true or false" }),
+);
+const wholeNumber = (min: number, max: number) =>
+  z.coerce
+    .number({ error: `must be a whole number from ${min} to ${max}` })
+    .int({ error: `must be a whole number from ${min} to ${max}` })
+    .min(min, { error: `must be a whole number from ${min} to ${max}` })
+    .max(max, { error: `must be a whole number from ${min} to ${max}` });
+const absolutePath = z
+  .string({ error: "must be an absolute path" })
+  .regex(/^\/[A-Za-z0-9._\/-]+$/, { error: "must be an absolute path of letters, digits, . _ - /" })
+  .refine((p) => !p.split("/").includes(".."), { error: "must not contain .." })
+  .refine((p) => p.split("/").filter(Boolean).length >= 2, { error: "must be at least two levels deep, e.g. /opt/<name>" });
+const relativePath = z
+  .string({ error: "must be a path inside the repository" })
+  .regex(/^[A-Za-z0-9._-][A-Za-z0-9._\/*-]*$/, { error: "must be a relative path inside the repository" })
+  .refine((p) => !p.split("/").includes(".."), { error: "must not contain .." });
+const sizeValue = z
+  .string({ error: "must be a size such as 1G or 500M" })
+  .regex(/^\d+[KMGT]?$/, { error: "must be a size such as 1G or 500M" });
+const noNewline = (what: string) =>
+  z.string({ error: `must be a string (${what})` }).refine((v) => !/[\r\n\0]/.test(v), {
+    error: `must be one line (${what})`,
+  });
+
+/** The schema for one environment; defaults differ between production and development. */
+export function configSchema(environment: EnvironmentName) {
+  const seed = ENVIRONMENT_DEFAULTS[environment];
+  const serviceName = `ai4artsed-${environment}`;
+
+  const server = z.strictObject(
+    {
+    address: z
+      .string({ error: "is required: the server's hostname or IP address" })
+      .regex(/^[A-Za-z0-9.:-]+$/, { error: "must be a hostname or an IP address" }),
+    port: wholeNumber(1, 65535).default(22),
+    user: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]*$/, { error: "must be a Unix user name" })
+      .default("root"),
+    privateKey: z
+      .string({ error: "is required: the SSH private key that logs in to the server, stored as a secret" })
+      .regex(/-----BEGIN [A-Z ]*PRIVATE KEY-----/, { error: "must be an OpenSSH or PEM private key (-----BEGIN ... PRIVATE KEY-----)" }),
+    hostKey: z
+      .string()
+      .regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( .*)?$/, {
+        error: "must be one OpenSSH public host key line, e.g. ssh-ed25519 AAAA...",
+      })
+      .optional(),
+    },
+    { error: "is required: the server to deploy to (address, hostKey, privateKey)" },
+  );
+
+  const app = z.strictObject(
+    {
+    repoUrl: z
+      .string({ error: "is required: the git URL the server fetches from" })
+      .regex(/^(https?:\/\/|ssh:\/\/|git@|file:\/\/\/|\/)\S+$/, { error: "must be a git URL (https://, ssh://, git@host:path, file:///path)" }),
+    branch: z
+      .string()
+      .regex(/^(?!-)(?!.*\.\.)[A-Za-z0-9._\/-]+$/, { error: "must be a git branch name" })
+      .default(seed.branch),
+    revision: z
+      .string()
+      .regex(/^[0-9a-f]{40}$/, { error: "must be a full 40-character commit id (git rev-parse <ref>)" })
+      .optional(),
+    installDir: absolutePath.default(seed.installDir),
+    port: wholeNumber(1024, 65535).default(seed.port),
+    serviceName: z
+      .string()
+      .regex(/^[A-Za-z0-9_.@-]+$/, { error: "must be a systemd unit name without .service" })
+      .default(serviceName),
+    serviceUser: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: "must be a Unix user name (lower case, up to 32 characters)" })
+      .refine((u) => u !== "root", { error: "must not be root: the app runs unprivileged" })
+      .default(serviceName),
+    healthPath: z
+      .string()
+      .regex(/^\/[A-Za-z0-9._~\/?=&%-]*$/, { error: "must be a URL path starting with /" })
+      .default(DEFAULT_HEALTH_PATH),
+    healthTimeoutSeconds: wholeNumber(5, 900).default(60),
+    keepReleases: wholeNumber(2, 50).default(5),
+    keepBackups: wholeNumber(1, 500).default(10),
+    requirementsFile: relativePath.default("requirements.txt"),
+    backendDir: relativePath.default("devserver"),
+    frontendDir: relativePath.default("public/ai4artsed-frontend"),
+    frontendInstallCommand: noNewline("a shell command").default("npm ci"),
+    frontendBuildCommand: noNewline("a shell command").default("npm run build"),
+    debug: bool.default(seed.debug),
+    logLevel: z
+      .enum(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], { error: "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL" })
+      .default(seed.logLevel as "INFO"),
+    environment: z
+      .record(
+        z.string().regex(ENV_NAME, { error: "keys must be environment variable names" })
+          .refine((k) => !RESERVED_ENVIRONMENT_KEYS.includes(k), { error: `keys must not be one the program sets (${RESERVED_ENVIRONMENT_KEYS.join(", ")})` }),
+        noNewline("an environment value"),
+      )
+      .default({}),
+    secrets: z
+      .record(
+        z.string().regex(ENV_NAME, { error: "keys must be environment variable names" })
+          .refine((k) => !RESERVED_ENVIRONMENT_KEYS.includes(k), { error: `keys must not be one the program sets (${RESERVED_ENVIRONMENT_KEYS.join(", ")})` }),
+        noNewline("a secret value"),
+      )
+      .default({}),
+    sharedPaths: z.array(relativePath).default(DEFAULT_SHARED_PATHS),
+    },
+    { error: "is required: at least app.repoUrl" },
+  );
+
+  const host = z.strictObject({
+    journald: z
+      .strictObject({
+        manage: bool.default(seed.manageJournald),
+        systemMaxUse: sizeValue.default("1G"),
+        systemKeepFree: sizeValue.default("2G"),
+        maxRetentionSec: z
+          .string()
+          .regex(/^\d+\s*(s|min|h|day|week|month|year)?$/, { error: "must be a time span such as 1month or 14day" })
+          .default("1month"),
+      })
+      .prefault({}),
+    firewall: z
+      .strictObject({
+        manage: bool.default(true),
+        sshPort: wholeNumber(1, 65535).optional(),
+        denyPorts: z.array(wholeNumber(1, 65535)).default([]),
+      })
+      .prefault({}),
+  });
+
+  // Cloudflare resources come with their own component; until then only the switch is read.
+  const cloudflare = z.looseObject({ enabled: bool.default(false) });
+
+  return z
+    .strictObject({
+      environment: z.enum(ENVIRONMENTS).optional(),
+      server: server,
+      app: app,
+      host: host.prefault({}),
+      cloudflare: cloudflare.prefault({}),
+    })
+    .superRefine((config, ctx) => {
+      if (environment === "production" && !config.server.hostKey) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["server", "hostKey"],
+          message: "is required for production: pin the server's SSH host key so a deploy never talks to an impostor",
+        });
+      }
+      const ssh = config.host.firewall.sshPort ?? config.server.port;
+      if (config.host.firewall.denyPorts.includes(ssh)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["host", "firewall", "denyPorts"],
+          message: `must not include the SSH port ${ssh}: the firewall would lock you out`,
+        });
+      }
+      if (config.app.port === ssh) {
+        ctx.addIssue({ code: "custom", path: ["app", "port"], message: `must differ from the SSH port ${ssh}` });
+      }
+    });
+}
+
+export type StackConfig = z.output<ReturnType<typeof configSchema>>;

@@ -1,0 +1,34 @@
+import * as pulumi from "@pulumi/pulumi";
+import { CONFIG_SECTIONS, parseStackConfig, PROJECT, RawConfig } from "./config/load";
+import { serverConnection } from "./components/connection";
+import { resolveDeployFacts } from "./components/deployFacts";
+import { Environment } from "./components/environment";
+
+// The SDK knows which keys are secrets but does not declare the function in its types.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
+
+/** Read the stack's config, every problem at once, before anything touches the server. */
+function readConfig() {
+  const config = new pulumi.Config(PROJECT);
+  const raw: RawConfig = {};
+  const secretSections = new Set<string>();
+  for (const section of CONFIG_SECTIONS) {
+    const value = section === "environment" ? config.get(section) : config.getObject<unknown>(section);
+    if (value !== undefined) raw[section] = value;
+    if (isConfigSecret(`${PROJECT}:${section}`)) secretSections.add(section);
+  }
+  return parseStackConfig(pulumi.getStack(), raw, secretSections);
+}
+
+export = async () => {
+  const { environment, config } = readConfig();
+  const facts = await resolveDeployFacts(config);
+  const env = new Environment(environment, { environment, config, facts, connection: serverConnection(config.server) });
+  return {
+    url: env.url,
+    revision: env.revision,
+    releasePath: env.releasePath,
+    serviceName: env.serviceName,
+  };
+};

@@ -1,0 +1,68 @@
+import { Client } from "ssh2";
+
+export interface SshTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly privateKey: string;
+  /** OpenSSH public key line of the server; when set, any other key is refused. */
+  readonly hostKey?: string;
+}
+
+export interface SshResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** The key blob of an OpenSSH public key line ("ssh-ed25519 AAAA... comment"). */
+export function hostKeyBlob(line: string): Buffer {
+  const [, base64] = line.trim().split(/\s+/);
+  return Buffer.from(base64 ?? "", "base64");
+}
+
+/** Run one command over SSH with a pinned host key; resolves with its exit code and output. */
+export function runOverSsh(target: SshTarget, command: string, timeoutMs = 120_000): Promise<SshResult> {
+  const where = `${target.user}@${target.host}:${target.port}`;
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    let stdout = "";
+    let stderr = "";
+    const timer = setTimeout(() => {
+      client.end();
+      reject(new Error(`SSH to ${where} timed out after ${timeoutMs / 1000}s`));
+    }, timeoutMs);
+    client
+      .on("ready", () => {
+        client.exec(command, (err, stream) => {
+          if (err) {
+            clearTimeout(timer);
+            client.end();
+            return reject(new Error(`SSH to ${where}: ${err.message}`));
+          }
+          stream.on("data", (d: Buffer) => (stdout += d.toString()));
+          stream.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+          stream.on("close", (code: number | null) => {
+            clearTimeout(timer);
+            client.end();
+            resolve({ code: code ?? 255, stdout, stderr });
+          });
+        });
+      })
+      .on("error", (err) => {
+        clearTimeout(timer);
+        const hint = /host key|verification/i.test(err.message)
+          ? "; the server's host key does not match server.hostKey: check it with ssh-keyscan before you trust it"
+          : "; check server.address, server.port, server.user and server.privateKey";
+        reject(new Error(`cannot connect to ${where}: ${err.message}${hint}`));
+      })
+      .connect({
+        host: target.host,
+        port: target.port,
+        username: target.user,
+        privateKey: target.privateKey,
+        readyTimeout: 20_000,
+        hostVerifier: (key: Buffer) => (target.hostKey ? key.equals(hostKeyBlob(target.hostKey)) : true),
+      });
+  });
+}

@@ -1,0 +1,50 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { renderEnvironmentFile, renderUnit } from "../../components/serviceFiles";
+import { renderJournaldDropIn } from "../../components/journald";
+
+const UNIT = renderUnit({
+  unitName: "ai4artsed-production",
+  description: "AI4ArtsEd production (port 17801)",
+  serviceUser: "ai4artsed-production",
+  installDir: "/opt/ai4artsed-production",
+  backendDir: "devserver",
+  environmentFile: "/etc/ai4artsed/ai4artsed-production.env",
+});
+
+test("the unit restarts itself, runs from current/, logs to the journal", () => {
+  for (const line of [
+    "Restart=always",
+    "RestartSec=10",
+    "User=ai4artsed-production",
+    "WorkingDirectory=/opt/ai4artsed-production/current/devserver",
+    "ExecStart=/opt/ai4artsed-production/current/venv/bin/python server.py",
+    "EnvironmentFile=/etc/ai4artsed/ai4artsed-production.env",
+    "StandardOutput=journal",
+    "StandardError=journal",
+    "SyslogIdentifier=ai4artsed-production",
+    "WantedBy=multi-user.target",
+  ]) {
+    assert.ok(UNIT.split("\n").includes(line), `unit lacks ${line}`);
+  }
+});
+
+test("the unit is sandboxed and may write only shared/", () => {
+  for (const line of ["ProtectSystem=strict", "ReadWritePaths=/opt/ai4artsed-production/shared", "NoNewPrivileges=yes", "CapabilityBoundingSet=", "PrivateTmp=yes"]) {
+    assert.ok(UNIT.split("\n").includes(line), `unit lacks ${line}`);
+  }
+  assert.doesNotMatch(UNIT, /SECRET|KEY=/, "no secret in the unit");
+});
+
+test("the EnvironmentFile quotes values the way systemd reads them", () => {
+  const text = renderEnvironmentFile({ PORT: "17801", SECRET_KEY: 'a"b\\c', EMPTY: "" });
+  assert.equal(text.split("\n").slice(1).join("\n"), 'PORT="17801"\nSECRET_KEY="a\\"b\\\\c"\nEMPTY=""\n');
+  assert.throws(() => renderEnvironmentFile({ X: "a\nb" }), /X must be one line/);
+});
+
+test("the journald drop-in carries the seed's limits", () => {
+  assert.equal(
+    renderJournaldDropIn({ systemMaxUse: "1G", systemKeepFree: "2G", maxRetentionSec: "1month" }).split("\n").slice(1).join("\n"),
+    "[Journal]\nSystemMaxUse=1G\nSystemKeepFree=2G\nMaxRetentionSec=1month\n",
+  );
+});
