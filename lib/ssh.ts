@@ -21,8 +21,16 @@ export function hostKeyBlob(line: string): Buffer {
   return Buffer.from(base64 ?? "", "base64");
 }
 
+export interface RunOptions {
+  /** Written to the command's stdin, then closed. */
+  readonly stdin?: string;
+  /** Defaults to 120 s. */
+  readonly timeoutMs?: number;
+}
+
 /** Run one command over SSH with a pinned host key; resolves with its exit code and output. */
-export function runOverSsh(target: SshTarget, command: string, timeoutMs = 120_000): Promise<SshResult> {
+export function runOverSsh(target: SshTarget, command: string, options: RunOptions = {}): Promise<SshResult> {
+  const timeoutMs = options.timeoutMs ?? 120_000;
   const where = `${target.user}@${target.host}:${target.port}`;
   return new Promise((resolve, reject) => {
     const client = new Client();
@@ -47,6 +55,7 @@ export function runOverSsh(target: SshTarget, command: string, timeoutMs = 120_0
             client.end();
             resolve({ code: code ?? 255, stdout, stderr });
           });
+          stream.end(options.stdin ?? "");
         });
       })
       .on("error", (err) => {

@@ -1,0 +1,50 @@
+#!/bin/bash
+# Installs what the project's commands need on this machine; sourced by scripts/*.sh.
+
+SETUP_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+readonly SETUP_ROOT
+readonly SYSTEM_PACKAGES=(shellcheck git openssh-client iproute2 nftables debootstrap systemd-container curl)
+
+err() {
+  printf '[%s] %s\n' "${STEP:-setup}" "$*" >&2
+}
+
+require_root() {
+  if ((EUID != 0)); then
+    err "$1 boots a Debian test server with systemd-nspawn and needs root"
+    exit 1
+  fi
+}
+
+# ensure_system_packages: the test server and the checks need these Debian packages.
+ensure_system_packages() {
+  local -a missing=()
+  local package
+  for package in "${SYSTEM_PACKAGES[@]}"; do
+    if [[ "$(dpkg-query -W -f='${Status}' "${package}" 2>/dev/null || true)" != "install ok installed" ]]; then
+      missing+=("${package}")
+    fi
+  done
+  ((${#missing[@]} == 0)) && return 0
+  require_root "installing ${missing[*]}"
+  err "installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# ensure_node_modules: npm ci when node_modules does not match the lockfile.
+ensure_node_modules() {
+  if ! cmp -s "${SETUP_ROOT}/package-lock.json" "${SETUP_ROOT}/node_modules/.ai4artsed-lock" 2>/dev/null; then
+    err "installing npm packages (npm ci)"
+    (cd "${SETUP_ROOT}" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "${SETUP_ROOT}/package-lock.json" "${SETUP_ROOT}/node_modules/.ai4artsed-lock"
+  fi
+}
+
+# pulumi_on_path: the engine and plugins, built once and cached when not installed.
+pulumi_on_path() {
+  local tools
+  tools="$("${SETUP_ROOT}/scripts/ensure-pulumi.sh" | tail -n 1)"
+  export PATH="${tools}:${PATH}"
+  export PULUMI_SKIP_UPDATE_CHECK=true
+}

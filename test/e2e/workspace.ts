@@ -1,0 +1,88 @@
+/**
+ * A throwaway Pulumi workspace for the real engine: a copy of the program, a file backend
+ * and a passphrase in a temp dir, driven through the `pulumi` CLI exactly as users drive it.
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { ROOT, TestServer } from "../host/harness";
+
+/** What the program is made of; node_modules is linked, not copied. */
+const PROGRAM_FILES = ["Pulumi.yaml", "index.ts", "package.json", "tsconfig.json", "config", "components", "lib"];
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly seconds: number;
+}
+
+export class PulumiWorkspace {
+  readonly dir: string;
+  readonly env: NodeJS.ProcessEnv;
+
+  constructor(readonly stack: string) {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "ai4artsed-e2e-"));
+    for (const entry of PROGRAM_FILES) fs.cpSync(path.join(ROOT, entry), path.join(this.dir, entry), { recursive: true });
+    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(this.dir, "node_modules"));
+    fs.mkdirSync(path.join(this.dir, "state"));
+    this.env = {
+      ...process.env,
+      PULUMI_BACKEND_URL: `file://${path.join(this.dir, "state")}`,
+      PULUMI_CONFIG_PASSPHRASE: "e2e-test-passphrase",
+      PULUMI_SKIP_UPDATE_CHECK: "true",
+      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+      PULUMI_HOME: path.join(this.dir, "pulumi-home"),
+      NO_COLOR: "1",
+    };
+  }
+
+  /** Run `pulumi <args>` in the workspace; never throws, the caller asserts. */
+  run(args: string[], input?: string): CliResult {
+    const started = process.hrtime.bigint();
+    const interactiveCommands = ["up", "preview", "destroy", "refresh"];
+    const flags = [...(interactiveCommands.includes(args[0]) ? ["--non-interactive"] : []), ...(args[0] === "stack" && args[1] === "init" ? [] : ["--stack", this.stack])];
+    const result = spawnSync("pulumi", [...args, ...flags], {
+      cwd: this.dir,
+      env: this.env,
+      input,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    if (result.error) throw result.error;
+    return { code: result.status ?? 255, stdout: result.stdout.toString(), stderr: result.stderr.toString(), seconds };
+  }
+
+  /** Run and require success. */
+  ok(args: string[], input?: string): CliResult {
+    const result = this.run(args, input);
+    if (result.code !== 0) throw new Error(`pulumi ${args.join(" ")} failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
+    return result;
+  }
+
+  /** `pulumi config set --path`; secrets go through stdin, never the command line. */
+  set(key: string, value: string, secret = false): void {
+    if (secret) this.ok(["config", "set", "--path", "--secret", key], value);
+    else this.ok(["config", "set", "--path", key, "--", value]);
+  }
+
+  init(server: TestServer, repoUrl: string, environment: "production" | "development"): void {
+    this.ok(["stack", "init", this.stack]);
+    if (this.stack !== environment) this.ok(["config", "set", "environment", environment]);
+    this.set("server.address", server.host);
+    this.set("server.port", String(server.port));
+    this.set("server.user", server.user);
+    this.set("server.hostKey", server.hostKey!);
+    this.set("server.privateKey", server.privateKey, true);
+    this.set("app.repoUrl", repoUrl);
+  }
+
+  outputs(): Record<string, string> {
+    return JSON.parse(this.ok(["stack", "output", "--json", "--show-secrets"]).stdout);
+  }
+
+  remove(): void {
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * Every remote step on a real Debian server: provisioning, convergence, code and requirements
+ * changes, broken commits with rollback, two stacks side by side, firewall, journald,
+ * hardening and removal. Steps run in order and share one server.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import * as net from "net";
+import {
+  deploy,
+  Deployment,
+  destroy,
+  headOf,
+  makeFixtureRepo,
+  mutate,
+  publishRepo,
+  sh,
+  shOk,
+  startTestServer,
+  StepFailed,
+  stopTestServer,
+  TestServer,
+} from "./harness";
+
+const NAME = `ai4h${process.pid % 10000}`;
+const PROD = "/opt/ai4artsed-production";
+const DEV = "/opt/ai4artsed-development";
+let server: TestServer;
+let repo: string;
+let prod: Deployment;
+let dev: Deployment;
+
+interface UnitState {
+  MainPID: string;
+  ActiveState: string;
+  ActiveEnterTimestampMonotonic: string;
+}
+
+async function unitState(unit: string): Promise<UnitState> {
+  const out = await shOk(server, `systemctl show -p MainPID -p ActiveState -p ActiveEnterTimestampMonotonic ${unit}`);
+  return Object.fromEntries(out.split("\n").map((l) => l.split("=", 2))) as unknown as UnitState;
+}
+
+async function info(port: number): Promise<Record<string, any>> {
+  return JSON.parse(await shOk(server, `curl -sf http://127.0.0.1:${port}/api/schema/info`));
+}
+
+async function inode(path: string): Promise<string> {
+  return shOk(server, `stat -c %i ${path}`);
+}
+
+/** True when a TCP connection from this machine to the server's port succeeds within 3 s. */
+function reachableFromOutside(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: server.host, port, timeout: 3000 });
+    socket.on("connect", () => (socket.destroy(), resolve(true)));
+    socket.on("timeout", () => (socket.destroy(), resolve(false)));
+    socket.on("error", () => resolve(false));
+  });
+}
+
+before(async () => {
+  server = startTestServer(NAME);
+  repo = makeFixtureRepo();
+  await publishRepo(server, repo);
+});
+
+after(() => {
+  if (server) stopTestServer(NAME);
+});
+
+test("1. fresh provisioning of production serves the main commit", async () => {
+  prod = await deploy(server, "production");
+  assert.equal(prod.facts.commit, headOf(repo, "main"));
+  assert.equal((await unitState("ai4artsed-production.service")).ActiveState, "active");
+  assert.equal(await shOk(server, `curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:17801/api/schema/info`), "200");
+  assert.equal(await shOk(server, `curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:17801/`), "200", "dist is built and served");
+  assert.equal(await shOk(server, `readlink ${PROD}/current`), `${PROD}/releases/${prod.facts.commit}`);
+  assert.equal(await shOk(server, `readlink ${PROD}/current/venv`), `${PROD}/venvs/${prod.facts.requirementsBlob}`);
+  await shOk(server, `test -f ${PROD}/current/venv/.complete && test -f ${PROD}/current/public/ai4artsed-frontend/dist/index.html`);
+  assert.equal(await shOk(server, "stat -c '%a %U' /etc/ai4artsed/ai4artsed-production.env"), "600 root");
+  const state = await info(17801);
+  assert.equal(state.insecure_secret_key, false, "SECRET_KEY is set, not the app's fallback");
+  assert.equal(state.secure_cookie, true, "PORT=17801 reaches the app: production cookies");
+  assert.equal(await shOk(server, `stat -c %U ${PROD}/current/devserver/server.py`), "root", "code is root-owned");
+  assert.equal(await shOk(server, `stat -c %U ${PROD}/shared/exports`), "ai4artsed-production", "the service writes shared/");
+  await shOk(server, `curl -sf -X POST --data pupil-work 'http://127.0.0.1:17801/api/export?name=keep.txt'`);
+  await shOk(server, `install -m 600 -o ai4artsed-production /dev/stdin ${PROD}/shared/devserver/settings_password.key <<<secret-settings-key`);
+});
+
+test("2. every step run again with the same inputs changes nothing: no build, no restart", async () => {
+  const before = await unitState("ai4artsed-production.service");
+  const venvInode = await inode(`${PROD}/venvs/${prod.facts.requirementsBlob}`);
+  const again = await deploy(server, "production");
+  const after = await unitState("ai4artsed-production.service");
+  assert.equal(after.MainPID, before.MainPID);
+  assert.equal(after.ActiveEnterTimestampMonotonic, before.ActiveEnterTimestampMonotonic);
+  assert.equal(await inode(`${PROD}/venvs/${prod.facts.requirementsBlob}`), venvInode);
+  const out = (step: string) => again.runs.find((r) => r.step === step)!.result.stdout;
+  assert.match(out("python-build"), /reusing/);
+  assert.match(out("frontend-build"), /reusing/);
+  assert.match(out("release-export"), /exists/);
+  assert.match(out("service-activate"), /nothing to do/);
+  assert.match(out("service-unit"), /up to date/);
+  assert.match(out("service-environment"), /up to date/);
+});
+
+test("3. a code-only change makes a new release, reuses venv and dist, restarts, serves healthy", async () => {
+  const before = await unitState("ai4artsed-production.service");
+  const oldDist = await shOk(server, `readlink ${PROD}/current/public/ai4artsed-frontend/dist`);
+  const venvInode = await inode(`${PROD}/venvs/${prod.facts.requirementsBlob}`);
+  const commit = mutate(repo, "main", "code");
+  await publishRepo(server, repo);
+  const next = await deploy(server, "production");
+  assert.equal(next.facts.commit, commit);
+  assert.equal(next.facts.requirementsBlob, prod.facts.requirementsBlob);
+  assert.equal(await shOk(server, `readlink ${PROD}/current`), `${PROD}/releases/${commit}`);
+  assert.equal(await shOk(server, `readlink ${PROD}/current/public/ai4artsed-frontend/dist`), oldDist);
+  assert.equal(await inode(`${PROD}/venvs/${prod.facts.requirementsBlob}`), venvInode);
+  assert.notEqual((await unitState("ai4artsed-production.service")).MainPID, before.MainPID, "restarted");
+  assert.equal((await info(17801)).version, "2");
+  prod = next;
+});
+
+test("4. a requirements change builds a new venv while the old release keeps answering", async () => {
+  const commit = mutate(repo, "main", "requirements");
+  await publishRepo(server, repo);
+  // Poll health inside the server while the venv builds; every probe must succeed.
+  await shOk(server, "rm -f /tmp/probe.log; (while [ ! -e /tmp/probe.stop ]; do curl -s -o /dev/null -w '%{http_code}\\n' http://127.0.0.1:17801/api/schema/info >>/tmp/probe.log; sleep 0.2; done) >/dev/null 2>&1 &");
+  const built = await deploy(server, "production", {}, ["host-packages", "host-layout", "python-build"]);
+  await shOk(server, "touch /tmp/probe.stop; sleep 0.5; rm -f /tmp/probe.stop");
+  assert.notEqual(built.facts.requirementsBlob, prod.facts.requirementsBlob);
+  assert.match(built.runs.find((r) => r.step === "python-build")!.result.stdout, /built/);
+  const probes = (await shOk(server, "cat /tmp/probe.log")).split("\n");
+  assert.ok(probes.length > 3, `probed ${probes.length} times`);
+  assert.deepEqual([...new Set(probes)], ["200"], "the old release answered throughout the build");
+  assert.equal(await shOk(server, `readlink ${PROD}/current`), `${PROD}/releases/${prod.facts.commit}`, "nothing switched yet");
+  prod = await deploy(server, "production");
+  assert.equal(prod.facts.commit, commit);
+  assert.equal(await shOk(server, `readlink ${PROD}/current/venv`), `${PROD}/venvs/${prod.facts.requirementsBlob}`);
+  assert.equal((await info(17801)).status, "success");
+});
+
+async function assertStillServing(commit: string): Promise<void> {
+  assert.equal(await shOk(server, `readlink ${PROD}/current`), `${PROD}/releases/${commit}`);
+  assert.equal((await info(17801)).status, "success");
+  assert.equal(await shOk(server, `curl -sf http://127.0.0.1:17801/api/export/keep.txt`), "pupil-work");
+  assert.equal(await shOk(server, `cat ${PROD}/shared/devserver/settings_password.key`), "secret-settings-key");
+}
+
+test("5a. a commit that breaks startup fails the deploy, rolls back, keeps data", async () => {
+  const good = prod.facts.commit;
+  const bad = mutate(repo, "main", "break-startup");
+  await publishRepo(server, repo);
+  const failure = await deploy(server, "production").then(
+    () => assert.fail("the deploy of a crashing commit succeeded"),
+    (err: unknown) => err as StepFailed,
+  );
+  assert.ok(failure instanceof StepFailed, String(failure));
+  assert.equal(failure.step, "service-activate");
+  assert.match(failure.result.stderr, new RegExp(`deploy of ${bad} failed \\(the service exited during startup\\); rolled back: ${good} is serving and healthy again`));
+  assert.match(failure.result.stderr, /RuntimeError/, "the app's own error is shown");
+  await assertStillServing(good);
+  assert.match(await shOk(server, `tail -n 2 ${PROD}/revisions.log`), /rolled back after failed/);
+});
+
+test("5b. a commit that breaks the frontend build fails before anything switches", async () => {
+  const good = prod.facts.commit;
+  mutate(repo, "main", "fix");
+  mutate(repo, "main", "break-build");
+  await publishRepo(server, repo);
+  const failure = await deploy(server, "production").then(
+    () => assert.fail("the deploy of a commit with a type error succeeded"),
+    (err: unknown) => err as StepFailed,
+  );
+  assert.equal(failure.step, "frontend-build");
+  assert.match(failure.result.stderr, /frontend build failed .*nothing was switched/);
+  assert.match(failure.result.stderr, /error TS/);
+  await assertStillServing(good);
+});
+
+test("5c. a Python syntax error stops the deploy at byte-compilation", async () => {
+  const good = prod.facts.commit;
+  mutate(repo, "main", "fix");
+  mutate(repo, "main", "break-syntax");
+  await publishRepo(server, repo);
+  const failure = await deploy(server, "production").then(
+    () => assert.fail("the deploy of a commit with a syntax error succeeded"),
+    (err: unknown) => err as StepFailed,
+  );
+  assert.equal(failure.step, "release-export");
+  assert.match(failure.result.stderr, /byte-compiling devserver of [0-9a-f]{40} failed, nothing was switched/);
+  await assertStillServing(good);
+  mutate(repo, "main", "fix");
+  await publishRepo(server, repo);
+  prod = await deploy(server, "production");
+  assert.equal((await info(17801)).status, "success");
+});
+
+test("6. production and development side by side; neither deploy disturbs the other", async () => {
+  const prodBefore = await unitState("ai4artsed-production.service");
+  dev = await deploy(server, "development");
+  assert.equal(dev.facts.commit, headOf(repo, "develop"));
+  assert.equal((await info(17802)).version, "1-dev");
+  assert.equal((await info(17802)).secure_cookie, false);
+  assert.equal(await shOk(server, `readlink ${DEV}/current`), `${DEV}/releases/${dev.facts.commit}`);
+  mutate(repo, "develop", "code");
+  await publishRepo(server, repo);
+  dev = await deploy(server, "development");
+  assert.equal((await info(17802)).version, "1-dev.1");
+  const prodAfter = await unitState("ai4artsed-production.service");
+  assert.equal(prodAfter.MainPID, prodBefore.MainPID, "production was not restarted by development's deploys");
+  await deploy(server, "production");
+  assert.equal((await unitState("ai4artsed-production.service")).MainPID, prodBefore.MainPID, "production converged untouched");
+  assert.equal(await shOk(server, "ls /etc/systemd/journald.conf.d/"), "60-ai4artsed.conf", "one journald owner");
+});
+
+test("7. firewall: SSH open, app ports closed from outside, open on loopback", async () => {
+  const status = await shOk(server, "ufw status verbose");
+  assert.match(status, /Status: active/);
+  assert.match(status, /Default: deny \(incoming\)/);
+  assert.match(status, /22\/tcp\s+ALLOW IN\s+Anywhere\s+# ai4artsed-ssh/);
+  assert.match(status, /17801\/tcp\s+DENY IN\s+Anywhere\s+# ai4artsed-production/);
+  assert.match(status, /17802\/tcp\s+DENY IN\s+Anywhere\s+# ai4artsed-development/);
+  assert.equal(await reachableFromOutside(22), true, "SSH still works");
+  assert.equal(await reachableFromOutside(17801), false, "17801 is not reachable through the veth");
+  assert.equal(await reachableFromOutside(17802), false, "17802 is not reachable through the veth");
+  assert.equal((await info(17801)).status, "success");
+  assert.equal((await info(17802)).status, "success");
+});
+
+test("8. journald reads the seed's limits from the drop-in", async () => {
+  const merged = await shOk(server, "systemd-analyze cat-config systemd/journald.conf");
+  assert.match(merged, /# \/etc\/systemd\/journald\.conf\.d\/60-ai4artsed\.conf/);
+  for (const line of ["SystemMaxUse=1G", "SystemKeepFree=2G", "MaxRetentionSec=1month"]) assert.ok(merged.split("\n").includes(line), line);
+});
+
+test("9. hardening: systemd-analyze security exposure below 3.0 with the app working", async () => {
+  const report = await shOk(server, "systemd-analyze security ai4artsed-production.service --no-pager");
+  const exposure = Number(report.match(/Overall exposure level for ai4artsed-production\.service: ([0-9.]+)/)![1]);
+  console.log(`# systemd-analyze security exposure: ${exposure}`);
+  assert.ok(exposure < 3.0, `exposure ${exposure}\n${report}`);
+  assert.equal((await info(17801)).status, "success");
+});
+
+test("10. removing development leaves production running and exports in place", async () => {
+  await shOk(server, `curl -sf -X POST --data dev-work 'http://127.0.0.1:17802/api/export?name=dev.txt'`);
+  const prodBefore = await unitState("ai4artsed-production.service");
+  await destroy(server, dev);
+  assert.equal(await shOk(server, "systemctl is-active ai4artsed-development.service || true"), "inactive");
+  await shOk(server, "test ! -e /etc/systemd/system/ai4artsed-development.service && test ! -e /etc/ai4artsed/ai4artsed-development.env");
+  assert.doesNotMatch(await shOk(server, "ufw status"), /17802|ai4artsed-development/);
+  assert.match(await shOk(server, "ufw status"), /17801\/tcp\s+DENY IN/);
+  assert.equal(await shOk(server, `ls ${DEV}`), "backups\nrevisions.log\nshared");
+  assert.equal(await shOk(server, `cat ${DEV}/shared/exports/dev.txt`), "dev-work");
+  const prodAfter = await unitState("ai4artsed-production.service");
+  assert.equal(prodAfter.MainPID, prodBefore.MainPID);
+  assert.equal((await info(17801)).status, "success");
+  assert.equal(await reachableFromOutside(22), true);
+});
