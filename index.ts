@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_SECTIONS, parseStackConfig, PROJECT, RawConfig } from "./config/load";
 import { serverConnection } from "./components/connection";
-import { resolveDeployFacts } from "./components/deployFacts";
-import { Environment } from "./components/environment";
+import { inspectServer } from "./components/deployFacts";
+import { denyPortsOf, Environment } from "./components/environment";
 
 // The SDK knows which keys are secrets but does not declare the function in its types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -21,10 +21,19 @@ function readConfig() {
   return parseStackConfig(pulumi.getStack(), raw, secretSections);
 }
 
+/** Problems the user fixes: shown as their message alone, without a stack trace. */
+async function userFacing<T>(step: () => T | Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    throw new pulumi.RunError(err instanceof Error ? err.message : String(err));
+  }
+}
+
 export = async () => {
-  const { environment, config } = readConfig();
-  const facts = await resolveDeployFacts(config);
-  const env = new Environment(environment, { environment, config, facts, connection: serverConnection(config.server) });
+  const { environment, config } = await userFacing(readConfig);
+  const { facts, observed } = await userFacing(() => inspectServer(config, denyPortsOf(config)));
+  const env = new Environment(environment, { environment, config, facts, observed, connection: serverConnection(config.server) });
   return {
     url: env.url,
     revision: env.revision,

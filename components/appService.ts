@@ -1,6 +1,8 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { Backup } from "./backup";
+import { driftCheck, ServerObservation } from "./drift";
+import { environmentFileOf, unitFileOf } from "./paths";
 import { Host } from "./host";
 import { Release } from "./release";
 import { remoteScript } from "./remoteScript";
@@ -27,6 +29,12 @@ export interface AppServiceArgs {
   readonly backendDir?: string;
   /** Every variable of the EnvironmentFile, secrets included (a secret Output). */
   readonly environment: pulumi.Input<Record<string, string>>;
+  /** What observe.sh found (sections unit, environment, service, current); undefined when not observed. */
+  readonly observed?: ServerObservation;
+}
+
+function sha256(text: string): string {
+  return crypto.createHash("sha256").update(text).digest("hex");
 }
 
 /** The running app: unit, EnvironmentFile, backup, switch of `current`, health gate, rollback. */
@@ -41,8 +49,8 @@ export class AppService extends pulumi.ComponentResource {
     const { host, release } = args;
     const connection = host.connection;
     const unit = `${args.unitName}.service`;
-    const unitFile = `/etc/systemd/system/${unit}`;
-    const environmentFile = `${host.envDir}/${args.unitName}.env`;
+    const unitFile = unitFileOf(unit);
+    const environmentFile = environmentFileOf(args.unitName, host.envDir);
     const healthUrl = `http://127.0.0.1:${args.port}${args.healthPath}`;
 
     const unitText = renderUnit({
@@ -54,14 +62,34 @@ export class AppService extends pulumi.ComponentResource {
       environmentFile,
     });
     const environmentText = pulumi.secret(pulumi.output(args.environment).apply(renderEnvironmentFile));
-    // What the deploy installs, hashed: a new value means switch and restart, the same means nothing to do.
-    const deployStamp = pulumi.unsecret(
-      environmentText.apply((env) => crypto.createHash("sha256").update(`${release.commit}\n${unitText}\n${env}`).digest("hex")),
+    const environmentHash = pulumi.unsecret(environmentText.apply(sha256));
+
+    // Drift: what the server has of the unit, the EnvironmentFile, the running service and `current`.
+    const observed = args.observed;
+    const unitState = driftCheck(`${name}-unit-state`, unitText, observed?.get("unit"), this);
+    const environmentState = driftCheck(
+      `${name}-environment-state`,
+      environmentHash.apply((hash) => `600 root:root sha256:${hash}`),
+      observed?.get("environment"),
+      this,
     );
+    const serviceState = driftCheck(`${name}-running-state`, "active enabled", observed?.get("service"), this);
+    const currentState = driftCheck(`${name}-current-state`, release.path, observed?.get("current"), this);
+
+    // What the deploy installs, hashed: a new value means switch and restart, the same means
+    // nothing to do. A repaired drift counts as new.
+    const deployStamp = pulumi
+      .all([environmentHash, unitState.repairs, environmentState.repairs, serviceState.repairs, currentState.repairs])
+      .apply(([envHash, ...repairs]) => sha256(`${release.commit}\n${unitText}\n${envHash}\n${repairs.join(",")}`));
 
     const environmentStep = remoteScript(
       `${name}-environment`,
-      { connection, script: "install-file", params: { TARGET_FILE: environmentFile, FILE_MODE: "600" }, stdin: environmentText },
+      {
+        connection,
+        script: "install-file",
+        params: { TARGET_FILE: environmentFile, FILE_MODE: "600", REPAIR: environmentState.repairs },
+        stdin: environmentText,
+      },
       { parent: this, dependsOn: [host.ready] },
     );
     const unitStep = remoteScript(
@@ -69,7 +97,12 @@ export class AppService extends pulumi.ComponentResource {
       {
         connection,
         script: "install-file",
-        params: { TARGET_FILE: unitFile, FILE_MODE: "644", ON_CHANGE: `systemctl daemon-reload && systemctl enable ${unit}` },
+        params: {
+          TARGET_FILE: unitFile,
+          FILE_MODE: "644",
+          ON_CHANGE: `systemctl daemon-reload && systemctl enable ${unit}`,
+          REPAIR: unitState.repairs,
+        },
         stdin: unitText,
       },
       { parent: this, dependsOn: [host.ready] },

@@ -6,6 +6,7 @@ export const REMOTE_DIR = path.join(__dirname, "remote");
 
 export type ScriptName =
   | "resolve"
+  | "observe"
   | "host-packages"
   | "host-layout"
   | "layout-remove"

@@ -1,4 +1,7 @@
 import { remoteInvocation, renderScript } from "./commands";
+import { parseObservation, ServerObservation } from "./drift";
+import { JOURNALD_DROPIN } from "./journald";
+import { environmentFileOf, unitFileOf } from "./paths";
 import { StackConfig } from "../config/schema";
 import { runOverSsh, SshResult, SshTarget } from "../lib/ssh";
 
@@ -31,13 +34,28 @@ export function parseFacts(stdout: string): DeployFacts {
   return { commit, requirementsBlob, frontendTree };
 }
 
+export interface ServerInspection {
+  readonly facts: DeployFacts;
+  readonly observed: ServerObservation;
+}
+
 /**
- * Fetch on the server (its deploy key reads the repository) and resolve the branch or pinned
- * revision, so that `pulumi preview` already names the commit it would deploy.
+ * One SSH session before any resource is registered: fetch on the server (its deploy key reads
+ * the repository) and resolve the branch or pinned revision, so that `pulumi preview` already
+ * names the commit it would deploy; then observe what the server has, for drift review.
  */
-export async function resolveDeployFacts(config: StackConfig, run: SshRunner = runOverSsh): Promise<DeployFacts> {
+export async function inspectServer(config: StackConfig, denyPorts: readonly number[], run: SshRunner = runOverSsh): Promise<ServerInspection> {
   const { server, app } = config;
-  const script = renderScript("resolve", {
+  const unit = `${app.serviceName}.service`;
+  const observe = renderScript("observe", {
+    INSTALL_DIR: app.installDir,
+    UNIT_NAME: unit,
+    UNIT_FILE: unitFileOf(unit),
+    ENV_FILE: environmentFileOf(app.serviceName),
+    DENY_PORTS: denyPorts.join(" "),
+    JOURNALD_DROPIN,
+  });
+  const resolve = renderScript("resolve", {
     INSTALL_DIR: app.installDir,
     REPO_URL: app.repoUrl,
     BRANCH: app.branch,
@@ -52,12 +70,13 @@ export async function resolveDeployFacts(config: StackConfig, run: SshRunner = r
     privateKey: server.privateKey,
     hostKey: server.hostKey,
   };
-  const result = await run(target, remoteInvocation(script, server.user));
+  const command = `${remoteInvocation(resolve, server.user)} && ${remoteInvocation(observe, server.user)}`;
+  const result = await run(target, command);
   if (result.code !== 0) {
     throw new Error(
       `resolving ${app.revision ? `revision ${app.revision}` : `branch '${app.branch}'`} of ${app.repoUrl} on ${server.address} failed ` +
         `(exit ${result.code}); nothing was changed:\n${result.stderr.trim()}`,
     );
   }
-  return parseFacts(result.stdout);
+  return { facts: parseFacts(result.stdout), observed: parseObservation(result.stdout) };
 }

@@ -6,6 +6,7 @@ import { StackConfig } from "../config/schema";
 import { AppService } from "./appService";
 import { ServerConnection } from "./connection";
 import { DeployFacts } from "./deployFacts";
+import { ServerObservation } from "./drift";
 import { Firewall } from "./firewall";
 import { FrontendBuild } from "./frontendBuild";
 import { Host } from "./host";
@@ -21,6 +22,8 @@ export interface EnvironmentArgs {
   /** Commit and content keys resolved on the server. */
   readonly facts: DeployFacts;
   readonly connection: ServerConnection;
+  /** What the server has now (observe.sh), for drift review; undefined when not observed. */
+  readonly observed?: ServerObservation;
 }
 
 /** The variables the app reads, program-set first; app secrets come in as a secret Output. */
@@ -45,6 +48,11 @@ export function appEnvironment(
   );
 }
 
+/** Ports this stack closes to the outside: its app port and any extra ones. */
+export function denyPortsOf(config: StackConfig): number[] {
+  return [config.app.port, ...config.host.firewall.denyPorts];
+}
+
 /**
  * One environment on one server, in deploy order:
  * Host -> PythonEnv/FrontendBuild -> Release -> Backup/AppService, beside Firewall and Journald.
@@ -62,7 +70,8 @@ export class Environment extends pulumi.ComponentResource {
     const child = { parent: this };
 
     const host = new Host(`${name}-host`, { connection, installDir: app.installDir, serviceUser: app.serviceUser }, child);
-    const python = new PythonEnv(`${name}-python`, { host, requirementsBlob: facts.requirementsBlob }, child);
+    const observed = args.observed;
+    const python = new PythonEnv(`${name}-python`, { host, requirementsBlob: facts.requirementsBlob, observedVenvs: observed?.get("venvs") }, child);
     const frontend = new FrontendBuild(
       `${name}-frontend`,
       { host, frontendTree: facts.frontendTree, installCommand: app.frontendInstallCommand, buildCommand: app.frontendBuildCommand },
@@ -96,6 +105,7 @@ export class Environment extends pulumi.ComponentResource {
         keepBackups: app.keepBackups,
         backendDir: app.backendDir,
         environment: appEnvironment(args.environment, config, secretKey.result),
+        observed,
       },
       child,
     );
@@ -106,13 +116,14 @@ export class Environment extends pulumi.ComponentResource {
           host,
           stackTag: `ai4artsed-${args.environment}`,
           sshPort: hostConfig.firewall.sshPort ?? config.server.port,
-          denyPorts: [app.port, ...hostConfig.firewall.denyPorts],
+          denyPorts: denyPortsOf(config),
+          observed: observed?.get("firewall"),
         },
         child,
       );
     }
     if (hostConfig.journald.manage) {
-      new Journald(`${name}-journald`, { host, limits: hostConfig.journald }, child);
+      new Journald(`${name}-journald`, { host, limits: hostConfig.journald, observed: observed?.get("journald") }, child);
     }
 
     this.url = service.url;

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { driftCheck } from "./drift";
 import { Host } from "./host";
 import { remoteScript } from "./remoteScript";
 
@@ -10,6 +11,16 @@ export interface FirewallArgs {
   readonly sshPort: number;
   /** Ports denied from outside (the app's port among them); loopback stays open. */
   readonly denyPorts: readonly number[];
+  /** observe.sh's `firewall` section; undefined when the server was not observed. */
+  readonly observed?: string;
+}
+
+export const SSH_RULE_TAG = "ai4artsed-ssh";
+
+/** The firewall as observe.sh prints it once this stack's rules are in place. */
+export function expectedFirewallState(sshPort: number, stackTag: string, denyPorts: readonly number[]): string {
+  const rules = [`ufw allow ${sshPort}/tcp comment '${SSH_RULE_TAG}'`, ...denyPorts.map((port) => `ufw deny ${port}/tcp comment '${stackTag}'`)];
+  return ["status: active", "incoming: deny", ...rules.sort()].join("\n");
 }
 
 /** ufw: default deny incoming, SSH allowed, this stack's ports denied; destroy removes only its own rules. */
@@ -19,13 +30,14 @@ export class Firewall extends pulumi.ComponentResource {
   constructor(name: string, args: FirewallArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("ai4artsed:firewall:Firewall", name, {}, opts);
     const ports = [...new Set(args.denyPorts)].sort((a, b) => a - b);
+    const state = driftCheck(`${name}-state`, expectedFirewallState(args.sshPort, args.stackTag, ports), args.observed, this);
     const params = { STACK_TAG: args.stackTag, SSH_PORT: args.sshPort, DENY_PORTS: ports.join(" ") };
     remoteScript(
       `${name}-rules`,
       {
         connection: args.host.connection,
         script: "firewall",
-        params: { ...params, ACTION: "apply" },
+        params: { ...params, ACTION: "apply", REPAIR: state.repairs },
         deleteScript: "firewall",
         deleteParams: { ...params, ACTION: "remove" },
       },

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ServerConnection } from "./connection";
+import { ENV_DIR } from "./paths";
 import { remoteScript } from "./remoteScript";
 
 /** Debian packages a deploy needs on the server. */
@@ -35,7 +36,7 @@ export class Host extends pulumi.ComponentResource {
     this.connection = args.connection;
     this.installDir = args.installDir;
     this.serviceUser = args.serviceUser;
-    this.envDir = args.envDir ?? "/etc/ai4artsed";
+    this.envDir = args.envDir ?? ENV_DIR;
 
     const packages = remoteScript(
       `${name}-packages`,

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Host } from "./host";
+import { driftCheck } from "./drift";
 import { remoteScript } from "./remoteScript";
 
 export const JOURNALD_DROPIN = "/etc/systemd/journald.conf.d/60-ai4artsed.conf";
@@ -25,6 +26,8 @@ MaxRetentionSec=${limits.maxRetentionSec}
 export interface JournaldArgs {
   readonly host: Host;
   readonly limits: JournaldLimits;
+  /** observe.sh's `journald` section; undefined when the server was not observed. */
+  readonly observed?: string;
 }
 
 /** The host-wide journald drop-in; one stack owns it (host.journald.manage) so stacks never fight. */
@@ -34,13 +37,15 @@ export class Journald extends pulumi.ComponentResource {
   constructor(name: string, args: JournaldArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("ai4artsed:journald:Journald", name, {}, opts);
     const restart = "systemctl restart systemd-journald";
+    const text = renderJournaldDropIn(args.limits);
+    const state = driftCheck(`${name}-state`, text, args.observed, this);
     remoteScript(
       `${name}-dropin`,
       {
         connection: args.host.connection,
         script: "install-file",
-        params: { TARGET_FILE: JOURNALD_DROPIN, FILE_MODE: "644", ON_CHANGE: restart },
-        stdin: renderJournaldDropIn(args.limits),
+        params: { TARGET_FILE: JOURNALD_DROPIN, FILE_MODE: "644", ON_CHANGE: restart, REPAIR: state.repairs },
+        stdin: text,
         deleteScript: "remove-file",
         deleteParams: { TARGET_FILE: JOURNALD_DROPIN, ON_CHANGE: restart },
       },

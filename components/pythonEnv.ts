@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { driftCheck } from "./drift";
 import { Host } from "./host";
 import { remoteScript } from "./remoteScript";
 
@@ -8,6 +9,8 @@ export interface PythonEnvArgs {
   readonly requirementsBlob: string;
   /** Interpreter that creates the venv. Defaults to python3. */
   readonly python?: string;
+  /** observe.sh's `venvs` section; undefined when the server was not observed. */
+  readonly observedVenvs?: string;
 }
 
 /** venvs/<requirements blob>: built once per requirements content, shared by releases. */
@@ -19,12 +22,24 @@ export class PythonEnv extends pulumi.ComponentResource {
   constructor(name: string, args: PythonEnvArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("ai4artsed:python:PythonEnv", name, {}, opts);
     this.venvDir = `${args.host.installDir}/venvs/${args.requirementsBlob}`;
+    const wanted = `${args.requirementsBlob} complete`;
+    const state = driftCheck(
+      `${name}-state`,
+      wanted,
+      args.observedVenvs === undefined ? undefined : args.observedVenvs.split("\n").includes(wanted) ? wanted : `${args.requirementsBlob} missing`,
+      this,
+    );
     this.ready = remoteScript(
       `${name}-build`,
       {
         connection: args.host.connection,
         script: "venv",
-        params: { INSTALL_DIR: args.host.installDir, REQUIREMENTS_BLOB: args.requirementsBlob, PYTHON: args.python ?? "python3" },
+        params: {
+          INSTALL_DIR: args.host.installDir,
+          REQUIREMENTS_BLOB: args.requirementsBlob,
+          PYTHON: args.python ?? "python3",
+          REPAIR: state.repairs,
+        },
       },
       { parent: this, dependsOn: [args.host.ready] },
     );

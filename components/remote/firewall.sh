@@ -26,12 +26,28 @@ ensure_base_policy() {
   fi
 }
 
+# remove_foreign_rules: rules on this stack's ports that it did not make (e.g. an `ufw allow
+# 17801` by hand) would open what the stack closes; they go.
+remove_foreign_rules() {
+  local port line
+  local -a words
+  for port in ${DENY_PORTS}; do
+    while IFS= read -r line; do
+      [[ -z "${line}" ]] && continue
+      read -r -a words <<<"${line% comment *}"
+      ufw delete "${words[@]:1}" >/dev/null
+      log "removed rule not made by this stack: ${line}"
+    done < <(ufw show added | grep -E "^ufw .*[ ]${port}(/(tcp|udp))?( |\$)" | grep -vF "comment '${STACK_TAG}'" || true)
+  done
+}
+
 converge_stack_rules() {
   local -a wanted=()
   local port rule
   for port in ${DENY_PORTS}; do
     wanted+=("deny ${port}/tcp")
   done
+  remove_foreign_rules
   while IFS= read -r rule; do
     [[ -z "${rule}" ]] && continue
     if ! printf '%s\n' "${wanted[@]}" | grep -qxF "${rule}"; then

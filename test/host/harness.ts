@@ -8,7 +8,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parseStackConfig } from "../../config/load";
-import { DeployFacts, resolveDeployFacts } from "../../components/deployFacts";
+import { DeployFacts, inspectServer } from "../../components/deployFacts";
+import { denyPortsOf } from "../../components/environment";
 import { runOverSsh, SshResult, SshTarget } from "../../lib/ssh";
 import { rawConfig, SECRET_SECTIONS } from "../unit/fixtures";
 import { buildStack, Recorded } from "../unit/mocks";
@@ -130,7 +131,7 @@ export async function deploy(
   const serverConfig = { address: server.host, port: server.port, user: server.user, privateKey: server.privateKey, hostKey: server.hostKey };
   const merged = { server: serverConfig, app: { repoUrl: SERVER_REPO, ...overrides.app }, host: overrides.host };
   const { config } = parseStackConfig(stack, rawConfig(merged), SECRET_SECTIONS);
-  const facts = await resolveDeployFacts(config);
+  const { facts } = await inspectServer(config, denyPortsOf(config));
   const name = `${stack}`;
   const graph = await buildStack(stack, merged, facts, name);
   const runs: StepRun[] = [];

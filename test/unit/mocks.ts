@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parseStackConfig } from "../../config/load";
 import { serverConnection } from "../../components/connection";
 import { DeployFacts } from "../../components/deployFacts";
+import { ServerObservation } from "../../components/drift";
 import { Environment } from "../../components/environment";
 import { FACTS, rawConfig, SECRET_SECTIONS } from "./fixtures";
 
@@ -60,9 +61,10 @@ export async function buildStack(
   overrides: Parameters<typeof rawConfig>[0] = {},
   facts: DeployFacts = FACTS,
   name: string = stack,
+  observed?: ServerObservation,
 ): Promise<Map<string, Recorded>> {
   const { environment, config } = parseStackConfig(stack, rawConfig(overrides), SECRET_SECTIONS);
-  const env = new Environment(name, { environment, config, facts, connection: serverConnection(config.server) });
+  const env = new Environment(name, { environment, config, facts, observed, connection: serverConnection(config.server) });
   await new Promise((resolve) => pulumi.all([env.url, env.revision, env.releasePath, env.serviceName]).apply(resolve));
   await new Promise((resolve) => setTimeout(resolve, 100));
   return new Map([...registered].filter(([key]) => key.startsWith(`${name}-`) || key === name));

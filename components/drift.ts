@@ -1,0 +1,79 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/**
+ * Drift review. The command provider cannot read servers, so the program reads them itself:
+ * one SSH session at program time (observe.sh) reports what the server has of each piece a
+ * stack owns. A DriftCheck per piece holds what the stack wants (`expected`) and what the
+ * server has (`onServer`). After an apply it records the server as matching; when a later
+ * observation differs, `preview` shows the check updating with the old and new server state,
+ * and `up` bumps `repairs`, which is a parameter of the step that puts the piece right.
+ */
+export interface DriftCheckInputs {
+  /** What the stack wants on the server, as observe.sh would print it. */
+  readonly expected: pulumi.Input<string>;
+  /** What observe.sh printed; equal to `expected` when nothing was observed. */
+  readonly onServer: pulumi.Input<string>;
+}
+
+interface DriftState {
+  readonly expected: string;
+  readonly onServer: string;
+  readonly repairs: number;
+}
+
+// Serialized into the engine's dynamic provider: self-contained, no imports.
+export const driftProvider: pulumi.dynamic.ResourceProvider = {
+  async create(inputs: DriftState) {
+    return { id: "drift-check", outs: { expected: inputs.expected, onServer: inputs.expected, repairs: 0 } };
+  },
+  async diff(_id: string, olds: DriftState, news: DriftState) {
+    return { changes: olds.expected !== news.expected || olds.onServer !== news.onServer };
+  },
+  async update(_id: string, olds: DriftState, news: DriftState) {
+    return { outs: { expected: news.expected, onServer: news.expected, repairs: (olds.repairs ?? 0) + 1 } };
+  },
+};
+
+export class DriftCheck extends pulumi.dynamic.Resource {
+  /** Counts the applies that found the server differing or the wish changed; feeds the repairing step. */
+  public readonly repairs!: pulumi.Output<number>;
+  public readonly onServer!: pulumi.Output<string>;
+
+  constructor(name: string, args: DriftCheckInputs, opts: pulumi.CustomResourceOptions = {}) {
+    super(driftProvider, name, { ...args, repairs: undefined }, opts, "ai4artsed", "DriftCheck");
+  }
+}
+
+/** What observe.sh reported, by section; absent when the program did not look (unit tests). */
+export type ServerObservation = ReadonlyMap<string, string>;
+
+export function parseObservation(stdout: string): ServerObservation {
+  const sections = new Map<string, string[]>();
+  let current: string[] | undefined;
+  for (const line of stdout.split("\n")) {
+    const header = line.match(/^@@ (\S+)$/);
+    if (header) {
+      current = [];
+      sections.set(header[1], current);
+    } else if (current) {
+      current.push(line);
+    }
+  }
+  return new Map([...sections].map(([name, lines]) => [name, lines.join("\n").replace(/\n+$/, "")]));
+}
+
+/** Compare like with like: observe.sh output carries no trailing newline. */
+export function normalizeState(text: string): string {
+  return text.replace(/\n+$/, "");
+}
+
+/** A check for one piece, parented to the component that owns it. */
+export function driftCheck(
+  name: string,
+  expected: pulumi.Input<string>,
+  onServer: string | undefined,
+  parent: pulumi.Resource,
+): DriftCheck {
+  const wanted = pulumi.output(expected).apply(normalizeState);
+  return new DriftCheck(name, { expected: wanted, onServer: onServer === undefined ? wanted : normalizeState(onServer) }, { parent });
+}

@@ -1,0 +1,10 @@
+/** Where a stack's files live on the server; components and the observer share these. */
+export const ENV_DIR = "/etc/ai4artsed";
+
+export function unitFileOf(unit: string): string {
+  return `/etc/systemd/system/${unit}`;
+}
+
+export function environmentFileOf(unitName: string, envDir: string = ENV_DIR): string {
+  return `${envDir}/${unitName}.env`;
+}

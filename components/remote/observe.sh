@@ -1,0 +1,69 @@
+#!/bin/bash
+# Print what the server has of everything a stack owns, one "@@ <section>" block each, so
+# preview compares it with what the stack wants. Reads only; prints no secret.
+set -euo pipefail
+STEP="${STEP:-observe}"
+# shellcheck source=SCRIPTDIR/lib.sh
+[[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+section() {
+  printf '@@ %s\n' "$1"
+}
+
+file_or_missing() {
+  if [[ -f "$1" ]]; then cat "$1"; else echo "<missing>"; fi
+}
+
+observe_environment_file() {
+  if [[ -f "${ENV_FILE}" ]]; then
+    printf '%s sha256:%s\n' "$(stat -c '%a %U:%G' "${ENV_FILE}")" "$(sha256sum <"${ENV_FILE}" | cut -d' ' -f1)"
+  else
+    echo "<missing>"
+  fi
+}
+
+observe_service() {
+  printf '%s %s\n' "$(systemctl is-active "${UNIT_NAME}" || true)" "$(systemctl is-enabled "${UNIT_NAME}" 2>/dev/null || echo missing)"
+}
+
+# observe_firewall: status, incoming policy, and every rule on this stack's ports or SSH.
+observe_firewall() {
+  if ! command -v ufw >/dev/null; then
+    echo "<missing>"
+    return 0
+  fi
+  ufw status | sed -n 's/^Status: /status: /p'
+  ufw status verbose | sed -n 's/^Default: \([a-z]*\) (incoming).*/incoming: \1/p'
+  local ports="${DENY_PORTS// /|}"
+  ufw show added | grep -E "^ufw .*[ ](${ports})(/(tcp|udp))?( |\$)|comment 'ai4artsed-ssh'\$" | LC_ALL=C sort || true
+}
+
+observe_venvs() {
+  local venv
+  for venv in "${INSTALL_DIR}"/venvs/*/; do
+    [[ -d "${venv}" ]] || continue
+    if [[ -f "${venv}.complete" ]]; then
+      printf '%s complete\n' "$(basename "${venv}")"
+    fi
+  done
+}
+
+main() {
+  require_vars INSTALL_DIR UNIT_NAME UNIT_FILE ENV_FILE DENY_PORTS JOURNALD_DROPIN
+  section unit
+  file_or_missing "${UNIT_FILE}"
+  section environment
+  observe_environment_file
+  section service
+  observe_service
+  section current
+  readlink "${INSTALL_DIR}/current" || echo "<missing>"
+  section firewall
+  observe_firewall
+  section journald
+  file_or_missing "${JOURNALD_DROPIN}"
+  section venvs
+  observe_venvs
+}
+
+main "$@"

@@ -1,0 +1,59 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { driftProvider, parseObservation } from "../../components/drift";
+import { expectedFirewallState } from "../../components/firewall";
+import { buildStack } from "./mocks";
+import { FACTS } from "./fixtures";
+
+test("observe.sh output splits into sections without trailing newlines", () => {
+  const observed = parseObservation("commit=abc\n@@ unit\n[Unit]\nA=1\n\n@@ service\nactive enabled\n@@ venvs\n");
+  assert.equal(observed.get("unit"), "[Unit]\nA=1");
+  assert.equal(observed.get("service"), "active enabled");
+  assert.equal(observed.get("venvs"), "");
+  assert.equal(observed.get("commit"), undefined);
+});
+
+test("the expected firewall lists SSH and this stack's ports, sorted as observe.sh sorts", () => {
+  assert.equal(
+    expectedFirewallState(22, "ai4artsed-production", [17801, 5173]),
+    "status: active\nincoming: deny\nufw allow 22/tcp comment 'ai4artsed-ssh'\nufw deny 17801/tcp comment 'ai4artsed-production'\nufw deny 5173/tcp comment 'ai4artsed-production'",
+  );
+});
+
+test("a drift check records the server as matching after apply, and counts repairs", async () => {
+  const created = await driftProvider.create!({ expected: "A", onServer: "B" });
+  assert.deepEqual(created.outs, { expected: "A", onServer: "A", repairs: 0 });
+  const same = await driftProvider.diff!("id", created.outs, { expected: "A", onServer: "A" });
+  assert.equal(same.changes, false, "no drift, no change");
+  const drifted = await driftProvider.diff!("id", created.outs, { expected: "A", onServer: "edited" });
+  assert.equal(drifted.changes, true, "drift shows as a change");
+  const repaired = await driftProvider.update!("id", created.outs, { expected: "A", onServer: "edited" });
+  assert.deepEqual(repaired.outs, { expected: "A", onServer: "A", repairs: 1 });
+  const after = await driftProvider.diff!("id", repaired.outs, { expected: "A", onServer: "A" });
+  assert.equal(after.changes, false, "after the repair the next preview is clean");
+});
+
+test("observations reach the checks; unobserved pieces never drift", async () => {
+  const observed = new Map([
+    ["unit", "[Unit]\nedited"],
+    ["environment", "644 root:root sha256:00"],
+    ["service", "inactive enabled"],
+    ["current", "/opt/ai4artsed-production/releases/other"],
+    ["firewall", "status: inactive"],
+    ["journald", "<missing>"],
+    ["venvs", ""],
+  ]);
+  const graph = await buildStack("production", {}, FACTS, "drifted", observed);
+  const check = (name: string) => graph.get(`drifted-${name}`)!.inputs;
+  assert.equal(check("service-unit-state").onServer, "[Unit]\nedited");
+  assert.equal(check("service-environment-state").onServer, "644 root:root sha256:00");
+  assert.match(check("service-environment-state").expected, /^600 root:root sha256:[0-9a-f]{64}$/);
+  assert.equal(check("service-running-state").expected, "active enabled");
+  assert.equal(check("service-current-state").expected, `/opt/ai4artsed-production/releases/${FACTS.commit}`);
+  assert.equal(check("python-state").onServer, `${FACTS.requirementsBlob} missing`);
+  assert.equal(check("journald-state").onServer, "<missing>");
+  const clean = await buildStack("production", {}, FACTS, "unobserved");
+  for (const r of clean.values()) {
+    if (r.name.endsWith("-state")) assert.equal(r.inputs.onServer, r.inputs.expected, r.name);
+  }
+});
