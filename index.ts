@@ -14,7 +14,7 @@ function readConfig() {
   const raw: RawConfig = {};
   const secretSections = new Set<string>();
   for (const section of CONFIG_SECTIONS) {
-    const value = section === "environment" ? config.get(section) : config.getObject<unknown>(section);
+    const value = section === "environment" || section === "providers" ? config.get(section) : config.getObject<unknown>(section);
     if (value !== undefined) raw[section] = value;
     if (isConfigSecret(`${PROJECT}:${section}`)) secretSections.add(section);
   }
@@ -33,7 +33,7 @@ async function userFacing<T>(step: () => T | Promise<T>): Promise<T> {
 export = async () => {
   const { environment, config } = await userFacing(readConfig);
   const { facts, observed } = await userFacing(() => inspectServer(config, denyPortsOf(config)));
-  const env = new Environment(environment, { environment, config, facts, observed, connection: serverConnection(config.server) });
+  const env = new Environment(environment, { environment, config, facts, observed, connection: serverConnection(config.server, config.providers) });
   return {
     url: env.url,
     revision: env.revision,

@@ -4,6 +4,8 @@ import { StackConfig } from "../config/schema";
 
 /** How every remote step reaches the server: the config's server section, key as a secret. */
 export interface ServerConnection {
+  /** What runs the remote steps: the command provider plugin, or this program's own SSH provider. */
+  readonly providers: "plugins" | "builtin";
   readonly host: string;
   readonly port: number;
   readonly user: string;
@@ -11,8 +13,9 @@ export interface ServerConnection {
   readonly hostKey?: string;
 }
 
-export function serverConnection(server: StackConfig["server"]): ServerConnection {
+export function serverConnection(server: StackConfig["server"], providers: StackConfig["providers"] = "plugins"): ServerConnection {
   return {
+    providers,
     host: server.address,
     port: server.port,
     user: server.user,

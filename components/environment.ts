@@ -8,6 +8,7 @@ import { ServerConnection } from "./connection";
 import { DeployFacts } from "./deployFacts";
 import { ServerObservation } from "./drift";
 import { Firewall } from "./firewall";
+import { GeneratedSecret } from "./generatedSecret";
 import { FrontendBuild } from "./frontendBuild";
 import { Host } from "./host";
 import { Journald } from "./journald";
@@ -90,7 +91,10 @@ export class Environment extends pulumi.ComponentResource {
       },
       child,
     );
-    const secretKey = new random.RandomPassword(`${name}-secret-key`, { length: 64, special: false }, child);
+    const secretKey =
+      config.providers === "builtin"
+        ? new GeneratedSecret(`${name}-secret-key`, { bytes: 32 }, child)
+        : new random.RandomPassword(`${name}-secret-key`, { length: 64, special: false }, child);
     const service = new AppService(
       `${name}-service`,
       {

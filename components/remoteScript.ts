@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { remoteInvocation, renderScript, ScriptName, ScriptParams } from "./commands";
 import { commandConnection, ServerConnection } from "./connection";
+import { SshCommand } from "./sshCommand";
 
 /** Script parameters; values may come from other resources. They must never be secrets. */
 export type RemoteParams = Readonly<Record<string, pulumi.Input<string | number | boolean | undefined>>>;
@@ -22,15 +23,24 @@ export interface RemoteScriptArgs {
   readonly deleteParams?: RemoteParams;
 }
 
+/** A remote step as later steps see it. */
+export type RemoteStep = pulumi.CustomResource & { readonly stdout: pulumi.Output<string> };
+
 /** One remote action: a real script from components/remote, rendered with its parameters. */
-export function remoteScript(name: string, args: RemoteScriptArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
+export function remoteScript(name: string, args: RemoteScriptArgs, opts: pulumi.CustomResourceOptions): RemoteStep {
   const user = args.connection.user;
+  const create = args.script ? renderInvocation(args.script, args.params ?? {}, user) : undefined;
+  const del = args.deleteScript ? renderInvocation(args.deleteScript, args.deleteParams ?? {}, user) : undefined;
+  if (args.connection.providers === "builtin") {
+    const { host, port, user: login, privateKey, hostKey } = args.connection;
+    return new SshCommand(name, { connection: { host, port, user: login, privateKey, hostKey }, create, delete: del, stdin: args.stdin }, opts);
+  }
   return new command.remote.Command(
     name,
     {
       connection: commandConnection(args.connection),
-      create: args.script ? renderInvocation(args.script, args.params ?? {}, user) : undefined,
-      delete: args.deleteScript ? renderInvocation(args.deleteScript, args.deleteParams ?? {}, user) : undefined,
+      create,
+      delete: del,
       stdin: args.stdin,
       // Previous output in the environment needs AcceptEnv on the server; nothing here reads it.
       addPreviousOutputInEnv: false,

@@ -3,7 +3,7 @@ import { ENVIRONMENTS, EnvironmentName } from "./defaults";
 import { configSchema, EXAMPLES, StackConfig } from "./schema";
 
 export const PROJECT = "ai4artsed";
-export const CONFIG_SECTIONS = ["environment", "server", "app", "host", "cloudflare"] as const;
+export const CONFIG_SECTIONS = ["environment", "providers", "server", "app", "host", "cloudflare"] as const;
 
 /** Raw values as Pulumi hands them over: one entry per top-level key of the project namespace. */
 export type RawConfig = Partial<Record<(typeof CONFIG_SECTIONS)[number], unknown>>;

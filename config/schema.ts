@@ -7,9 +7,17 @@ import {
   EnvironmentName,
 } from "./defaults";
 
+/**
+ * How remote steps and generated secrets run: `plugins` through the command and random
+ * provider plugins (what `pulumi up` downloads); `builtin` through this program's own dynamic
+ * providers, for machines that cannot install those plugins.
+ */
+export const PROVIDERS = ["plugins", "builtin"] as const;
+
 /** Example values shown with every error, keyed by config path. */
 export const EXAMPLES: Record<string, string> = {
   environment: "production",
+  providers: "builtin",
   "server.address": "203.0.113.10",
   "server.port": "22",
   "server.user": "root",
@@ -190,6 +198,7 @@ export function configSchema(environment: EnvironmentName) {
   return z
     .strictObject({
       environment: z.enum(ENVIRONMENTS).optional(),
+      providers: z.enum(PROVIDERS, { error: `must be one of ${PROVIDERS.join(", ")}` }).default("plugins"),
       server: server,
       app: app,
       host: host.prefault({}),

@@ -35,6 +35,7 @@ async function main(): Promise<void> {
   pulumi(["stack", "select", "--create", STACK]);
   const set = (key: string, value: string) => pulumi(["config", "set", "--path", "-s", STACK, key, "--", value]);
   set("environment", "development");
+  set("providers", process.env.AI4ARTSED_PROVIDERS ?? "builtin");
   set("server.address", server.host);
   set("server.port", String(server.port));
   set("server.user", server.user);

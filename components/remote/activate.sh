@@ -9,20 +9,22 @@ healthy_once() {
   curl --silent --fail --output /dev/null --max-time 5 "${HEALTH_URL}"
 }
 
-restarts_of_unit() {
-  systemctl show --property=NRestarts --value "${UNIT_NAME}"
+# crashed: the unit's process exited and systemd waits to restart it, or gave up.
+crashed() {
+  local state
+  state="$(systemctl show --property=ActiveState,SubState --value "${UNIT_NAME}" | paste -sd' ')"
+  [[ "${state}" == "failed "* || "${state}" == *" auto-restart" ]]
 }
 
 # wait_healthy: 0 when the health URL answers within the timeout; 1 when it does not,
-# or when the unit crashed meanwhile (systemd restarted it or gave up).
+# or when the service crashed meanwhile.
 wait_healthy() {
-  local restarts_before="$1"
   local deadline=$((SECONDS + HEALTH_TIMEOUT_SECONDS))
   while ((SECONDS < deadline)); do
     if healthy_once; then
       return 0
     fi
-    if [[ "$(restarts_of_unit)" != "${restarts_before}" ]] || systemctl is-failed --quiet "${UNIT_NAME}"; then
+    if crashed; then
       GATE_FAILURE="the service exited during startup"
       return 1
     fi
@@ -33,10 +35,8 @@ wait_healthy() {
 }
 
 restart_and_wait() {
-  local restarts
-  restarts="$(restarts_of_unit)"
   systemctl restart "${UNIT_NAME}"
-  wait_healthy "${restarts}"
+  wait_healthy
 }
 
 record() {
@@ -82,6 +82,7 @@ main() {
   local stamp_file="${INSTALL_DIR}/.deployed"
   [[ -f "${release}/.complete" ]] || die "release ${release} is missing or incomplete; run the release step first"
   take_host_lock
+  systemctl is-enabled --quiet "${UNIT_NAME}" || systemctl enable --quiet "${UNIT_NAME}"
   local previous
   previous="$(readlink "${current}" || true)"
   if [[ "${previous}" == "${release}" && "$(cat "${stamp_file}" 2>/dev/null || true)" == "${DEPLOY_STAMP}" ]] \

@@ -27,7 +27,8 @@ main() {
   # Names start with a UTC timestamp, so name order is age order.
   local -a backups=("${dir}"/*.tar.gz)
   [[ -e "${backups[0]}" ]] || backups=()
-  local newest="${backups[-1]:-}"
+  local newest=""
+  ((${#backups[@]} > 0)) && newest="${backups[-1]}"
   if [[ -n "${newest}" ]] && cmp -s <(tar -xOzf "${newest}" 2>/dev/null | sha256sum) <(tar -xOzf "${tmp}" | sha256sum); then
     rm -f "${tmp}"
     log "unchanged since ${newest}"

@@ -70,6 +70,8 @@ export class PulumiWorkspace {
   init(server: TestServer, repoUrl: string, environment: "production" | "development"): void {
     this.ok(["stack", "init", this.stack]);
     if (this.stack !== environment) this.ok(["config", "set", "environment", environment]);
+    // The command and random plugins cannot be built here (README, "Providers").
+    this.ok(["config", "set", "providers", "builtin"]);
     this.set("server.address", server.host);
     this.set("server.port", String(server.port));
     this.set("server.user", server.user);

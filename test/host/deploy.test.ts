@@ -250,7 +250,7 @@ test("10. removing development leaves production running and exports in place", 
   assert.equal(await shOk(server, "systemctl is-active ai4artsed-development.service || true"), "inactive");
   await shOk(server, "test ! -e /etc/systemd/system/ai4artsed-development.service && test ! -e /etc/ai4artsed/ai4artsed-development.env");
   assert.doesNotMatch(await shOk(server, "ufw status"), /17802|ai4artsed-development/);
-  assert.match(await shOk(server, "ufw status"), /17801\/tcp\s+DENY IN/);
+  assert.match(await shOk(server, "ufw status"), /17801\/tcp\s+DENY\s/);
   assert.equal(await shOk(server, `ls ${DEV}`), "backups\nrevisions.log\nshared");
   assert.equal(await shOk(server, `cat ${DEV}/shared/exports/dev.txt`), "dev-work");
   const prodAfter = await unitState("ai4artsed-production.service");
