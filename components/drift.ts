@@ -36,8 +36,8 @@ export const driftProvider: pulumi.dynamic.ResourceProvider = {
 
 export class DriftCheck extends pulumi.dynamic.Resource {
   /** Counts the applies that found the server differing or the wish changed; feeds the repairing step. */
-  public readonly repairs!: pulumi.Output<number>;
-  public readonly onServer!: pulumi.Output<string>;
+  declare public readonly repairs: pulumi.Output<number>;
+  declare public readonly onServer: pulumi.Output<string>;
 
   constructor(name: string, args: DriftCheckInputs, opts: pulumi.CustomResourceOptions = {}) {
     super(driftProvider, name, { ...args, repairs: undefined }, opts, "ai4artsed", "DriftCheck");

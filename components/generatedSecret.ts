@@ -15,7 +15,7 @@ export const generatedSecretProvider: pulumi.dynamic.ResourceProvider = {
 };
 
 export class GeneratedSecret extends pulumi.dynamic.Resource {
-  public readonly result!: pulumi.Output<string>;
+  declare public readonly result: pulumi.Output<string>;
 
   constructor(name: string, args: { bytes: number }, opts: pulumi.CustomResourceOptions = {}) {
     super(generatedSecretProvider, name, { ...args, result: undefined }, { ...opts, additionalSecretOutputs: ["result"] }, "ai4artsed", "GeneratedSecret");

@@ -57,7 +57,7 @@ export const sshCommandProvider: pulumi.dynamic.ResourceProvider = {
 };
 
 export class SshCommand extends pulumi.dynamic.Resource {
-  public readonly stdout!: pulumi.Output<string>;
+  declare public readonly stdout: pulumi.Output<string>;
 
   constructor(name: string, args: SshCommandInputs, opts: pulumi.CustomResourceOptions = {}) {
     super(sshCommandProvider, name, { ...args, stdout: undefined }, { ...opts, additionalSecretOutputs: ["connection", "stdin"] }, "ai4artsed", "SshCommand");

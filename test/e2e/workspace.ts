@@ -43,7 +43,8 @@ export class PulumiWorkspace {
     const started = process.hrtime.bigint();
     const interactiveCommands = ["up", "preview", "destroy", "refresh"];
     const flags = [...(interactiveCommands.includes(args[0]) ? ["--non-interactive"] : []), ...(args[0] === "stack" && args[1] === "init" ? [] : ["--stack", this.stack])];
-    const result = spawnSync("pulumi", [...args, ...flags], {
+    const end = args.includes("--") ? args.indexOf("--") : args.length;
+    const result = spawnSync("pulumi", [...args.slice(0, end), ...flags, ...args.slice(end)], {
       cwd: this.dir,
       env: this.env,
       input,
