@@ -39,5 +39,6 @@ export = async () => {
     revision: env.revision,
     releasePath: env.releasePath,
     serviceName: env.serviceName,
+    ...(env.publicUrl ? { publicUrl: env.publicUrl } : {}),
   };
 };

@@ -18,7 +18,9 @@ export type ScriptName =
   | "backup"
   | "activate"
   | "service-remove"
-  | "firewall";
+  | "firewall"
+  | "cloudflared-install"
+  | "cloudflared-remove";
 
 export type ScriptParams = Readonly<Record<string, string | number | boolean | undefined>>;
 

@@ -14,6 +14,7 @@ import { Host } from "./host";
 import { Journald } from "./journald";
 import { PythonEnv } from "./pythonEnv";
 import { Release } from "./release";
+import type * as edgeModule from "./cloudflare/edge";
 
 export interface EnvironmentArgs {
   /** production or development: names the unit, the tags and the description. */
@@ -56,13 +57,16 @@ export function denyPortsOf(config: StackConfig): number[] {
 
 /**
  * One environment on one server, in deploy order:
- * Host -> PythonEnv/FrontendBuild -> Release -> Backup/AppService, beside Firewall and Journald.
+ * Host -> PythonEnv/FrontendBuild -> Release -> Backup/AppService, beside Firewall and Journald,
+ * then the Cloudflare edge (Access, tunnel, connector, rate limiting) when enabled.
  */
 export class Environment extends pulumi.ComponentResource {
   public readonly url: pulumi.Output<string>;
   public readonly revision: pulumi.Output<string>;
   public readonly releasePath: pulumi.Output<string>;
   public readonly serviceName: pulumi.Output<string>;
+  /** `https://<hostname>` when cloudflare.enabled; undefined otherwise. */
+  public readonly publicUrl?: pulumi.Output<string>;
 
   constructor(name: string, args: EnvironmentArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("ai4artsed:index:Environment", name, {}, opts);
@@ -129,11 +133,18 @@ export class Environment extends pulumi.ComponentResource {
     if (hostConfig.journald.manage) {
       new Journald(`${name}-journald`, { host, limits: hostConfig.journald, observed: observed?.get("journald") }, child);
     }
+    if (config.cloudflare.enabled) {
+      // Loaded here only: a stack without Cloudflare loads no Cloudflare code and registers no Cloudflare resource.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { Edge } = require("./cloudflare/edge") as typeof edgeModule;
+      const edge = new Edge(`${name}-cloudflare`, { environment: args.environment, settings: config.cloudflare, host, appPort: app.port, service }, child);
+      this.publicUrl = edge.publicUrl;
+    }
 
     this.url = service.url;
     this.revision = service.revision;
     this.releasePath = service.releasePath;
     this.serviceName = service.serviceName;
-    this.registerOutputs({ url: this.url, revision: this.revision, releasePath: this.releasePath, serviceName: this.serviceName });
+    this.registerOutputs({ url: this.url, revision: this.revision, releasePath: this.releasePath, serviceName: this.serviceName, publicUrl: this.publicUrl });
   }
 }

@@ -92,6 +92,12 @@ export function parseStackConfig(stack: string, raw: RawConfig, secretSections: 
       `${PROJECT}:app.secrets: values are stored in plain text in Pulumi.${stack}.yaml. Set each with --secret: pulumi config set --path --secret app.secrets.OPENROUTER_API_KEY <key> -s ${stack}`,
     );
   }
+  const rawCloudflare = raw.cloudflare as { apiToken?: unknown } | undefined;
+  if (rawCloudflare?.apiToken !== undefined && !secretSections.has("cloudflare")) {
+    problems.push(
+      `${PROJECT}:cloudflare.apiToken: is stored in plain text in Pulumi.${stack}.yaml. Store it as a secret: pulumi config set --path --secret cloudflare.apiToken -- "$CLOUDFLARE_API_TOKEN" -s ${stack}`,
+    );
+  }
   if (problems.length > 0 || !result.success) throw new ConfigError(stack, problems);
   return { environment, config: result.data };
 }

@@ -51,7 +51,49 @@ export const EXAMPLES: Record<string, string> = {
   "host.firewall.manage": "true",
   "host.firewall.sshPort": "22",
   "host.firewall.denyPorts": "'host.firewall.denyPorts[0]' 5173",
+  "cloudflare.enabled": "true",
+  "cloudflare.accountId": "0123456789abcdef0123456789abcdef",
+  "cloudflare.zoneId": "fedcba9876543210fedcba9876543210",
+  "cloudflare.hostname": "lab-dev.ai4artsed.org",
+  "cloudflare.apiToken": "--secret -- \"$CLOUDFLARE_API_TOKEN\"",
+  "cloudflare.access.allowedEmails": "teacher@example.org",
+  "cloudflare.access.allowedEmailDomains": "example.org",
+  "cloudflare.access.countries": "DE",
+  "cloudflare.access.sessionDuration": "24h",
+  "cloudflare.access.teamName": "ai4artsed",
+  "cloudflare.rateLimit.ownedByThisStack": "true",
+  "cloudflare.rateLimit.requestsPerPeriod": "100",
+  "cloudflare.rateLimit.periodSeconds": "60",
+  "cloudflare.rateLimit.mitigationTimeoutSeconds": "600",
+  "cloudflare.rateLimit.expression": "'(http.host eq \"lab.ai4artsed.org\")'",
+  "cloudflare.connector.packageSource": "installed",
+  "cloudflare.connector.binaryPath": "/usr/local/bin/cloudflared",
+  "cloudflare.connector.aptRepository": "https://pkg.cloudflare.com/cloudflared",
+  "cloudflare.connector.aptKeyUrl": "https://pkg.cloudflare.com/cloudflare-main.gpg",
 };
+
+/**
+ * Cloudflare defaults. Only production has a hostname of its own; a development hostname must sit
+ * one level below the zone (e.g. lab-dev.ai4artsed.org), where Universal SSL covers it.
+ * Rate limiting: a zone holds one http_ratelimit entry-point ruleset, so exactly one stack owns it.
+ */
+export const CLOUDFLARE_DEFAULTS = {
+  hostname: { production: "lab.ai4artsed.org" } as Partial<Record<EnvironmentName, string>>,
+  rateLimitOwner: "production" as EnvironmentName,
+  countries: ["DE"],
+  sessionDuration: "24h",
+  requestsPerPeriod: 100,
+  periodSeconds: 60,
+  mitigationTimeoutSeconds: 600,
+  packageSource: "cloudflare-apt",
+  binaryPath: "/usr/bin/cloudflared",
+  aptRepository: "https://pkg.cloudflare.com/cloudflared",
+  aptKeyUrl: "https://pkg.cloudflare.com/cloudflare-main.gpg",
+} as const;
+
+/** Periods and mitigation timeouts Cloudflare's rate limiting accepts (seconds); a Free zone takes only 10. */
+const RATE_LIMIT_PERIODS = [10, 60, 120, 300, 600, 3600];
+const MITIGATION_TIMEOUTS = [0, 10, 60, 120, 300, 600, 3600, 86400];
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Keys the program sets itself; a user value would be silently overridden. */
@@ -192,8 +234,66 @@ export function configSchema(environment: EnvironmentName) {
       .prefault({}),
   });
 
-  // Cloudflare resources come with their own component; until then only the switch is read.
-  const cloudflare = z.looseObject({ enabled: bool.default(false) });
+  // Cloudflare: tunnel, DNS, Access, rate limiting. Nothing is built, nor any Cloudflare code loaded, unless enabled.
+  const cloudflareId = (what: string) =>
+    z.string({ error: `must be the 32-character ${what} ID` }).regex(/^[0-9a-f]{32}$/, { error: `must be the 32-character hex ${what} ID from the Cloudflare dashboard` });
+  const dnsName = (what: string) =>
+    z
+      .string({ error: `must be ${what}` })
+      .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, { error: `must be ${what} in lower case` });
+  const oneOf = (values: readonly number[], what: string) =>
+    z.coerce
+      .number({ error: `must be one of ${values.join(", ")} (${what})` })
+      .refine((v) => values.includes(v), { error: `must be one of ${values.join(", ")} (${what})` });
+  const cloudflareHostname = CLOUDFLARE_DEFAULTS.hostname[environment];
+  const cloudflare = z.strictObject({
+    enabled: bool.default(false),
+    accountId: cloudflareId("account").optional(),
+    zoneId: cloudflareId("zone").optional(),
+    hostname: cloudflareHostname
+      ? dnsName("a DNS name in the zone").default(cloudflareHostname)
+      : dnsName("a DNS name in the zone").optional(),
+    apiToken: z
+      .string({ error: "must be a Cloudflare API token, stored as a secret" })
+      .regex(/^[A-Za-z0-9_-]{20,}$/, { error: "must be a Cloudflare API token (letters, digits, - and _)" })
+      .optional(),
+    access: z
+      .strictObject({
+        allowedEmails: z.array(z.string().regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, { error: "must be an email address" })).default([]),
+        allowedEmailDomains: z.array(dnsName("an email domain such as example.org")).default([]),
+        countries: z
+          .array(z.string().regex(/^[A-Z]{2}$/, { error: "must be a two-letter country code in upper case, e.g. DE" }))
+          .min(1, { error: "must name at least one country" })
+          .default([...CLOUDFLARE_DEFAULTS.countries]),
+        sessionDuration: z
+          .string()
+          .regex(/^(\d+(ms|s|m|h))+$/, { error: "must be a duration such as 24h or 30m" })
+          .default(CLOUDFLARE_DEFAULTS.sessionDuration),
+        // Zero Trust team name: when set, cloudflared also checks each request's Access token.
+        teamName: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { error: "must be the Zero Trust team name (<team>.cloudflareaccess.com)" }).optional(),
+      })
+      .prefault({}),
+    // The rule's values stay unset here so that setting them on a stack that does not own the ruleset is caught.
+    rateLimit: z
+      .strictObject({
+        ownedByThisStack: bool.default(environment === CLOUDFLARE_DEFAULTS.rateLimitOwner),
+        requestsPerPeriod: wholeNumber(1, 1000000).optional(),
+        periodSeconds: oneOf(RATE_LIMIT_PERIODS, "seconds; a Free zone takes only 10").optional(),
+        mitigationTimeoutSeconds: oneOf(MITIGATION_TIMEOUTS, "seconds; a Free zone takes only 10").optional(),
+        expression: noNewline("a Cloudflare rules expression").optional(),
+      })
+      .prefault({}),
+    connector: z
+      .strictObject({
+        packageSource: z
+          .enum(["cloudflare-apt", "installed"], { error: "must be cloudflare-apt or installed" })
+          .default(CLOUDFLARE_DEFAULTS.packageSource),
+        binaryPath: absolutePath.default(CLOUDFLARE_DEFAULTS.binaryPath),
+        aptRepository: z.string().regex(/^https:\/\/[A-Za-z0-9._\/-]+$/, { error: "must be an https URL" }).default(CLOUDFLARE_DEFAULTS.aptRepository),
+        aptKeyUrl: z.string().regex(/^https:\/\/[A-Za-z0-9._\/-]+$/, { error: "must be an https URL" }).default(CLOUDFLARE_DEFAULTS.aptKeyUrl),
+      })
+      .prefault({}),
+  });
 
   return z
     .strictObject({
@@ -223,7 +323,45 @@ export function configSchema(environment: EnvironmentName) {
       if (config.app.port === ssh) {
         ctx.addIssue({ code: "custom", path: ["app", "port"], message: `must differ from the SSH port ${ssh}` });
       }
+      if (config.cloudflare.enabled) checkCloudflare(config.cloudflare, environment, ctx);
     });
+}
+
+/** What an enabled Cloudflare section needs beyond each key's own format. */
+function checkCloudflare(
+  cf: { accountId?: string; zoneId?: string; hostname?: string; apiToken?: string; access: { allowedEmails: string[]; allowedEmailDomains: string[] }; rateLimit: Record<string, unknown> },
+  environment: EnvironmentName,
+  ctx: z.RefinementCtx,
+) {
+  const required: Array<[keyof typeof cf, string]> = [
+    ["accountId", "the Cloudflare account that holds the tunnel and Access (dashboard: Account home > Account ID)"],
+    ["zoneId", "the zone of the hostname (dashboard: the domain's Overview > Zone ID)"],
+    ["apiToken", "an API token with Tunnel, Access (apps and policies) edit on the account and DNS and rate-limit rule edit on the zone, stored as a secret"],
+    ["hostname", `the public name of this stack${environment === "production" ? "" : `; ${environment} has no default, give it its own one level below the zone`}`],
+  ];
+  for (const [key, what] of required) {
+    if (cf[key] === undefined) {
+      ctx.addIssue({ code: "custom", path: ["cloudflare", key], message: `is required when cloudflare.enabled is true: ${what}` });
+    }
+  }
+  if (cf.access.allowedEmails.length === 0 && cf.access.allowedEmailDomains.length === 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["cloudflare", "access", "allowedEmails", 0],
+      message: "is empty and so is cloudflare.access.allowedEmailDomains: the Access policy would admit nobody; allow at least one email or email domain",
+    });
+  }
+  const ruleKeys = ["requestsPerPeriod", "periodSeconds", "mitigationTimeoutSeconds", "expression"].filter((k) => cf.rateLimit[k] !== undefined);
+  if (!cf.rateLimit.ownedByThisStack && ruleKeys.length > 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["cloudflare", "rateLimit", "ownedByThisStack"],
+      message:
+        `is false on this stack (the default for ${environment}), yet cloudflare.rateLimit.${ruleKeys.join(", ")} ${ruleKeys.length === 1 ? "is" : "are"} set. ` +
+        "A zone holds one rate-limit (http_ratelimit) ruleset and this check cannot see the other stack: let exactly one stack own it " +
+        `(${CLOUDFLARE_DEFAULTS.rateLimitOwner} does by default). Remove these settings here, or set ownedByThisStack true here and false on the other stack`,
+    });
+  }
 }
 
 export type StackConfig = z.output<ReturnType<typeof configSchema>>;

@@ -31,10 +31,35 @@ export interface Recorded {
   readonly inputs: Record<string, any>;
   /** Input names that arrived marked secret. */
   readonly secretInputs: ReadonlySet<string>;
+  /** The explicit provider reference (urn::id), when the resource has one. */
+  readonly provider?: string;
 }
 
 export const registered = new Map<string, Recorded>();
 export const MOCK_SECRET_KEY = "mock-secret-key-0123456789";
+export const MOCK_TUNNEL_SECRET = "bW9jay10dW5uZWwtc2VjcmV0LTMyLWJ5dGVzLWxvbmc=";
+export const MOCK_ACCESS_AUD = "mock-access-audience-tag";
+/** The token the mocked Cloudflare provider hands out for a tunnel (shaped like a real one). */
+export function mockTunnelToken(tunnelId: string): string {
+  return Buffer.from(JSON.stringify({ a: "mock-account-tag", t: tunnelId, s: MOCK_TUNNEL_SECRET })).toString("base64");
+}
+
+/** Invokes (data sources) the program made, in order. */
+export const invoked: Array<{ token: string; inputs: Record<string, any>; provider?: string }> = [];
+
+/** Outputs the real providers compute that the program reads. */
+function computedState(type: string): Record<string, any> {
+  switch (type) {
+    case "random:index/randomPassword:RandomPassword":
+      return { result: MOCK_SECRET_KEY };
+    case "random:index/randomBytes:RandomBytes":
+      return { base64: MOCK_TUNNEL_SECRET };
+    case "cloudflare:index/zeroTrustAccessApplication:ZeroTrustAccessApplication":
+      return { aud: MOCK_ACCESS_AUD };
+    default:
+      return { stdout: "" };
+  }
+}
 
 pulumi.runtime.setMocks(
   {
@@ -44,11 +69,17 @@ pulumi.runtime.setMocks(
         name: args.name,
         inputs: unwrapSecrets(args.inputs),
         secretInputs: new Set(Object.keys(args.inputs).filter((k) => isSecretInput(args.inputs[k]))),
+        provider: args.provider,
       });
-      const state = args.type === "random:index/randomPassword:RandomPassword" ? { ...args.inputs, result: MOCK_SECRET_KEY } : { ...args.inputs, stdout: "" };
-      return { id: `${args.name}-id`, state };
+      return { id: `${args.name}-id`, state: { ...args.inputs, ...computedState(args.type) } };
     },
-    call: () => ({}),
+    call(args) {
+      invoked.push({ token: args.token, inputs: args.inputs, provider: args.provider });
+      if (args.token === "cloudflare:index/getZeroTrustTunnelCloudflaredToken:getZeroTrustTunnelCloudflaredToken") {
+        return { ...args.inputs, token: mockTunnelToken(args.inputs.tunnelId) };
+      }
+      return {};
+    },
   },
   "ai4artsed",
   "unit",

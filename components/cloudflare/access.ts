@@ -1,0 +1,91 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as cloudflare from "@pulumi/cloudflare";
+
+export interface AccessRules {
+  /** Who may sign in: any of these emails or email domains. */
+  readonly includes: Array<{ email: { email: string } } | { emailDomain: { domain: string } }>;
+  /** The country rule when there is one country; several need an Access group (any of them). */
+  readonly requires: Array<{ geo: { countryCode: string } }>;
+  /** Countries that go into an Access group because a policy's requires are all-of. */
+  readonly countryGroup: string[];
+}
+
+/** The allow policy's rules: include the emails and domains, require the country (or one of the countries). */
+export function accessRules(emails: readonly string[], domains: readonly string[], countries: readonly string[]): AccessRules {
+  if (emails.length + domains.length === 0) throw new Error("an Access policy needs at least one email or email domain");
+  if (countries.length === 0) throw new Error("an Access policy needs at least one country");
+  return {
+    includes: [...emails.map((email) => ({ email: { email } })), ...domains.map((domain) => ({ emailDomain: { domain } }))],
+    requires: countries.length === 1 ? [{ geo: { countryCode: countries[0] } }] : [],
+    countryGroup: countries.length === 1 ? [] : [...countries],
+  };
+}
+
+export interface AccessArgs {
+  /** Cloudflare account that holds the application and policy. */
+  readonly accountId: string;
+  /** The hostname Access guards, e.g. lab.ai4artsed.org. */
+  readonly hostname: string;
+  /** Label in the dashboard, e.g. ai4artsed-production. */
+  readonly label: string;
+  /** Emails admitted. Defaults to []. */
+  readonly allowedEmails?: readonly string[];
+  /** Email domains admitted. Defaults to []. At least one email or domain is needed. */
+  readonly allowedEmailDomains?: readonly string[];
+  /** Countries a visitor must be in. Defaults to ["DE"]. */
+  readonly countries?: readonly string[];
+  /** How long a sign-in lasts. Defaults to 24h. */
+  readonly sessionDuration?: string;
+}
+
+/**
+ * Cloudflare Access in front of one hostname: a self-hosted application and its allow policy.
+ * The app trusts requests from 127.0.0.1 (where cloudflared connects from) as local admin, so
+ * this is the only gate in front of its settings page.
+ */
+export class Access extends pulumi.ComponentResource {
+  public readonly applicationId: pulumi.Output<string>;
+  /** The application's audience tag, for cloudflared's token check. */
+  public readonly audience: pulumi.Output<string>;
+  /** The application; what the public DNS record waits for. */
+  public readonly application: cloudflare.ZeroTrustAccessApplication;
+
+  constructor(name: string, args: AccessArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("ai4artsed:cloudflare:Access", name, {}, opts);
+    const child = { parent: this };
+    const sessionDuration = args.sessionDuration ?? "24h";
+    const rules = accessRules(args.allowedEmails ?? [], args.allowedEmailDomains ?? [], args.countries ?? ["DE"]);
+    let requires: cloudflare.types.input.ZeroTrustAccessPolicyRequire[] = rules.requires;
+    if (rules.countryGroup.length > 0) {
+      const group = new cloudflare.ZeroTrustAccessGroup(
+        `${name}-countries`,
+        { accountId: args.accountId, name: `${args.label} countries`, includes: rules.countryGroup.map((countryCode) => ({ geo: { countryCode } })) },
+        child,
+      );
+      requires = [{ group: { id: group.id } }];
+    }
+    const policy = new cloudflare.ZeroTrustAccessPolicy(
+      `${name}-policy`,
+      { accountId: args.accountId, name: `${args.label} allow`, decision: "allow", includes: rules.includes, requires, sessionDuration },
+      child,
+    );
+    this.application = new cloudflare.ZeroTrustAccessApplication(
+      `${name}-application`,
+      {
+        accountId: args.accountId,
+        name: `${args.label} (${args.hostname})`,
+        type: "self_hosted",
+        domain: args.hostname,
+        destinations: [{ type: "public", uri: args.hostname }],
+        sessionDuration,
+        policies: [{ id: policy.id, precedence: 1 }],
+        appLauncherVisible: false,
+        httpOnlyCookieAttribute: true,
+      },
+      child,
+    );
+    this.applicationId = this.application.id;
+    this.audience = this.application.aud;
+    this.registerOutputs({ applicationId: this.applicationId, audience: this.audience });
+  }
+}
