@@ -55,6 +55,10 @@ function formatIssue(issue: z.core.$ZodIssue, stack: string): string[] {
       return `${PROJECT}:${path}: unknown setting; remove it with 'pulumi config rm --path ${path} -s ${stack}' (known settings are listed in the README)`;
     });
   }
+  if (issue.code === "invalid_key") {
+    const reason = issue.issues[0]?.message ?? issue.message;
+    return [`${PROJECT}:${base}: ${reason}; remove it with 'pulumi config rm --path ${base} -s ${stack}'`];
+  }
   const input = "input" in issue ? describeInput(issue.input) : "";
   const key = SECTION_FIRST_KEY[base] ?? base;
   const example = exampleFor(key);

@@ -40,9 +40,9 @@ export const EXAMPLES: Record<string, string> = {
   "app.frontendBuildCommand": "\"npm run build\"",
   "app.debug": "false",
   "app.logLevel": "INFO",
-  "app.environment": "app.environment.AWS_REGION eu-central-1",
-  "app.secrets": "--secret app.secrets.OPENROUTER_API_KEY sk-or-...",
-  "app.sharedPaths": "'app.sharedPaths[0]' exports/",
+  "app.environment": "eu-central-1",
+  "app.secrets": "sk-or-... --secret",
+  "app.sharedPaths": "exports/",
   "app.keepBackups": "10",
   "host.journald.manage": "true",
   "host.journald.systemMaxUse": "1G",
@@ -50,7 +50,7 @@ export const EXAMPLES: Record<string, string> = {
   "host.journald.maxRetentionSec": "1month",
   "host.firewall.manage": "true",
   "host.firewall.sshPort": "22",
-  "host.firewall.denyPorts": "'host.firewall.denyPorts[0]' 5173",
+  "host.firewall.denyPorts": "5173",
   "cloudflare.enabled": "true",
   "cloudflare.accountId": "0123456789abcdef0123456789abcdef",
   "cloudflare.zoneId": "fedcba9876543210fedcba9876543210",
@@ -126,6 +126,20 @@ const noNewline = (what: string) =>
     error: `must be one line (${what})`,
   });
 
+/** Extra variables for the unit: names the program does not set itself, one-line values. */
+const variableMap = (what: string) =>
+  z
+    .record(
+      z
+        .string()
+        .regex(ENV_NAME, { error: "keys must be environment variable names" })
+        .refine((k) => !RESERVED_ENVIRONMENT_KEYS.includes(k), {
+          error: `keys must not be one the program sets (${RESERVED_ENVIRONMENT_KEYS.join(", ")})`,
+        }),
+      noNewline(what),
+    )
+    .default({});
+
 /** The schema for one environment; defaults differ between production and development. */
 export function configSchema(environment: EnvironmentName) {
   const seed = ENVIRONMENT_DEFAULTS[environment];
@@ -194,20 +208,8 @@ export function configSchema(environment: EnvironmentName) {
     logLevel: z
       .enum(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], { error: "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL" })
       .default(seed.logLevel as "INFO"),
-    environment: z
-      .record(
-        z.string().regex(ENV_NAME, { error: "keys must be environment variable names" })
-          .refine((k) => !RESERVED_ENVIRONMENT_KEYS.includes(k), { error: `keys must not be one the program sets (${RESERVED_ENVIRONMENT_KEYS.join(", ")})` }),
-        noNewline("an environment value"),
-      )
-      .default({}),
-    secrets: z
-      .record(
-        z.string().regex(ENV_NAME, { error: "keys must be environment variable names" })
-          .refine((k) => !RESERVED_ENVIRONMENT_KEYS.includes(k), { error: `keys must not be one the program sets (${RESERVED_ENVIRONMENT_KEYS.join(", ")})` }),
-        noNewline("a secret value"),
-      )
-      .default({}),
+    environment: variableMap("an environment value"),
+    secrets: variableMap("a secret value"),
     sharedPaths: z.array(relativePath).default(DEFAULT_SHARED_PATHS),
     },
     { error: "is required: at least app.repoUrl" },

@@ -62,7 +62,7 @@ test("a port change moves the app, the unit's environment, the firewall and the 
   assert.equal(await health(17801), "000", "the old port is closed");
   assert.equal(ws.outputs().url, "http://127.0.0.1:17811/api/schema/info");
   const ufw = await shOk(server, "ufw status");
-  assert.match(ufw, /17811\/tcp\s+DENY IN/);
+  assert.match(ufw, /17811\/tcp\s+DENY\s/);
   assert.doesNotMatch(ufw, /17801\/tcp/);
   ws.set("app.port", "17801");
   ws.ok(["up", "--yes", "--skip-preview"]);

@@ -1,0 +1,142 @@
+/**
+ * Drift review with the real engine on the real server: after a clean `up`, each case is a
+ * change made by hand over SSH; `preview` must name the drifted resource and show what differs,
+ * `up` must put it right, and the next `preview` must be clean.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { headOf, makeFixtureRepo, mutate, publishRepo, SERVER_REPO, shOk, startTestServer, stopTestServer, TestServer } from "../host/harness";
+import { PulumiWorkspace } from "./workspace";
+
+const NAME = `ai4d${process.pid % 10000}`;
+const PROD = "/opt/ai4artsed-production";
+const UNIT = "/etc/systemd/system/ai4artsed-production.service";
+const ENV_FILE = "/etc/ai4artsed/ai4artsed-production.env";
+const DROPIN = "/etc/systemd/journald.conf.d/60-ai4artsed.conf";
+let server: TestServer;
+let repo: string;
+let ws: PulumiWorkspace;
+
+/** Count of SSH logins the server accepted so far. */
+async function sshLogins(): Promise<number> {
+  return Number(await shOk(server, "journalctl -u ssh --no-pager -o cat | grep -c '^Accepted publickey' || true"));
+}
+
+async function healthy(): Promise<boolean> {
+  return (await shOk(server, "curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:17801/api/schema/info || true")) === "200";
+}
+
+/** Hand change -> preview names it -> up repairs -> preview clean. */
+async function driftCase(change: string, resource: string, shown: RegExp, repaired: () => Promise<void>): Promise<void> {
+  await shOk(server, change);
+  const preview = ws.ok(["preview", "--diff"]);
+  const text = preview.stdout;
+  assert.ok(text.includes(resource), `preview does not name ${resource}:\n${text}`);
+  assert.match(text, shown, `preview does not show what differs:\n${text}`);
+  ws.ok(["up", "--yes", "--skip-preview"]);
+  await repaired();
+  const clean = ws.run(["preview", "--expect-no-changes", "--diff"]);
+  assert.equal(clean.code, 0, `preview after the repair is not clean:\n${clean.stdout}\n${clean.stderr}`);
+}
+
+before(async () => {
+  server = startTestServer(NAME);
+  repo = makeFixtureRepo();
+  await publishRepo(server, repo);
+  ws = new PulumiWorkspace("production");
+  ws.init(server, SERVER_REPO, "production");
+  ws.ok(["up", "--yes", "--skip-preview"]);
+});
+
+after(() => {
+  if (server) stopTestServer(NAME);
+  ws?.remove();
+});
+
+test("no drift: preview is clean, fast, and opens one SSH connection", async () => {
+  const before = await sshLogins();
+  const preview = ws.run(["preview", "--expect-no-changes"]);
+  // The second count's own login is logged before it counts.
+  const logins = (await sshLogins()) - before - 1;
+  assert.equal(preview.code, 0, preview.stdout + preview.stderr);
+  console.log(`# no-drift preview: ${preview.seconds.toFixed(1)} s, ${logins} SSH connection(s)`);
+  assert.equal(logins, 1);
+});
+
+test("1. unit file edited by hand", async () => {
+  await driftCase(`sed -i 's/^RestartSec=10$/RestartSec=30/' ${UNIT} && systemctl daemon-reload`, "production-service-unit-state", /RestartSec=30/, async () => {
+    assert.match(await shOk(server, `cat ${UNIT}`), /\nRestartSec=10\n/);
+    assert.equal(await shOk(server, "systemctl show -p RestartUSec --value ai4artsed-production"), "10s");
+  });
+});
+
+test("2a. EnvironmentFile mode loosened", async () => {
+  await driftCase(`chmod 644 ${ENV_FILE}`, "production-service-environment-state", /644 root:root/, async () => {
+    assert.equal(await shOk(server, `stat -c %a ${ENV_FILE}`), "600");
+  });
+});
+
+test("2b. EnvironmentFile edited", async () => {
+  await driftCase(`echo 'DEBUG="true"' >> ${ENV_FILE}`, "production-service-environment-state", /sha256:/, async () => {
+    assert.doesNotMatch(await shOk(server, `tail -n 1 ${ENV_FILE}`), /DEBUG="true"/);
+    assert.ok(await healthy());
+  });
+});
+
+test("3a. service stopped", async () => {
+  await driftCase("systemctl stop ai4artsed-production", "production-service-running-state", /inactive enabled/, async () => {
+    assert.equal(await shOk(server, "systemctl is-active ai4artsed-production"), "active");
+    assert.ok(await healthy());
+  });
+});
+
+test("3b. service disabled", async () => {
+  await driftCase("systemctl disable --quiet ai4artsed-production", "production-service-running-state", /active disabled/, async () => {
+    assert.equal(await shOk(server, "systemctl is-enabled ai4artsed-production"), "enabled");
+  });
+});
+
+test("4. current switched by hand to another release", async () => {
+  const first = headOf(repo, "main");
+  const second = mutate(repo, "main", "code");
+  await publishRepo(server, repo);
+  ws.ok(["up", "--yes", "--skip-preview"]);
+  await driftCase(`ln -sfn ${PROD}/releases/${first} ${PROD}/current && systemctl restart ai4artsed-production`, "production-service-current-state", new RegExp(`releases/${first}`), async () => {
+    assert.equal(await shOk(server, `readlink ${PROD}/current`), `${PROD}/releases/${second}`);
+    assert.equal(JSON.parse(await shOk(server, "curl -sf http://127.0.0.1:17801/api/schema/info")).version, "2");
+  });
+});
+
+test("5a. firewall rule deleted", async () => {
+  await driftCase("ufw delete deny 17801/tcp", "production-firewall-state", /ufw deny 17801\/tcp comment 'ai4artsed-production'/, async () => {
+    assert.match(await shOk(server, "ufw status"), /17801\/tcp\s+DENY\s/);
+  });
+});
+
+test("5b. 17801 allowed by hand", async () => {
+  await driftCase("ufw insert 1 allow 17801/tcp", "production-firewall-state", /ufw allow 17801\/tcp/, async () => {
+    const status = await shOk(server, "ufw status");
+    assert.doesNotMatch(status, /17801\/tcp\s+ALLOW/);
+    assert.match(status, /17801\/tcp\s+DENY\s/);
+  });
+});
+
+test("6a. journald drop-in edited", async () => {
+  await driftCase(`sed -i 's/^SystemMaxUse=1G$/SystemMaxUse=8G/' ${DROPIN}`, "production-journald-state", /SystemMaxUse=8G/, async () => {
+    assert.match(await shOk(server, `cat ${DROPIN}`), /\nSystemMaxUse=1G\n/);
+  });
+});
+
+test("6b. journald drop-in removed", async () => {
+  await driftCase(`rm ${DROPIN}`, "production-journald-state", /<missing>/, async () => {
+    assert.match(await shOk(server, "systemd-analyze cat-config systemd/journald.conf"), /\nSystemMaxUse=1G\n/);
+  });
+});
+
+test("7. venv deleted", async () => {
+  const venv = await shOk(server, `readlink ${PROD}/current/venv`);
+  await driftCase(`rm -rf ${venv}`, "production-python-state", / missing/, async () => {
+    await shOk(server, `test -f ${venv}/.complete && ${venv}/bin/python -c 'import flask, waitress'`);
+    assert.ok(await healthy());
+  });
+});
