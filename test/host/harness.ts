@@ -125,11 +125,11 @@ export interface Deployment {
 export async function deploy(
   server: TestServer,
   stack: "production" | "development",
-  overrides: { app?: object; host?: object } = {},
-  steps: readonly Step[] = DEPLOY_ORDER,
+  overrides: { app?: object; host?: object; cloudflare?: object } = {},
+  steps: readonly string[] = DEPLOY_ORDER,
 ): Promise<Deployment> {
   const serverConfig = { address: server.host, port: server.port, user: server.user, privateKey: server.privateKey, hostKey: server.hostKey };
-  const merged = { server: serverConfig, app: { repoUrl: SERVER_REPO, ...overrides.app }, host: overrides.host };
+  const merged = { server: serverConfig, app: { repoUrl: SERVER_REPO, ...overrides.app }, host: overrides.host, cloudflare: overrides.cloudflare };
   const { config } = parseStackConfig(stack, rawConfig(merged), SECRET_SECTIONS);
   const { facts } = await inspectServer(config, denyPortsOf(config));
   const name = `${stack}`;
