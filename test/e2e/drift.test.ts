@@ -114,10 +114,12 @@ test("5a. firewall rule deleted", async () => {
 });
 
 test("5b. 17801 allowed by hand", async () => {
-  await driftCase("ufw insert 1 allow 17801/tcp", "production-firewall-state", /ufw allow 17801\/tcp/, async () => {
-    const status = await shOk(server, "ufw status");
-    assert.doesNotMatch(status, /17801\/tcp\s+ALLOW/);
-    assert.match(status, /17801\/tcp\s+DENY\s/);
+  // ufw refuses a second rule for the same port and protocol, so a hand-made opening names a source.
+  const opening = "allow from 10.213.0.0/16 to any port 17801 proto tcp";
+  await driftCase(`ufw insert 1 ${opening}`, "production-firewall-state", new RegExp(`ufw ${opening}`), async () => {
+    const added = await shOk(server, "ufw show added");
+    assert.ok(!added.includes(opening), `the hand-made opening is still there:\n${added}`);
+    assert.match(await shOk(server, "ufw status"), /17801\/tcp\s+DENY\s/);
   });
 });
 
