@@ -1,4 +1,6 @@
+import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { createTwoFilesPatch } from "diff";
 
 /**
  * Drift review. The command provider cannot read servers, so the program reads them itself:
@@ -67,7 +69,25 @@ export function normalizeState(text: string): string {
   return text.replace(/\n+$/, "");
 }
 
-/** A check for one piece, parented to the component that owns it. */
+/** Short states show as they are; long ones (files) as a checksum, their difference in a message. */
+export function stateSummary(text: string): string {
+  return text.length <= 120 && !text.includes("\n") ? text : `sha256:${crypto.createHash("sha256").update(text).digest("hex").slice(0, 16)}`;
+}
+
+/** What preview prints under a drifted check: a unified diff from the stack's wish to the server. */
+export function driftReport(expected: string, onServer: string): string {
+  const patch = createTwoFilesPatch("wanted by the stack", "on the server", `${expected}\n`, `${onServer}\n`, "", "", { context: 2 });
+  return `drift: the server differs from what this stack wants; 'pulumi up' puts it back:\n${patch
+    .split("\n")
+    .filter((line) => !line.startsWith("===="))
+    .map((line) => line.replace(/\t$/, ""))
+    .join("\n")}`;
+}
+
+/**
+ * A check for one piece, parented to the component that owns it. When the server differs, the
+ * preview shows the check changing and a warning on it with the difference.
+ */
 export function driftCheck(
   name: string,
   expected: pulumi.Input<string>,
@@ -75,5 +95,16 @@ export function driftCheck(
   parent: pulumi.Resource,
 ): DriftCheck {
   const wanted = pulumi.output(expected).apply(normalizeState);
-  return new DriftCheck(name, { expected: wanted, onServer: onServer === undefined ? wanted : normalizeState(onServer) }, { parent });
+  const observed = onServer === undefined ? undefined : normalizeState(onServer);
+  const check = new DriftCheck(
+    name,
+    { expected: wanted.apply(stateSummary), onServer: observed === undefined ? wanted.apply(stateSummary) : stateSummary(observed) },
+    { parent },
+  );
+  if (observed !== undefined) {
+    wanted.apply((text) => {
+      if (text !== observed) pulumi.log.warn(driftReport(text, observed), check);
+    });
+  }
+  return check;
 }
