@@ -1,6 +1,21 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { Backup } from "./backup";
+import {
+  BLUE_GREEN_RUNNING_STATE,
+  BlueGreenNames,
+  blueGreenNames,
+  colorUnits,
+  COLORS,
+  renderBridgeService,
+  renderBridgeSocket,
+  renderEgressService,
+  renderProxyConfig,
+  renderProxyUnit,
+  servingUnitOf,
+  unitFilesOf,
+} from "./blueGreen";
+import { DeployStrategy } from "../config/defaults";
 import { driftCheck, ServerObservation } from "./drift";
 import { environmentFileOf, unitFileOf } from "./paths";
 import { Host } from "./host";
@@ -31,6 +46,39 @@ export interface AppServiceArgs {
   readonly environment: pulumi.Input<Record<string, string>>;
   /** What observe.sh found (sections unit, environment, service, current); undefined when not observed. */
   readonly observed?: ServerObservation;
+  /** `restart` (one unit, restarted) or `blue-green` (two colors behind a proxy). Defaults to restart. */
+  readonly strategy?: DeployStrategy;
+  /** Blue-green: how long the old color may finish requests in flight. Defaults to 660. */
+  readonly drainTimeoutSeconds?: number;
+  /** Blue-green: host loopback ports the colors reach from their namespaces. Defaults to none. */
+  readonly hostLoopbackPorts?: readonly number[];
+}
+
+/** One file blue-green installs besides the app's template unit. */
+interface ExtraFile {
+  readonly step: string;
+  readonly file: string;
+  readonly text: string;
+  readonly onChange: string;
+}
+
+/** The bridge socket and service, the proxy unit and its config, in observe.sh's order. */
+function blueGreenFiles(names: BlueGreenNames, args: AppServiceArgs): ExtraFile[] {
+  const drain = args.drainTimeoutSeconds ?? 660;
+  const reload = "systemctl daemon-reload";
+  return [
+    { step: "bridge-socket", file: names.bridgeSocketFile, text: renderBridgeSocket(names, args.description), onChange: reload },
+    { step: "bridge-service", file: names.bridgeServiceFile, text: renderBridgeService(names, args.description, args.port), onChange: reload },
+    { step: "egress-service", file: names.egressServiceFile, text: renderEgressService(names, args.description, args.hostLoopbackPorts ?? []), onChange: reload },
+    // A running proxy keeps a changed unit until its next restart; a config change reloads it gracefully.
+    { step: "proxy-unit", file: names.proxyUnitFile, text: renderProxyUnit(names, args.description, args.port), onChange: reload },
+    {
+      step: "proxy-config",
+      file: names.proxyConfigFile,
+      text: renderProxyConfig({ names, port: args.port, drainTimeoutSeconds: drain }),
+      onChange: `systemctl try-reload-or-restart ${names.proxyUnit}`,
+    },
+  ];
 }
 
 function sha256(text: string): string {
@@ -49,7 +97,9 @@ export class AppService extends pulumi.ComponentResource {
     const { host, release } = args;
     const connection = host.connection;
     const unit = `${args.unitName}.service`;
-    const unitFile = unitFileOf(unit);
+    const blueGreen = args.strategy === "blue-green";
+    const names = blueGreenNames(args.unitName, host.installDir, host.envDir);
+    const unitFile = blueGreen ? names.appTemplateFile : unitFileOf(unit);
     const environmentFile = environmentFileOf(args.unitName, host.envDir);
     const healthUrl = `http://127.0.0.1:${args.port}${args.healthPath}`;
 
@@ -60,27 +110,32 @@ export class AppService extends pulumi.ComponentResource {
       installDir: host.installDir,
       backendDir: args.backendDir ?? "devserver",
       environmentFile,
+      color: blueGreen,
+      wants: blueGreen ? [`${names.egressTemplate}%i.service`] : [],
     });
+    const extraFiles = blueGreen ? blueGreenFiles(names, args) : [];
+    // What observe.sh prints of the unit files: the app's, then blue-green's, one after the other.
+    const unitFilesText = [unitText, ...extraFiles.map((f) => f.text)].join("");
     const environmentText = pulumi.secret(pulumi.output(args.environment).apply(renderEnvironmentFile));
     const environmentHash = pulumi.unsecret(environmentText.apply(sha256));
 
     // Drift: what the server has of the unit, the EnvironmentFile, the running service and `current`.
     const observed = args.observed;
-    const unitState = driftCheck(`${name}-unit-state`, unitText, observed?.get("unit"), this);
+    const unitState = driftCheck(`${name}-unit-state`, unitFilesText, observed?.get("unit"), this);
     const environmentState = driftCheck(
       `${name}-environment-state`,
       environmentHash.apply((hash) => `600 root:root sha256:${hash}`),
       observed?.get("environment"),
       this,
     );
-    const serviceState = driftCheck(`${name}-running-state`, "active enabled", observed?.get("service"), this);
+    const serviceState = driftCheck(`${name}-running-state`, blueGreen ? BLUE_GREEN_RUNNING_STATE : "active enabled", observed?.get("service"), this);
     const currentState = driftCheck(`${name}-current-state`, release.path, observed?.get("current"), this);
 
     // What the deploy installs, hashed: a new value means switch and restart, the same means
     // nothing to do. A repaired drift counts as new.
     const deployStamp = pulumi
       .all([environmentHash, unitState.repairs, environmentState.repairs, serviceState.repairs, currentState.repairs])
-      .apply(([envHash, ...repairs]) => sha256(`${release.commit}\n${unitText}\n${envHash}\n${repairs.join(",")}`));
+      .apply(([envHash, ...repairs]) => sha256(`${release.commit}\n${unitFilesText}\n${envHash}\n${repairs.join(",")}`));
 
     const environmentStep = remoteScript(
       `${name}-environment`,
@@ -100,7 +155,8 @@ export class AppService extends pulumi.ComponentResource {
         params: {
           TARGET_FILE: unitFile,
           FILE_MODE: "644",
-          ON_CHANGE: `systemctl daemon-reload && systemctl enable ${unit}`,
+          // Blue-green enables the serving color's instance itself.
+          ON_CHANGE: blueGreen ? "systemctl daemon-reload" : `systemctl daemon-reload && systemctl enable ${unit}`,
           REPAIR: unitState.repairs,
         },
         stdin: unitText,
@@ -112,34 +168,78 @@ export class AppService extends pulumi.ComponentResource {
       { host, label: release.commit.slice(0, 12), deployStamp, environmentFile, unitFile, keep: args.keepBackups },
       { parent: this, dependsOn: [release.ready] },
     );
+    const extraSteps = extraFiles.map((f) =>
+      remoteScript(
+        `${name}-${f.step}`,
+        {
+          connection,
+          script: "install-file",
+          params: { TARGET_FILE: f.file, FILE_MODE: "644", ON_CHANGE: f.onChange, REPAIR: unitState.repairs },
+          stdin: f.text,
+        },
+        { parent: this, dependsOn: [host.ready, unitStep] },
+      ),
+    );
+    const common = {
+      INSTALL_DIR: host.installDir,
+      COMMIT: release.commit,
+      HEALTH_TIMEOUT_SECONDS: args.healthTimeoutSeconds ?? 60,
+      KEEP_RELEASES: args.keepReleases ?? 5,
+      DEPLOY_STAMP: deployStamp,
+    };
     const activate = remoteScript(
       `${name}-activate`,
       {
         connection,
-        script: "activate",
-        params: {
-          INSTALL_DIR: host.installDir,
-          COMMIT: release.commit,
-          UNIT_NAME: unit,
-          HEALTH_URL: healthUrl,
-          HEALTH_TIMEOUT_SECONDS: args.healthTimeoutSeconds ?? 60,
-          KEEP_RELEASES: args.keepReleases ?? 5,
-          DEPLOY_STAMP: deployStamp,
-        },
+        ...(blueGreen
+          ? {
+              script: "activate-blue-green" as const,
+              params: {
+                ...common,
+                APP_TEMPLATE: names.appTemplate,
+                BRIDGE_TEMPLATE: names.bridgeTemplate,
+                PROXY_UNIT: names.proxyUnit,
+                LEGACY_UNIT: names.legacyUnit,
+                SOCKET_PREFIX: names.socketPrefix,
+                SERVING_LINK: names.servingLink,
+                COLOR_LINK_PREFIX: names.colorLinkPrefix,
+                HEALTH_PATH: args.healthPath,
+                PUBLIC_HEALTH_URL: healthUrl,
+                DRAIN_TIMEOUT_SECONDS: args.drainTimeoutSeconds ?? 660,
+              },
+            }
+          : {
+              script: "activate" as const,
+              // Units a blue-green deploy left would hold the port; activate stops them first.
+              params: { ...common, UNIT_NAME: unit, HEALTH_URL: healthUrl, RETIRE_UNITS: [names.proxyUnit, ...colorUnits(names)].join(" ") },
+            }),
       },
-      { parent: this, dependsOn: [release.ready, environmentStep, unitStep, backup] },
+      { parent: this, dependsOn: [release.ready, environmentStep, unitStep, ...extraSteps, backup] },
     );
-    // Destroy only: stops and removes this stack's unit and EnvironmentFile, before the layout goes.
+    // Destroy only: stops and removes this stack's units and EnvironmentFile, before the layout goes.
+    const blueGreenFileList = [...unitFilesOf(names), names.servingLink, ...COLORS.map((c) => `${names.colorLinkPrefix}${c}`)];
     remoteScript(
       `${name}-remove`,
-      { connection, deleteScript: "service-remove", deleteParams: { UNIT_NAME: unit, ENV_FILE: environmentFile } },
+      {
+        connection,
+        deleteScript: "service-remove",
+        deleteParams: blueGreen
+          ? {
+              UNIT_NAME: names.proxyUnit,
+              ENV_FILE: environmentFile,
+              EXTRA_UNITS: [...colorUnits(names), names.legacyUnit].join(" "),
+              EXTRA_FILES: [...blueGreenFileList, unitFileOf(unit)].join(" "),
+            }
+          : { UNIT_NAME: unit, ENV_FILE: environmentFile, EXTRA_UNITS: [names.proxyUnit, ...colorUnits(names)].join(" "), EXTRA_FILES: blueGreenFileList.join(" ") },
+      },
       { parent: this, dependsOn: [host.ready] },
     );
 
     this.url = activate.stdout.apply(() => healthUrl);
     this.revision = activate.stdout.apply(() => release.commit);
     this.releasePath = activate.stdout.apply(() => release.path);
-    this.serviceName = pulumi.output(unit);
+    // Blue-green: the serving color's instance, e.g. ai4artsed-production@green.service.
+    this.serviceName = blueGreen ? activate.stdout.apply((out) => servingUnitOf(out, names)) : pulumi.output(unit);
     this.registerOutputs({ url: this.url, revision: this.revision, releasePath: this.releasePath, serviceName: this.serviceName });
   }
 }

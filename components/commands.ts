@@ -17,10 +17,24 @@ export type ScriptName =
   | "remove-file"
   | "backup"
   | "activate"
+  | "activate-blue-green"
   | "service-remove"
   | "firewall"
   | "cloudflared-install"
-  | "cloudflared-remove";
+  | "cloudflared-remove"
+  | "adopt"
+  | "adopt-switch"
+  | "health-probe"
+  | "monitor-remove"
+  | "backup-restore";
+
+/** Helper files (below remote/lib/) a script needs besides lib.sh, inlined after it in this order. */
+const SCRIPT_HELPERS: Partial<Record<ScriptName, readonly string[]>> = {
+  activate: ["lib/releases.sh"],
+  "activate-blue-green": ["lib/releases.sh", "lib/colors.sh"],
+  adopt: ["lib/adoption.sh"],
+  "adopt-switch": ["lib/adoption.sh"],
+};
 
 export type ScriptParams = Readonly<Record<string, string | number | boolean | undefined>>;
 
@@ -72,6 +86,7 @@ export function renderScript(script: ScriptName, params: ScriptParams): string {
     "set -euo pipefail",
     renderParams(params),
     body(readScript("lib.sh")),
+    ...(SCRIPT_HELPERS[script] ?? []).map((helper) => body(readScript(helper))),
     body(readScript(`${script}.sh`)),
   ].join("\n");
 }

@@ -1,7 +1,8 @@
 import { remoteInvocation, renderScript } from "./commands";
 import { parseObservation, ServerObservation } from "./drift";
 import { JOURNALD_DROPIN } from "./journald";
-import { environmentFileOf, unitFileOf } from "./paths";
+import { ENV_DIR, environmentFileOf } from "./paths";
+import { serviceObservationParams } from "./blueGreen";
 import { StackConfig } from "../config/schema";
 import { runOverSsh, SshResult, SshTarget } from "../lib/ssh";
 
@@ -46,11 +47,9 @@ export interface ServerInspection {
  */
 export async function inspectServer(config: StackConfig, denyPorts: readonly number[], run: SshRunner = runOverSsh): Promise<ServerInspection> {
   const { server, app } = config;
-  const unit = `${app.serviceName}.service`;
   const observe = renderScript("observe", {
     INSTALL_DIR: app.installDir,
-    UNIT_NAME: unit,
-    UNIT_FILE: unitFileOf(unit),
+    ...serviceObservationParams(app.serviceName, app.installDir, ENV_DIR, app.deployStrategy),
     ENV_FILE: environmentFileOf(app.serviceName),
     DENY_PORTS: denyPorts.join(" "),
     JOURNALD_DROPIN,

@@ -10,8 +10,10 @@ import { ServerObservation } from "./drift";
 import { Firewall } from "./firewall";
 import { GeneratedSecret } from "./generatedSecret";
 import { FrontendBuild } from "./frontendBuild";
-import { Host } from "./host";
+import { BASE_PACKAGES, Host } from "./host";
+import { BLUE_GREEN_PACKAGES } from "./blueGreen";
 import { Journald } from "./journald";
+import { HealthMonitor } from "./monitor";
 import { PythonEnv } from "./pythonEnv";
 import { Release } from "./release";
 import type * as edgeModule from "./cloudflare/edge";
@@ -57,8 +59,9 @@ export function denyPortsOf(config: StackConfig): number[] {
 
 /**
  * One environment on one server, in deploy order:
- * Host -> PythonEnv/FrontendBuild -> Release -> Backup/AppService, beside Firewall and Journald,
- * then the Cloudflare edge (Access, tunnel, connector, rate limiting) when enabled.
+ * Host (adopting a hand-made checkout first) -> PythonEnv/FrontendBuild -> Release -> Backup/AppService
+ * -> HealthMonitor, beside Firewall and Journald, then the Cloudflare edge (Access, tunnel,
+ * connector, rate limiting) when enabled.
  */
 export class Environment extends pulumi.ComponentResource {
   public readonly url: pulumi.Output<string>;
@@ -74,8 +77,14 @@ export class Environment extends pulumi.ComponentResource {
     const { app, host: hostConfig } = config;
     const child = { parent: this };
 
-    const host = new Host(`${name}-host`, { connection, installDir: app.installDir, serviceUser: app.serviceUser }, child);
-    const observed = args.observed;
+    const packages = app.deployStrategy === "blue-green" ? [...BASE_PACKAGES, ...BLUE_GREEN_PACKAGES] : undefined;
+    const host = new Host(
+      `${name}-host`,
+      { connection, installDir: app.installDir, serviceUser: app.serviceUser, packages, sharedPaths: app.sharedPaths },
+      child,
+    );
+    // Before this stack's first deploy there is nothing to drift from: everything is new.
+    const observed = args.observed?.get("current") === "<missing>" ? undefined : args.observed;
     const python = new PythonEnv(`${name}-python`, { host, requirementsBlob: facts.requirementsBlob, observedVenvs: observed?.get("venvs") }, child);
     const frontend = new FrontendBuild(
       `${name}-frontend`,
@@ -92,6 +101,8 @@ export class Environment extends pulumi.ComponentResource {
         backendDir: app.backendDir,
         frontendDir: app.frontendDir,
         sharedPaths: app.sharedPaths,
+        testCommand: app.testCommand,
+        testTimeoutSeconds: app.testTimeoutSeconds,
       },
       child,
     );
@@ -111,12 +122,31 @@ export class Environment extends pulumi.ComponentResource {
         healthTimeoutSeconds: app.healthTimeoutSeconds,
         keepReleases: app.keepReleases,
         keepBackups: app.keepBackups,
+        strategy: app.deployStrategy,
+        drainTimeoutSeconds: app.drainTimeoutSeconds,
+        hostLoopbackPorts: app.hostLoopbackPorts,
         backendDir: app.backendDir,
         environment: appEnvironment(args.environment, config, secretKey.result),
         observed,
       },
       child,
     );
+    if (config.monitor.enabled) {
+      const { intervalSeconds, alertAfterSeconds, webhookUrl } = config.monitor;
+      new HealthMonitor(
+        `${name}-monitor`,
+        {
+          host,
+          unitName: app.serviceName,
+          servingUnit: service.serviceName,
+          healthUrl: service.url,
+          intervalSeconds,
+          alertAfterSeconds,
+          webhookUrl: webhookUrl === undefined ? undefined : pulumi.secret(webhookUrl),
+        },
+        child,
+      );
+    }
     if (hostConfig.firewall.manage) {
       new Firewall(
         `${name}-firewall`,

@@ -19,6 +19,11 @@ export interface HostArgs {
   readonly packages?: readonly string[];
   /** Remove shared/ and backups/ too on destroy. Defaults to false: pupils' exports and keys stay. */
   readonly purgeSharedOnDestroy?: boolean;
+  /**
+   * Paths kept in shared/ (trailing slash: directory). A hand-made checkout found in installDir is
+   * adopted: these are copied into shared/ and may differ from their committed version. Defaults to none.
+   */
+  readonly sharedPaths?: readonly string[];
 }
 
 /** The server's base: packages, service user, this environment's directory layout. */
@@ -38,10 +43,16 @@ export class Host extends pulumi.ComponentResource {
     this.serviceUser = args.serviceUser;
     this.envDir = args.envDir ?? ENV_DIR;
 
+    // First of all: check and take over a hand-made checkout in installDir, or stop before anything changes.
+    const adopt = remoteScript(
+      `${name}-adopt`,
+      { connection: args.connection, script: "adopt", params: { INSTALL_DIR: args.installDir, SHARED_PATHS: (args.sharedPaths ?? []).join("\n") } },
+      { parent: this },
+    );
     const packages = remoteScript(
       `${name}-packages`,
       { connection: args.connection, script: "host-packages", params: { PACKAGES: (args.packages ?? BASE_PACKAGES).join(" ") } },
-      { parent: this },
+      { parent: this, dependsOn: [adopt] },
     );
     this.ready = remoteScript(
       `${name}-layout`,

@@ -16,6 +16,10 @@ export interface ReleaseArgs {
   readonly frontendDir?: string;
   /** Paths linked to shared/ (trailing slash: directory). Defaults to none. */
   readonly sharedPaths?: readonly string[];
+  /** Shell command run in the new release (venv on PATH, as the service user, read-only); a failure stops the deploy. Defaults to none. */
+  readonly testCommand?: string;
+  /** Seconds the test command may run. Defaults to 600. */
+  readonly testTimeoutSeconds?: number;
 }
 
 /** releases/<commit>: an immutable export with venv, dist and shared paths linked in. */
@@ -29,7 +33,7 @@ export class Release extends pulumi.ComponentResource {
     super("ai4artsed:release:Release", name, {}, opts);
     this.commit = args.commit;
     this.path = `${args.host.installDir}/releases/${args.commit}`;
-    this.ready = remoteScript(
+    const exported = remoteScript(
       `${name}-export`,
       {
         connection: args.host.connection,
@@ -43,9 +47,26 @@ export class Release extends pulumi.ComponentResource {
           FRONTEND_DIR: args.frontendDir ?? "public/ai4artsed-frontend",
           SHARED_PATHS: (args.sharedPaths ?? []).join("\n"),
           SERVICE_USER: args.host.serviceUser,
+          TEST_COMMAND: args.testCommand,
+          TEST_TIMEOUT_SECONDS: args.testCommand === undefined ? undefined : (args.testTimeoutSeconds ?? 600),
         },
       },
       { parent: this, dependsOn: [args.python.ready, args.frontend.ready] },
+    );
+    // A no-op unless the host's adopt step took over a hand-made checkout: then, just before the
+    // switch, copy what the old app wrote since, stop its units and move the old checkout aside.
+    this.ready = remoteScript(
+      `${name}-adopt`,
+      {
+        connection: args.host.connection,
+        script: "adopt-switch",
+        params: {
+          INSTALL_DIR: args.host.installDir,
+          SERVICE_USER: args.host.serviceUser,
+          SHARED_PATHS: (args.sharedPaths ?? []).join("\n"),
+        },
+      },
+      { parent: this, dependsOn: [exported] },
     );
     this.pathOutput = pulumi.output(this.path);
     this.registerOutputs({ pathOutput: this.pathOutput });

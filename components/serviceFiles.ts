@@ -7,6 +7,14 @@ export interface UnitSpec {
   readonly installDir: string;
   readonly backendDir: string;
   readonly environmentFile: string;
+  /**
+   * Blue-green: render the color template (<unit>@.service) that runs from the color's own
+   * release link (color-%i) in a private network namespace. Defaults to false: the one unit
+   * runs from current/.
+   */
+  readonly color?: boolean;
+  /** Units started with this one (Wants=), e.g. a color's egress. Defaults to none. */
+  readonly wants?: readonly string[];
 }
 
 /**
@@ -14,13 +22,17 @@ export interface UnitSpec {
  * in which it can write only shared/ (through the release's links).
  */
 export function renderUnit(spec: UnitSpec): string {
-  const current = `${spec.installDir}/current`;
+  const current = spec.color ? `${spec.installDir}/color-%i` : `${spec.installDir}/current`;
+  const description = spec.color ? `${spec.description}, color %i` : spec.description;
+  const identifier = spec.color ? `${spec.unitName}@%i` : spec.unitName;
+  // Each color binds 0.0.0.0:<port> in a namespace of its own; its bridge joins it.
+  const network = spec.color ? "PrivateNetwork=yes\n" : "";
   return `# Managed by the ai4artsed Pulumi program; edits here are reverted by the next 'pulumi up'.
 [Unit]
-Description=${spec.description}
+Description=${description}
 After=network-online.target
 Wants=network-online.target
-StartLimitIntervalSec=0
+${(spec.wants ?? []).map((unit) => `Wants=${unit}\n`).join("")}StartLimitIntervalSec=0
 
 [Service]
 Type=simple
@@ -35,7 +47,7 @@ RestartSec=10
 TimeoutStopSec=30
 StandardOutput=journal
 StandardError=journal
-SyslogIdentifier=${spec.unitName}
+SyslogIdentifier=${identifier}
 
 # Sandbox: read-only system and code, writable shared/ only.
 UMask=0027
@@ -46,7 +58,7 @@ ProtectHome=yes
 PrivateTmp=yes
 PrivateDevices=yes
 PrivateUsers=yes
-ProtectHostname=yes
+${network}ProtectHostname=yes
 ProtectClock=yes
 ProtectKernelTunables=yes
 ProtectKernelModules=yes

@@ -2,6 +2,23 @@
 export const ENVIRONMENTS = ["production", "development"] as const;
 export type EnvironmentName = (typeof ENVIRONMENTS)[number];
 
+/**
+ * `restart`: switch `current`, restart the one unit, gate on health, roll back on failure.
+ * `blue-green`: start the release beside the serving one (its own network namespace), gate it
+ * through its own socket, move the front proxy to it, drain and stop the old one.
+ */
+export const DEPLOY_STRATEGIES = ["restart", "blue-green"] as const;
+export type DeployStrategy = (typeof DEPLOY_STRATEGIES)[number];
+
+/** Long enough for the app's longest requests (600 s generations) to finish on the old color. */
+export const DEFAULT_DRAIN_TIMEOUT_SECONDS = 660;
+
+/**
+ * Host services the app reaches on 127.0.0.1, mapped into each blue-green color's namespace:
+ * Ollama, the GPU service, SwarmUI and ComfyUI.
+ */
+export const DEFAULT_HOST_LOOPBACK_PORTS = [11434, 17803, 7801, 7821];
+
 export interface EnvironmentDefaults {
   readonly installDir: string;
   readonly branch: string;
@@ -12,6 +29,8 @@ export interface EnvironmentDefaults {
   readonly environment: Record<string, string>;
   /** Whether this stack owns the host-wide journald drop-in. */
   readonly manageJournald: boolean;
+  /** How a deploy replaces the running app (see DEPLOY_STRATEGIES). */
+  readonly deployStrategy: DeployStrategy;
 }
 
 export const ENVIRONMENT_DEFAULTS: Record<EnvironmentName, EnvironmentDefaults> = {
@@ -23,6 +42,7 @@ export const ENVIRONMENT_DEFAULTS: Record<EnvironmentName, EnvironmentDefaults> 
     logLevel: "INFO",
     environment: { DISABLE_API_CACHE: "false" },
     manageJournald: true,
+    deployStrategy: "blue-green",
   },
   development: {
     installDir: "/opt/ai4artsed-development",
@@ -32,6 +52,7 @@ export const ENVIRONMENT_DEFAULTS: Record<EnvironmentName, EnvironmentDefaults> 
     logLevel: "DEBUG",
     environment: {},
     manageJournald: false,
+    deployStrategy: "restart",
   },
 };
 

@@ -3,7 +3,7 @@ import { ENVIRONMENTS, EnvironmentName } from "./defaults";
 import { configSchema, EXAMPLES, StackConfig } from "./schema";
 
 export const PROJECT = "ai4artsed";
-export const CONFIG_SECTIONS = ["environment", "providers", "server", "app", "host", "cloudflare"] as const;
+export const CONFIG_SECTIONS = ["environment", "providers", "server", "app", "host", "monitor", "cloudflare"] as const;
 
 /** Raw values as Pulumi hands them over: one entry per top-level key of the project namespace. */
 export type RawConfig = Partial<Record<(typeof CONFIG_SECTIONS)[number], unknown>>;
@@ -100,6 +100,12 @@ export function parseStackConfig(stack: string, raw: RawConfig, secretSections: 
   if (rawCloudflare?.apiToken !== undefined && !secretSections.has("cloudflare")) {
     problems.push(
       `${PROJECT}:cloudflare.apiToken: is stored in plain text in Pulumi.${stack}.yaml. Store it as a secret: pulumi config set --path --secret cloudflare.apiToken -- "$CLOUDFLARE_API_TOKEN" -s ${stack}`,
+    );
+  }
+  const rawMonitor = raw.monitor as { webhookUrl?: unknown } | undefined;
+  if (rawMonitor?.webhookUrl !== undefined && !secretSections.has("monitor")) {
+    problems.push(
+      `${PROJECT}:monitor.webhookUrl: is stored in plain text in Pulumi.${stack}.yaml (a webhook URL is a credential). Store it as a secret: pulumi config set --path --secret monitor.webhookUrl -- "https://hooks.example.org/services/T000/B000/XXXX" -s ${stack}`,
     );
   }
   if (problems.length > 0 || !result.success) throw new ConfigError(stack, problems);

@@ -1,6 +1,9 @@
 import { z } from "zod";
 import {
+  DEFAULT_DRAIN_TIMEOUT_SECONDS,
+  DEFAULT_HOST_LOOPBACK_PORTS,
   DEFAULT_HEALTH_PATH,
+  DEPLOY_STRATEGIES,
   DEFAULT_SHARED_PATHS,
   ENVIRONMENT_DEFAULTS,
   ENVIRONMENTS,
@@ -33,6 +36,9 @@ export const EXAMPLES: Record<string, string> = {
   "app.healthPath": DEFAULT_HEALTH_PATH,
   "app.healthTimeoutSeconds": "60",
   "app.keepReleases": "5",
+  "app.deployStrategy": "blue-green",
+  "app.drainTimeoutSeconds": String(DEFAULT_DRAIN_TIMEOUT_SECONDS),
+  "app.hostLoopbackPorts": "11434",
   "app.requirementsFile": "requirements.txt",
   "app.backendDir": "devserver",
   "app.frontendDir": "public/ai4artsed-frontend",
@@ -44,6 +50,12 @@ export const EXAMPLES: Record<string, string> = {
   "app.secrets": "sk-or-... --secret",
   "app.sharedPaths": "exports/",
   "app.keepBackups": "10",
+  "app.testCommand": "\"python -m pytest devserver/tests\"",
+  "app.testTimeoutSeconds": "600",
+  "monitor.enabled": "true",
+  "monitor.intervalSeconds": "300",
+  "monitor.alertAfterSeconds": "120",
+  "monitor.webhookUrl": "--secret -- \"https://hooks.example.org/services/T000/B000/XXXX\"",
   "host.journald.manage": "true",
   "host.journald.systemMaxUse": "1G",
   "host.journald.systemKeepFree": "2G",
@@ -90,6 +102,9 @@ export const CLOUDFLARE_DEFAULTS = {
   aptRepository: "https://pkg.cloudflare.com/cloudflared",
   aptKeyUrl: "https://pkg.cloudflare.com/cloudflare-main.gpg",
 } as const;
+
+/** The seed: check every 5 minutes, alert when down more than 2 minutes. */
+export const MONITOR_DEFAULTS = { intervalSeconds: 300, alertAfterSeconds: 120 } as const;
 
 /** Periods and mitigation timeouts Cloudflare's rate limiting accepts (seconds); a Free zone takes only 10. */
 const RATE_LIMIT_PERIODS = [10, 60, 120, 300, 600, 3600];
@@ -198,6 +213,11 @@ export function configSchema(environment: EnvironmentName) {
       .default(DEFAULT_HEALTH_PATH),
     healthTimeoutSeconds: wholeNumber(5, 900).default(60),
     keepReleases: wholeNumber(2, 50).default(5),
+    deployStrategy: z
+      .enum(DEPLOY_STRATEGIES, { error: `must be one of ${DEPLOY_STRATEGIES.join(", ")}` })
+      .default(seed.deployStrategy),
+    drainTimeoutSeconds: wholeNumber(0, 3600).default(DEFAULT_DRAIN_TIMEOUT_SECONDS),
+    hostLoopbackPorts: z.array(wholeNumber(1, 65535)).default(DEFAULT_HOST_LOOPBACK_PORTS),
     keepBackups: wholeNumber(1, 500).default(10),
     requirementsFile: relativePath.default("requirements.txt"),
     backendDir: relativePath.default("devserver"),
@@ -211,6 +231,9 @@ export function configSchema(environment: EnvironmentName) {
     environment: variableMap("an environment value"),
     secrets: variableMap("a secret value"),
     sharedPaths: z.array(relativePath).default(DEFAULT_SHARED_PATHS),
+    // Run in each new release before it goes live; a failure stops the deploy.
+    testCommand: noNewline("a shell command").optional(),
+    testTimeoutSeconds: wholeNumber(10, 7200).default(600),
     },
     { error: "is required: at least app.repoUrl" },
   );
@@ -234,6 +257,17 @@ export function configSchema(environment: EnvironmentName) {
         denyPorts: z.array(wholeNumber(1, 65535)).default([]),
       })
       .prefault({}),
+  });
+
+  // Health monitoring on the server: a systemd timer probes the health URL and alerts once per outage.
+  const monitor = z.strictObject({
+    enabled: bool.default(true),
+    intervalSeconds: wholeNumber(1, 86400).default(MONITOR_DEFAULTS.intervalSeconds),
+    alertAfterSeconds: wholeNumber(0, 86400).default(MONITOR_DEFAULTS.alertAfterSeconds),
+    webhookUrl: z
+      .string({ error: "must be an http(s) URL, stored as a secret" })
+      .regex(/^https?:\/\/[^\s"'\\]+$/, { error: "must be an http(s) URL without spaces or quotes, stored as a secret" })
+      .optional(),
   });
 
   // Cloudflare: tunnel, DNS, Access, rate limiting. Nothing is built, nor any Cloudflare code loaded, unless enabled.
@@ -304,6 +338,7 @@ export function configSchema(environment: EnvironmentName) {
       server: server,
       app: app,
       host: host.prefault({}),
+      monitor: monitor.prefault({}),
       cloudflare: cloudflare.prefault({}),
     })
     .superRefine((config, ctx) => {
@@ -325,8 +360,39 @@ export function configSchema(environment: EnvironmentName) {
       if (config.app.port === ssh) {
         ctx.addIssue({ code: "custom", path: ["app", "port"], message: `must differ from the SSH port ${ssh}` });
       }
+      if (config.app.deployStrategy === "blue-green") checkBlueGreen(config.app, ctx);
       if (config.cloudflare.enabled) checkCloudflare(config.cloudflare, environment, ctx);
     });
+}
+
+/** A unix socket path must fit sun_path (107 bytes and the terminating NUL). */
+const MAX_SOCKET_PATH = 107;
+
+/** Blue-green names its units <serviceName>@<color> and its sockets after serviceName and installDir. */
+function checkBlueGreen(app: { serviceName: string; installDir: string; port: number; hostLoopbackPorts: number[] }, ctx: z.RefinementCtx) {
+  const clash = app.hostLoopbackPorts.indexOf(app.port);
+  if (clash >= 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["app", "hostLoopbackPorts", clash],
+      message: `must not include app.port ${app.port}: inside a color's namespace the app itself listens there`,
+    });
+  }
+  if (app.serviceName.includes("@")) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["app", "serviceName"],
+      message: "must not contain @ with app.deployStrategy blue-green: the colors run as the template instances <serviceName>@blue and @green",
+    });
+  }
+  const colorSocket = `/run/ai4artsed/${app.serviceName}-green.sock`;
+  if (colorSocket.length > MAX_SOCKET_PATH) {
+    ctx.addIssue({ code: "custom", path: ["app", "serviceName"], message: `is too long for blue-green: the socket ${colorSocket} exceeds ${MAX_SOCKET_PATH} characters` });
+  }
+  const servingLink = `${app.installDir}/serving.sock`;
+  if (servingLink.length > MAX_SOCKET_PATH) {
+    ctx.addIssue({ code: "custom", path: ["app", "installDir"], message: `is too long for blue-green: the socket link ${servingLink} exceeds ${MAX_SOCKET_PATH} characters` });
+  }
 }
 
 /** What an enabled Cloudflare section needs beyond each key's own format. */

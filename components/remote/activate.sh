@@ -4,6 +4,8 @@ set -euo pipefail
 STEP="${STEP:-activate}"
 # shellcheck source=SCRIPTDIR/lib.sh
 [[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=SCRIPTDIR/lib/releases.sh
+[[ -n "${AI4ARTSED_RELEASES_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/releases.sh"
 
 healthy_once() {
   curl --silent --fail --output /dev/null --max-time 5 "${HEALTH_URL}"
@@ -39,39 +41,14 @@ restart_and_wait() {
   wait_healthy
 }
 
-record() {
-  printf '%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${SUDO_USER:-${USER:-root}}" "$1" "$2" \
-    >>"${INSTALL_DIR}/revisions.log"
-}
-
-# prune_releases: keep the newest KEEP_RELEASES, never the serving or the previous one,
-# then drop venvs and frontend builds that no kept release links to.
-prune_releases() {
-  local serving="$1" previous="$2"
-  local -a releases
-  mapfile -t releases < <(find "${INSTALL_DIR}/releases" -mindepth 1 -maxdepth 1 -printf '%T@ %f\n' | sort -rn | cut -d' ' -f2)
-  local index=0 name
-  for name in "${releases[@]}"; do
-    [[ "${name}" == .* ]] && continue
-    index=$((index + 1))
-    local path="${INSTALL_DIR}/releases/${name}"
-    if ((index > KEEP_RELEASES)) && [[ "${path}" != "${serving}" && "${path}" != "${previous}" ]]; then
-      rm -rf "${path}"
-      log "pruned release ${name}"
-    fi
-  done
-  local -A linked=()
-  local link
-  for link in "${INSTALL_DIR}"/releases/*/venv "${INSTALL_DIR}"/releases/*/*/*/dist; do
-    [[ -L "${link}" ]] && linked["$(readlink "${link}")"]=1
-  done
-  for path in "${INSTALL_DIR}"/venvs/* "${INSTALL_DIR}"/frontends/*; do
-    [[ -d "${path}" ]] || continue
-    local key="${path}"
-    [[ "${path}" == "${INSTALL_DIR}"/frontends/* ]] && key="${path}/dist"
-    if [[ -z "${linked[${key}]:-}" ]]; then
-      rm -rf "${path}"
-      log "pruned ${path}"
+# retire_units: stop and disable what another deploy strategy left running (the blue-green
+# proxy holds the port, the colors their sockets); does nothing when there is nothing.
+retire_units() {
+  local unit
+  for unit in ${RETIRE_UNITS:-}; do
+    if systemctl is-active --quiet "${unit}" || [[ "$(systemctl is-enabled "${unit}" 2>/dev/null)" == enabled ]]; then
+      systemctl disable --quiet --now "${unit}" 2>/dev/null || systemctl stop "${unit}"
+      log "stopped ${unit}, left by the blue-green strategy"
     fi
   done
 }
@@ -82,6 +59,7 @@ main() {
   local stamp_file="${INSTALL_DIR}/.deployed"
   [[ -f "${release}/.complete" ]] || die "release ${release} is missing or incomplete; run the release step first"
   take_host_lock
+  retire_units
   systemctl is-enabled --quiet "${UNIT_NAME}" || systemctl enable --quiet "${UNIT_NAME}"
   local previous
   previous="$(readlink "${current}" || true)"

@@ -8,6 +8,8 @@ STEP="${STEP:-host/remove}"
 
 main() {
   require_vars INSTALL_DIR
+  # The fetch cache resolve.sh keeps beside a hand-made checkout that was never adopted.
+  rm -rf "${INSTALL_DIR:?}.mirror.git"
   [[ -d "${INSTALL_DIR}" ]] || return 0
   take_host_lock
   rm -rf "${INSTALL_DIR:?}/releases" "${INSTALL_DIR:?}/venvs" "${INSTALL_DIR:?}/frontends" \

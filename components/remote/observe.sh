@@ -22,8 +22,31 @@ observe_environment_file() {
   fi
 }
 
+unit_state() {
+  printf '%s %s' "$(systemctl is-active "$1" || true)" "$(systemctl is-enabled "$1" 2>/dev/null || echo missing)"
+}
+
+# observe_service: the unit; with blue-green (SERVING_LINK set) the proxy, then the serving color.
 observe_service() {
-  printf '%s %s\n' "$(systemctl is-active "${UNIT_NAME}" || true)" "$(systemctl is-enabled "${UNIT_NAME}" 2>/dev/null || echo missing)"
+  unit_state "${UNIT_NAME}"
+  if [[ -n "${SERVING_LINK:-}" ]]; then
+    local target
+    target="$(readlink "${SERVING_LINK}" 2>/dev/null || true)"
+    target="${target%.sock}"
+    case "${target##*-}" in
+      blue | green) printf '; serving color %s' "$(unit_state "${APP_TEMPLATE}${target##*-}.service")" ;;
+      *) printf '; no serving color' ;;
+    esac
+  fi
+  echo
+}
+
+# observe_unit_files: each file of UNIT_FILE (a space-separated list), one after the other.
+observe_unit_files() {
+  local file
+  for file in ${UNIT_FILE}; do
+    file_or_missing "${file}"
+  done
 }
 
 # observe_firewall: status, incoming policy, and every rule on this stack's ports or SSH.
@@ -51,7 +74,7 @@ observe_venvs() {
 main() {
   require_vars INSTALL_DIR UNIT_NAME UNIT_FILE ENV_FILE DENY_PORTS JOURNALD_DROPIN
   section unit
-  file_or_missing "${UNIT_FILE}"
+  observe_unit_files
   section environment
   observe_environment_file
   section service

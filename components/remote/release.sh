@@ -30,6 +30,29 @@ link_shared_path() {
   ln -s "${shared}" "${release}/${path}"
 }
 
+# run_test_command WORK: app.testCommand in the release, as the service user, with the venv on
+# PATH, a private writable /tmp as HOME and everything else read-only. A failure removes the
+# export (nothing switched, the next deploy tests again) and shows the last 40 lines.
+run_test_command() {
+  local work="$1"
+  [[ -n "${TEST_COMMAND:-}" ]] || return 0
+  local output
+  output="$(mktemp)"
+  log "testing ${COMMIT}: ${TEST_COMMAND}"
+  if ! systemd-run --quiet --wait --pipe --collect --uid="${SERVICE_USER}" --gid="$(id -gn "${SERVICE_USER}")" \
+    --working-directory="${work}" --setenv=HOME=/tmp --setenv=TMPDIR=/tmp --setenv=VIRTUAL_ENV="${work}/venv" \
+    --setenv=PATH="${work}/venv/bin:/usr/local/bin:/usr/bin:/bin" --setenv=PYTHONDONTWRITEBYTECODE=1 \
+    --property=ProtectSystem=strict --property=ProtectHome=yes --property=PrivateTmp=yes \
+    --property=NoNewPrivileges=yes --property=RuntimeMaxSec="${TEST_TIMEOUT_SECONDS:-600}" \
+    /bin/bash -c "${TEST_COMMAND}" </dev/null >"${output}" 2>&1; then
+    rm -rf "${work}"
+    die "app.testCommand failed for ${COMMIT} (or ran longer than ${TEST_TIMEOUT_SECONDS:-600}s), nothing was switched." \
+      "Last lines of its output:"$'\n'"$(tail -n 40 "${output}")"
+  fi
+  rm -f "${output}"
+  log "app.testCommand passed"
+}
+
 main() {
   require_vars INSTALL_DIR COMMIT VENV_DIR BACKEND_DIR SERVICE_USER
   local release="${INSTALL_DIR}/releases/${COMMIT}"
@@ -61,6 +84,7 @@ main() {
   fi
   chown -R -h root:root "${work}"
   chmod -R go-w "${work}"
+  run_test_command "${work}"
   touch "${work}/.complete"
   mv -T "${work}" "${release}"
   log "release ${COMMIT} ready"

@@ -6,6 +6,19 @@ STEP="${STEP:-resolve}"
 # shellcheck source=SCRIPTDIR/lib.sh
 [[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+# mirror_path: INSTALL_DIR/repo.git when INSTALL_DIR is absent, empty or this program's (also what
+# destroy leaves); beside it while it holds something else (a hand-made checkout, which the
+# host's adopt step checks, takes over and moves the mirror into). Never writes into a checkout.
+mirror_path() {
+  if [[ -d "${INSTALL_DIR}/repo.git" || -d "${INSTALL_DIR}/releases" || ! -e "${INSTALL_DIR}" ]] \
+    || [[ -d "${INSTALL_DIR}" && -z "$(ls -A "${INSTALL_DIR}")" ]] \
+    || [[ -d "${INSTALL_DIR}/shared" && ! -e "${INSTALL_DIR}/.git" ]]; then
+    printf '%s/repo.git\n' "${INSTALL_DIR}"
+  else
+    printf '%s.mirror.git\n' "${INSTALL_DIR}"
+  fi
+}
+
 ensure_mirror() {
   local mirror="$1"
   if [[ ! -d "${mirror}" ]]; then
@@ -45,8 +58,9 @@ object_id() {
 main() {
   require_vars INSTALL_DIR REPO_URL BRANCH REQUIREMENTS_FILE FRONTEND_DIR
   command -v git >/dev/null || die "git is not installed on this server; install it with 'apt-get install git' and run again"
-  local mirror="${INSTALL_DIR}/repo.git"
   take_host_lock
+  local mirror
+  mirror="$(mirror_path)"
   ensure_mirror "${mirror}"
   fetch_branch "${mirror}"
   local commit

@@ -5,6 +5,20 @@ STEP="${STEP:-service/remove}"
 # shellcheck source=SCRIPTDIR/lib.sh
 [[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+# remove_extras: blue-green's units (stopped first) and files, when this stack has them.
+remove_extras() {
+  local unit file
+  [[ -n "${EXTRA_UNITS:-}${EXTRA_FILES:-}" ]] || return 0
+  for unit in ${EXTRA_UNITS:-}; do
+    systemctl disable --quiet --now "${unit}" >/dev/null 2>&1 || systemctl stop "${unit}" >/dev/null 2>&1 || true
+  done
+  for file in ${EXTRA_FILES:-}; do
+    rm -f "${file}"
+  done
+  systemctl daemon-reload
+  log "removed ${EXTRA_UNITS:-} and their files"
+}
+
 main() {
   require_vars UNIT_NAME ENV_FILE
   take_host_lock
@@ -16,6 +30,7 @@ main() {
     log "removed ${UNIT_NAME}"
   fi
   rm -f "${ENV_FILE}"
+  remove_extras
 }
 
 main "$@"

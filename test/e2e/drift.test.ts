@@ -45,6 +45,8 @@ before(async () => {
   await publishRepo(server, repo);
   ws = new PulumiWorkspace("production");
   ws.init(server, SERVER_REPO, "production");
+  // These cases edit the restart strategy's unit; blue-green drift is covered by test/host/bluegreen.test.ts.
+  ws.set("app.deployStrategy", "restart");
   ws.ok(["up", "--yes", "--skip-preview"]);
 });
 

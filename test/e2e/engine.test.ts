@@ -41,7 +41,8 @@ test("up deploys the fixture app; outputs name URL, commit and release", async (
   assert.equal(out.url, "http://127.0.0.1:17801/api/schema/info");
   assert.equal(out.revision, main);
   assert.equal(out.releasePath, `${PROD}/releases/${main}`);
-  assert.equal(out.serviceName, "ai4artsed-production.service");
+  // Production deploys blue-green: the output names the serving color's unit.
+  assert.match(out.serviceName, /^ai4artsed-production@(blue|green)\.service$/);
   assert.equal(await health(17801), "200");
 });
 
@@ -94,7 +95,7 @@ test("a commit failing its health gate fails up clearly; the old release serves;
   await publishRepo(server, repo);
   const failed = ws.run(["up", "--yes", "--skip-preview"]);
   assert.notEqual(failed.code, 0);
-  assert.match(failed.stdout + failed.stderr, new RegExp(`deploy of ${bad} failed \\(the service exited during startup\\); rolled back: ${good} is serving and healthy again`));
+  assert.match(failed.stdout + failed.stderr, new RegExp(`deploy of ${bad} failed \\(the service exited during startup\\); ${good} is still serving on ai4artsed-production@(blue|green)\\.service, untouched`));
   assert.equal(await health(17801), "200");
   assert.equal(await shOk(server, `readlink ${PROD}/current`), `${PROD}/releases/${good}`);
   const fixed = mutate(repo, "main", "fix");

@@ -23,6 +23,8 @@ import {
 } from "./harness";
 
 const NAME = `ai4h${process.pid % 10000}`;
+/** These tests cover the restart strategy (production's default is blue-green: test/host/bluegreen.test.ts). */
+const RESTART = { app: { deployStrategy: "restart" } };
 const PROD = "/opt/ai4artsed-production";
 const DEV = "/opt/ai4artsed-development";
 let server: TestServer;
@@ -70,7 +72,7 @@ after(() => {
 });
 
 test("1. fresh provisioning of production serves the main commit", async () => {
-  prod = await deploy(server, "production");
+  prod = await deploy(server, "production", RESTART);
   assert.equal(prod.facts.commit, headOf(repo, "main"));
   assert.equal((await unitState("ai4artsed-production.service")).ActiveState, "active");
   assert.equal(await shOk(server, `curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:17801/api/schema/info`), "200");
@@ -91,7 +93,7 @@ test("1. fresh provisioning of production serves the main commit", async () => {
 test("2. every step run again with the same inputs changes nothing: no build, no restart", async () => {
   const before = await unitState("ai4artsed-production.service");
   const venvInode = await inode(`${PROD}/venvs/${prod.facts.requirementsBlob}`);
-  const again = await deploy(server, "production");
+  const again = await deploy(server, "production", RESTART);
   const after = await unitState("ai4artsed-production.service");
   assert.equal(after.MainPID, before.MainPID);
   assert.equal(after.ActiveEnterTimestampMonotonic, before.ActiveEnterTimestampMonotonic);
@@ -111,7 +113,7 @@ test("3. a code-only change makes a new release, reuses venv and dist, restarts,
   const venvInode = await inode(`${PROD}/venvs/${prod.facts.requirementsBlob}`);
   const commit = mutate(repo, "main", "code");
   await publishRepo(server, repo);
-  const next = await deploy(server, "production");
+  const next = await deploy(server, "production", RESTART);
   assert.equal(next.facts.commit, commit);
   assert.equal(next.facts.requirementsBlob, prod.facts.requirementsBlob);
   assert.equal(await shOk(server, `readlink ${PROD}/current`), `${PROD}/releases/${commit}`);
@@ -127,7 +129,7 @@ test("4. a requirements change builds a new venv while the old release keeps ans
   await publishRepo(server, repo);
   // Poll health inside the server while the venv builds; every probe must succeed.
   await shOk(server, "rm -f /tmp/probe.log; (while [ ! -e /tmp/probe.stop ]; do curl -s -o /dev/null -w '%{http_code}\\n' http://127.0.0.1:17801/api/schema/info >>/tmp/probe.log; sleep 0.2; done) >/dev/null 2>&1 &");
-  const built = await deploy(server, "production", {}, ["host-packages", "host-layout", "python-build"]);
+  const built = await deploy(server, "production", RESTART, ["host-packages", "host-layout", "python-build"]);
   await shOk(server, "touch /tmp/probe.stop; sleep 0.5; rm -f /tmp/probe.stop");
   assert.notEqual(built.facts.requirementsBlob, prod.facts.requirementsBlob);
   assert.match(built.runs.find((r) => r.step === "python-build")!.result.stdout, /built/);
@@ -135,7 +137,7 @@ test("4. a requirements change builds a new venv while the old release keeps ans
   assert.ok(probes.length > 3, `probed ${probes.length} times`);
   assert.deepEqual([...new Set(probes)], ["200"], "the old release answered throughout the build");
   assert.equal(await shOk(server, `readlink ${PROD}/current`), `${PROD}/releases/${prod.facts.commit}`, "nothing switched yet");
-  prod = await deploy(server, "production");
+  prod = await deploy(server, "production", RESTART);
   assert.equal(prod.facts.commit, commit);
   assert.equal(await shOk(server, `readlink ${PROD}/current/venv`), `${PROD}/venvs/${prod.facts.requirementsBlob}`);
   assert.equal((await info(17801)).status, "success");
@@ -152,7 +154,7 @@ test("5a. a commit that breaks startup fails the deploy, rolls back, keeps data"
   const good = prod.facts.commit;
   const bad = mutate(repo, "main", "break-startup");
   await publishRepo(server, repo);
-  const failure = await deploy(server, "production").then(
+  const failure = await deploy(server, "production", RESTART).then(
     () => assert.fail("the deploy of a crashing commit succeeded"),
     (err: unknown) => err as StepFailed,
   );
@@ -169,7 +171,7 @@ test("5b. a commit that breaks the frontend build fails before anything switches
   mutate(repo, "main", "fix");
   mutate(repo, "main", "break-build");
   await publishRepo(server, repo);
-  const failure = await deploy(server, "production").then(
+  const failure = await deploy(server, "production", RESTART).then(
     () => assert.fail("the deploy of a commit with a type error succeeded"),
     (err: unknown) => err as StepFailed,
   );
@@ -184,7 +186,7 @@ test("5c. a Python syntax error stops the deploy at byte-compilation", async () 
   mutate(repo, "main", "fix");
   mutate(repo, "main", "break-syntax");
   await publishRepo(server, repo);
-  const failure = await deploy(server, "production").then(
+  const failure = await deploy(server, "production", RESTART).then(
     () => assert.fail("the deploy of a commit with a syntax error succeeded"),
     (err: unknown) => err as StepFailed,
   );
@@ -193,7 +195,7 @@ test("5c. a Python syntax error stops the deploy at byte-compilation", async () 
   await assertStillServing(good);
   mutate(repo, "main", "fix");
   await publishRepo(server, repo);
-  prod = await deploy(server, "production");
+  prod = await deploy(server, "production", RESTART);
   assert.equal((await info(17801)).status, "success");
 });
 
@@ -210,7 +212,7 @@ test("6. production and development side by side; neither deploy disturbs the ot
   assert.equal((await info(17802)).version, "1-dev.1");
   const prodAfter = await unitState("ai4artsed-production.service");
   assert.equal(prodAfter.MainPID, prodBefore.MainPID, "production was not restarted by development's deploys");
-  await deploy(server, "production");
+  await deploy(server, "production", RESTART);
   assert.equal((await unitState("ai4artsed-production.service")).MainPID, prodBefore.MainPID, "production converged untouched");
   assert.equal(await shOk(server, "ls /etc/systemd/journald.conf.d/"), "60-ai4artsed.conf", "one journald owner");
 });

@@ -82,17 +82,28 @@ export async function publishRepo(server: TestServer, repo: string): Promise<voi
 
 /** Components' steps in the order the engine runs them (each waits for the ones before). */
 export const DEPLOY_ORDER = [
+  "host-adopt",
   "host-packages",
   "host-layout",
   "python-build",
   "frontend-build",
   "release-export",
+  "release-adopt",
   "service-environment",
   "service-unit",
+  "service-bridge-socket",
+  "service-bridge-service",
+  "service-egress-service",
+  "service-proxy-unit",
+  "service-proxy-config",
   "service-backup-snapshot",
   "service-activate",
   "firewall-rules",
   "journald-dropin",
+  "monitor-probe",
+  "monitor-webhook",
+  "monitor-service",
+  "monitor-timer",
 ] as const;
 export type Step = (typeof DEPLOY_ORDER)[number];
 
@@ -125,11 +136,11 @@ export interface Deployment {
 export async function deploy(
   server: TestServer,
   stack: "production" | "development",
-  overrides: { app?: object; host?: object; cloudflare?: object } = {},
+  overrides: { app?: object; host?: object; monitor?: object; cloudflare?: object } = {},
   steps: readonly string[] = DEPLOY_ORDER,
 ): Promise<Deployment> {
   const serverConfig = { address: server.host, port: server.port, user: server.user, privateKey: server.privateKey, hostKey: server.hostKey };
-  const merged = { server: serverConfig, app: { repoUrl: SERVER_REPO, ...overrides.app }, host: overrides.host, cloudflare: overrides.cloudflare };
+  const merged = { server: serverConfig, app: { repoUrl: SERVER_REPO, ...overrides.app }, host: overrides.host, monitor: overrides.monitor, cloudflare: overrides.cloudflare };
   const { config } = parseStackConfig(stack, rawConfig(merged), SECRET_SECTIONS);
   const { facts } = await inspectServer(config, denyPortsOf(config));
   const name = `${stack}`;
@@ -150,7 +161,7 @@ export async function destroy(server: TestServer, deployment: Deployment): Promi
   const deletes = [...deployment.graph.values()].filter((r) => r.inputs.delete).reverse();
   const order = (r: Recorded) => {
     const step = r.name.slice(deployment.name.length + 1);
-    return ["service-remove", "firewall-rules", "journald-dropin", "host-layout"].indexOf(step);
+    return ["monitor-remove", "service-remove", "firewall-rules", "journald-dropin", "host-layout"].indexOf(step);
   };
   for (const resource of deletes.sort((a, b) => order(a) - order(b))) {
     const result = await sh(server, resource.inputs.delete);

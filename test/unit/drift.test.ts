@@ -43,7 +43,7 @@ test("observations reach the checks; unobserved pieces never drift", async () =>
     ["journald", "<missing>"],
     ["venvs", ""],
   ]);
-  const graph = await buildStack("production", {}, FACTS, "drifted", observed);
+  const graph = await buildStack("production", { app: { deployStrategy: "restart" } }, FACTS, "drifted", observed);
   const check = (name: string) => graph.get(`drifted-${name}`)!.inputs;
   assert.equal(check("service-unit-state").onServer, "[Unit]\nedited");
   assert.equal(check("service-environment-state").onServer, "644 root:root sha256:00");

@@ -33,19 +33,31 @@ test("production registers every component with its type token", async () => {
   assert.equal(types.get("production-service-backup"), "ai4artsed:backup:Backup");
   assert.equal(types.get("production-firewall"), "ai4artsed:firewall:Firewall");
   assert.equal(types.get("production-journald"), "ai4artsed:journald:Journald");
+  assert.equal(types.get("production-monitor"), "ai4artsed:monitor:HealthMonitor");
   assert.equal(types.get("production-secret-key"), "random:index/randomPassword:RandomPassword");
   const commands = [...graph.values()].filter((r) => r.type === COMMAND).map((r) => r.name).sort();
   assert.deepEqual(commands, [
     "production-firewall-rules",
     "production-frontend-build",
+    "production-host-adopt",
     "production-host-layout",
     "production-host-packages",
     "production-journald-dropin",
+    "production-monitor-probe",
+    "production-monitor-remove",
+    "production-monitor-service",
+    "production-monitor-timer",
     "production-python-build",
+    "production-release-adopt",
     "production-release-export",
     "production-service-activate",
     "production-service-backup-snapshot",
+    "production-service-bridge-service",
+    "production-service-bridge-socket",
+    "production-service-egress-service",
     "production-service-environment",
+    "production-service-proxy-config",
+    "production-service-proxy-unit",
     "production-service-remove",
     "production-service-unit",
   ]);
@@ -69,8 +81,8 @@ test("every command pins the host key, keys on content not triggers, and needs n
   }
 });
 
-test("production paths, port, unit and health gate", async () => {
-  const graph = await buildStack("production");
+test("production paths, port, unit and health gate (restart strategy)", async () => {
+  const graph = await buildStack("production", { app: { deployStrategy: "restart" } });
   const activate = command(graph, "production-service-activate").create;
   for (const param of [
     "INSTALL_DIR=/opt/ai4artsed-production",
@@ -169,8 +181,8 @@ test("a port change moves the unit's PORT, the health gate and the firewall rule
   assert.match(command(graph, "moved-firewall-rules").create, /DENY_PORTS=17811\n/);
 });
 
-test("destroy steps: unit removal, layout removal that keeps shared/", async () => {
-  const graph = await buildStack("production");
+test("destroy steps: unit removal, layout removal that keeps shared/ (restart strategy)", async () => {
+  const graph = await buildStack("production", { app: { deployStrategy: "restart" } });
   const remove = command(graph, "production-service-remove");
   assert.equal(remove.create, undefined);
   assert.match(remove.delete, /\nUNIT_NAME=ai4artsed-production\.service\nENV_FILE=\/etc\/ai4artsed\/ai4artsed-production\.env\n/);

@@ -1,0 +1,18 @@
+#!/bin/bash
+# Benchmark this program against the old deploy script on a local test server; prints one table.
+# Run on demand (npm run bench), not part of npm test. Needs root (systemd-nspawn). BENCH_ROUNDS=N
+# changes the number of runs (default 3).
+set -euo pipefail
+STEP="bench"
+# shellcheck source=scripts/lib/setup.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/setup.sh"
+
+main() {
+  require_root "the benchmark"
+  ensure_system_packages
+  ensure_node_modules
+  cd "${SETUP_ROOT}"
+  node --import tsx bench/bench.ts
+}
+
+main "$@"

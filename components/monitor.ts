@@ -1,0 +1,182 @@
+import * as pulumi from "@pulumi/pulumi";
+import { renderScript } from "./commands";
+import { Host } from "./host";
+import { unitFileOf } from "./paths";
+import { remoteScript } from "./remoteScript";
+
+/** Journal identifier of every alert and recovery message, the same for all stacks. */
+export const ALERT_IDENTIFIER = "ai4artsed-health-alert";
+/** Where the probe keeps its outage state, one file per stack. */
+export const MONITOR_STATE_DIR = "/var/lib/ai4artsed";
+/** Where the rendered probe scripts live. */
+export const PROBE_DIR = "/usr/local/lib/ai4artsed";
+
+export interface HealthMonitorArgs {
+  readonly host: Host;
+  /** The app's unit without .service, e.g. ai4artsed-production; names the monitor's units. */
+  readonly unitName: string;
+  /** The unit serving the app, named in the alert (blue-green: the serving color at the last deploy). Defaults to `<unitName>.service`. */
+  readonly servingUnit?: pulumi.Input<string>;
+  /** URL that answers 2xx while the app is healthy; an Output of the activation, so the monitor starts after it. */
+  readonly healthUrl: pulumi.Input<string>;
+  /** Seconds between probes. Defaults to 300. */
+  readonly intervalSeconds?: number;
+  /** Seconds the app must stay unhealthy before the one alert of an outage. Defaults to 120. */
+  readonly alertAfterSeconds?: number;
+  /** URL the alert and the recovery are POSTed to (a secret; on the server only in a 0600 root file). Defaults to none. */
+  readonly webhookUrl?: pulumi.Input<string>;
+}
+
+/** The names a stack's monitor uses on the server; the delete step removes exactly these. */
+export function monitorPaths(unitName: string, envDir: string) {
+  const unit = `${unitName}-health`;
+  return {
+    unit,
+    serviceFile: unitFileOf(`${unit}.service`),
+    timerFile: unitFileOf(`${unit}.timer`),
+    probeFile: `${PROBE_DIR}/${unit}-probe.sh`,
+    webhookFile: `${envDir}/${unit}.webhook`,
+    stateFile: `${MONITOR_STATE_DIR}/${unit}.state`,
+  };
+}
+
+export interface MonitorUnitSpec {
+  readonly unitName: string;
+  readonly probeFile: string;
+  readonly intervalSeconds: number;
+  readonly alertAfterSeconds: number;
+}
+
+/** The oneshot that runs one probe; root, read-only system except the state directory. */
+export function renderProbeService(spec: MonitorUnitSpec): string {
+  return `# Managed by the ai4artsed Pulumi program; edits here are reverted by the next 'pulumi up'.
+[Unit]
+Description=Health probe of ${spec.unitName}.service
+After=network-online.target
+StartLimitIntervalSec=0
+
+[Service]
+Type=oneshot
+ExecStart=/bin/bash ${spec.probeFile}
+TimeoutStartSec=${spec.alertAfterSeconds + 120}
+SyslogIdentifier=${spec.unitName}-health
+StateDirectory=${MONITOR_STATE_DIR.replace(/^\/var\/lib\//, "")}
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+`;
+}
+
+/** The timer: the first probe one interval after it starts, then one interval after each probe. */
+export function renderProbeTimer(spec: MonitorUnitSpec): string {
+  return `# Managed by the ai4artsed Pulumi program; edits here are reverted by the next 'pulumi up'.
+[Unit]
+Description=Probe ${spec.unitName}.service every ${spec.intervalSeconds}s
+
+[Timer]
+OnActiveSec=${spec.intervalSeconds}s
+OnUnitActiveSec=${spec.intervalSeconds}s
+AccuracySec=1s
+
+[Install]
+WantedBy=timers.target
+`;
+}
+
+/**
+ * Health monitoring on the server: a systemd timer runs a probe of the stack's health URL; an
+ * outage longer than the threshold gives one journal entry at priority err (identifier
+ * ai4artsed-health-alert) and one webhook POST, the recovery one notice and one POST.
+ */
+export class HealthMonitor extends pulumi.ComponentResource {
+  public readonly timerName: pulumi.Output<string>;
+
+  constructor(name: string, args: HealthMonitorArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("ai4artsed:monitor:HealthMonitor", name, {}, opts);
+    const { host } = args;
+    const connection = host.connection;
+    const paths = monitorPaths(args.unitName, host.envDir);
+    const spec: MonitorUnitSpec = {
+      unitName: args.unitName,
+      probeFile: paths.probeFile,
+      intervalSeconds: args.intervalSeconds ?? 300,
+      alertAfterSeconds: args.alertAfterSeconds ?? 120,
+    };
+    const child = { parent: this, dependsOn: [host.ready] };
+
+    const probeText = pulumi.all([args.healthUrl, args.servingUnit ?? `${args.unitName}.service`]).apply(([healthUrl, servingUnit]) =>
+      renderScript("health-probe", {
+        UNIT_NAME: servingUnit,
+        HEALTH_URL: healthUrl,
+        ALERT_AFTER_SECONDS: spec.alertAfterSeconds,
+        STATE_FILE: paths.stateFile,
+        WEBHOOK_FILE: paths.webhookFile,
+        ALERT_IDENTIFIER,
+      }),
+    );
+    const probe = remoteScript(
+      `${name}-probe`,
+      { connection, script: "install-file", params: { TARGET_FILE: paths.probeFile, FILE_MODE: "755" }, stdin: probeText },
+      child,
+    );
+    const steps: pulumi.Resource[] = [probe];
+    if (args.webhookUrl !== undefined) {
+      steps.push(
+        remoteScript(
+          `${name}-webhook`,
+          {
+            connection,
+            script: "install-file",
+            params: { TARGET_FILE: paths.webhookFile, FILE_MODE: "600" },
+            stdin: pulumi.secret(pulumi.output(args.webhookUrl).apply((url) => `${url}\n`)),
+            deleteScript: "remove-file",
+            deleteParams: { TARGET_FILE: paths.webhookFile },
+          },
+          child,
+        ),
+      );
+    }
+    steps.push(
+      remoteScript(
+        `${name}-service`,
+        {
+          connection,
+          script: "install-file",
+          params: { TARGET_FILE: paths.serviceFile, FILE_MODE: "644", ON_CHANGE: "systemctl daemon-reload" },
+          stdin: renderProbeService(spec),
+        },
+        child,
+      ),
+    );
+    const timer = `${paths.unit}.timer`;
+    remoteScript(
+      `${name}-timer`,
+      {
+        connection,
+        script: "install-file",
+        params: {
+          TARGET_FILE: paths.timerFile,
+          FILE_MODE: "644",
+          ON_CHANGE: `systemctl daemon-reload && systemctl enable ${timer} && systemctl restart ${timer}`,
+        },
+        stdin: renderProbeTimer(spec),
+      },
+      { parent: this, dependsOn: steps },
+    );
+    // Destroy only (or monitor.enabled false): removes this stack's timer, service, probe, webhook file and state.
+    remoteScript(
+      `${name}-remove`,
+      {
+        connection,
+        deleteScript: "monitor-remove",
+        deleteParams: { MONITOR_UNIT: paths.unit, PROBE_FILE: paths.probeFile, WEBHOOK_FILE: paths.webhookFile, STATE_FILE: paths.stateFile },
+      },
+      child,
+    );
+
+    this.timerName = pulumi.output(timer);
+    this.registerOutputs({ timerName: this.timerName });
+  }
+}

@@ -1,0 +1,125 @@
+#!/bin/bash
+# Blue-green: start the release as the idle color beside the serving one, gate it through its own
+# socket, move the proxy to it, then drain and stop the old color. A failed gate leaves the old
+# color serving, untouched.
+set -euo pipefail
+STEP="${STEP:-activate/blue-green}"
+# shellcheck source=SCRIPTDIR/lib.sh
+[[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=SCRIPTDIR/lib/releases.sh
+[[ -n "${AI4ARTSED_RELEASES_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/releases.sh"
+# shellcheck source=SCRIPTDIR/lib/colors.sh
+[[ -n "${AI4ARTSED_COLORS_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/colors.sh"
+
+probe_public() {
+  curl --silent --fail --output /dev/null --max-time 5 "${PUBLIC_HEALTH_URL}"
+}
+
+legacy_file() { printf '/etc/systemd/system/%s' "${LEGACY_UNIT}"; }
+
+# stop_legacy: the restart strategy's unit binds the port the proxy needs (once, on the move
+# from restart to blue-green: requests in flight on it are cut).
+stop_legacy() {
+  [[ -e "$(legacy_file)" ]] || return 0
+  systemctl disable --quiet --now "${LEGACY_UNIT}" 2>/dev/null || true
+  log "stopped ${LEGACY_UNIT} (restart strategy); ${PROXY_UNIT} takes over its port"
+}
+
+# restore_legacy: the proxy did not come up; give the port back to the restart unit.
+restore_legacy() {
+  [[ -e "$(legacy_file)" ]] || return 0
+  systemctl stop "${PROXY_UNIT}" || true
+  systemctl enable --quiet --now "${LEGACY_UNIT}" || true
+  err "${LEGACY_UNIT} serves again"
+}
+
+remove_legacy() {
+  [[ -e "$(legacy_file)" ]] || return 0
+  rm -f "$(legacy_file)"
+  systemctl daemon-reload
+  log "removed ${LEGACY_UNIT}; blue-green serves through ${PROXY_UNIT}"
+}
+
+# move_traffic COLOR: point the serving link at the color; start the proxy when it is not running.
+# Returns 1 when the public URL does not answer afterwards.
+move_traffic() {
+  switch_link "$(color_socket "$1")" "${SERVING_LINK}"
+  if ! systemctl is-active --quiet "${PROXY_UNIT}"; then
+    stop_legacy
+    systemctl reset-failed "${PROXY_UNIT}" 2>/dev/null || true
+    systemctl start "${PROXY_UNIT}" || return 1
+  fi
+  systemctl is-enabled --quiet "${PROXY_UNIT}" || systemctl enable --quiet "${PROXY_UNIT}"
+  local tries
+  for tries in 1 2 3 4 5 6 7 8 9 10; do
+    probe_public && return 0
+    sleep 0.5
+  done
+  err "${PUBLIC_HEALTH_URL} did not answer after ${tries} tries"
+  return 1
+}
+
+fail_gate() {
+  local next="$1" serving="$2" failure="${GATE_FAILURE}"
+  err "health gate failed for ${COMMIT} on $(app_unit "${next}"): ${failure}. Last lines of its journal:"
+  journalctl --unit "$(app_unit "${next}")" --lines 20 --no-pager --output cat >&2 || true
+  stop_color "${next}"
+  record "${COMMIT}" "failed: ${failure}"
+  if [[ -z "${serving}" ]] && systemctl is-active --quiet "${LEGACY_UNIT}"; then
+    die "deploy of ${COMMIT} failed (${failure}); $(basename "$(readlink "${INSTALL_DIR}/current")") is still serving on ${LEGACY_UNIT}, untouched. Fix the commit and run 'pulumi up' again."
+  fi
+  if [[ -z "${serving}" ]]; then
+    die "deploy of ${COMMIT} failed (${failure}); no color is serving. Fix the commit and run 'pulumi up' again."
+  fi
+  die "deploy of ${COMMIT} failed (${failure}); $(basename "$(readlink "$(color_link "${serving}")")") is still serving on $(app_unit "${serving}"), untouched. Fix the commit and run 'pulumi up' again."
+}
+
+main() {
+  require_vars INSTALL_DIR COMMIT APP_TEMPLATE BRIDGE_TEMPLATE PROXY_UNIT LEGACY_UNIT SOCKET_PREFIX \
+    SERVING_LINK COLOR_LINK_PREFIX HEALTH_PATH PUBLIC_HEALTH_URL HEALTH_TIMEOUT_SECONDS \
+    DRAIN_TIMEOUT_SECONDS KEEP_RELEASES DEPLOY_STAMP
+  local release="${INSTALL_DIR}/releases/${COMMIT}" current="${INSTALL_DIR}/current"
+  local stamp_file="${INSTALL_DIR}/.deployed"
+  [[ -f "${release}/.complete" ]] || die "release ${release} is missing or incomplete; run the release step first"
+  take_host_lock
+  local serving previous
+  serving="$(serving_color)"
+  previous="$(readlink "${current}" || true)"
+  if [[ -n "${serving}" && "$(readlink "$(color_link "${serving}")")" == "${release}" ]] \
+    && [[ "$(cat "${stamp_file}" 2>/dev/null || true)" == "${DEPLOY_STAMP}" ]] \
+    && systemctl is-active --quiet "${PROXY_UNIT}" "$(app_unit "${serving}")" && probe_public; then
+    log "${COMMIT} already serving and healthy on $(app_unit "${serving}"); nothing to do"
+    log "serving unit: $(app_unit "${serving}")"
+    return 0
+  fi
+  local next
+  next="$(other_color "${serving:-green}")"
+  stop_color "${next}"
+  log "starting ${COMMIT} on $(app_unit "${next}") beside ${serving:+$(app_unit "${serving}")}${serving:-nothing}"
+  GATE_FAILURE=""
+  start_color "${next}" "${release}"
+  wait_color_healthy "${next}" || fail_gate "${next}" "${serving}"
+  if ! move_traffic "${next}"; then
+    if [[ -n "${serving}" ]]; then
+      switch_link "$(color_socket "${serving}")" "${SERVING_LINK}"
+    else
+      restore_legacy
+    fi
+    stop_color "${next}"
+    record "${COMMIT}" "failed: ${PROXY_UNIT} did not serve it"
+    die "deploy of ${COMMIT} failed: ${PROXY_UNIT} did not answer on ${PUBLIC_HEALTH_URL} after the switch; see 'journalctl -u ${PROXY_UNIT}'."
+  fi
+  switch_link "${release}" "${current}"
+  remove_legacy
+  systemctl enable --quiet "$(app_unit "${next}")" "$(bridge_socket "${next}")"
+  printf '%s\n' "${DEPLOY_STAMP}" >"${stamp_file}"
+  record "${COMMIT}" "ok (${next})"
+  log "${COMMIT} is serving on $(app_unit "${next}") through ${PROXY_UNIT} (${PUBLIC_HEALTH_URL})"
+  if [[ -n "${serving}" ]]; then
+    drain_color "${serving}"
+  fi
+  prune_releases "${release}" "${previous}"
+  log "serving unit: $(app_unit "${next}")"
+}
+
+main "$@"

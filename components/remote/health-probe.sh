@@ -1,0 +1,82 @@
+#!/bin/bash
+# Probe the app's health URL (run by its systemd timer); alert once per outage longer than the threshold, and once on recovery.
+set -euo pipefail
+STEP="${STEP:-health}"
+# shellcheck source=SCRIPTDIR/lib.sh
+[[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+healthy() {
+  curl --silent --fail --output /dev/null --max-time 10 "${HEALTH_URL}"
+}
+
+# read_state: DOWN_SINCE (epoch seconds, empty while healthy) and ALERTED (yes/no) from STATE_FILE.
+read_state() {
+  DOWN_SINCE=""
+  ALERTED="no"
+  [[ -f "${STATE_FILE}" ]] || return 0
+  DOWN_SINCE="$(sed -n 's/^down_since=\([0-9]*\)$/\1/p' "${STATE_FILE}")"
+  ALERTED="$(sed -n 's/^alerted=\(yes\|no\)$/\1/p' "${STATE_FILE}")"
+}
+
+write_state() {
+  local tmp
+  tmp="$(mktemp "${STATE_FILE}.XXXXXX")"
+  printf 'down_since=%s\nalerted=%s\n' "$1" "$2" >"${tmp}"
+  mv -f "${tmp}" "${STATE_FILE}"
+}
+
+json_string() {
+  local text="${1//\\/\\\\}"
+  printf '"%s"' "${text//\"/\\\"}"
+}
+
+# announce PRIORITY STATE MESSAGE: one journal entry under ALERT_IDENTIFIER, and the webhook if configured.
+announce() {
+  local priority="$1" state="$2" message="$3"
+  printf '%s\n' "${message}" | systemd-cat --identifier="${ALERT_IDENTIFIER}" --priority="${priority}"
+  [[ -s "${WEBHOOK_FILE}" ]] || return 0
+  local url payload
+  url="$(head -n 1 "${WEBHOOK_FILE}")"
+  payload="{\"text\":$(json_string "${message}"),\"state\":\"${state}\",\"service\":$(json_string "${UNIT_NAME}"),\"host\":$(json_string "$(hostname)")}"
+  # The URL is a credential: curl reads it from its config on stdin, never from the command line.
+  if ! printf 'url = "%s"\n' "${url}" | curl --silent --show-error --fail --max-time 15 --retry 2 --config - \
+    --header 'Content-Type: application/json' --data-binary "${payload}" --output /dev/null; then
+    err "the webhook POST for this ${state} message failed; the journal entry stands"
+  fi
+}
+
+main() {
+  require_vars UNIT_NAME HEALTH_URL ALERT_AFTER_SECONDS STATE_FILE WEBHOOK_FILE ALERT_IDENTIFIER
+  mkdir -p "$(dirname "${STATE_FILE}")"
+  read_state
+  if healthy; then
+    if [[ -n "${DOWN_SINCE}" && "${ALERTED}" == yes ]]; then
+      announce notice recovered "${UNIT_NAME} recovered: ${HEALTH_URL} answers again after $(($(date +%s) - DOWN_SINCE))s down"
+    elif [[ -n "${DOWN_SINCE}" ]]; then
+      log "healthy again after $(($(date +%s) - DOWN_SINCE))s, below the ${ALERT_AFTER_SECONDS}s alert threshold"
+    fi
+    rm -f "${STATE_FILE}"
+    return 0
+  fi
+  if [[ -z "${DOWN_SINCE}" ]]; then
+    DOWN_SINCE="$(date +%s)"
+    write_state "${DOWN_SINCE}" no
+    log "${HEALTH_URL} does not answer 2xx; alerting if it stays down ${ALERT_AFTER_SECONDS}s"
+  fi
+  [[ "${ALERTED}" == yes ]] && return 0
+  # Confirm within this run, so an outage is reported ALERT_AFTER_SECONDS after it was seen, not an interval later.
+  local remaining
+  while remaining=$((DOWN_SINCE + ALERT_AFTER_SECONDS - $(date +%s))) && ((remaining > 0)); do
+    sleep "$((remaining < 10 ? remaining : 10))"
+    if healthy; then
+      log "healthy again within the ${ALERT_AFTER_SECONDS}s alert threshold"
+      rm -f "${STATE_FILE}"
+      return 0
+    fi
+  done
+  # Recorded before announcing: a slow webhook never leads to a second alert.
+  write_state "${DOWN_SINCE}" yes
+  announce err down "${UNIT_NAME} is down: ${HEALTH_URL} has not answered 2xx for $(($(date +%s) - DOWN_SINCE))s (since $(date -u -d "@${DOWN_SINCE}" +%Y-%m-%dT%H:%M:%SZ)); the unit is $(systemctl is-active "${UNIT_NAME}" || true). Check 'systemctl status ${UNIT_NAME}' and 'journalctl -u ${UNIT_NAME}'."
+}
+
+main "$@"

@@ -1,0 +1,91 @@
+#!/bin/bash
+# Helpers for the blue-green colors: names, start, probe, drain, stop. Inlined after lib.sh by
+# the renderer; sourced when a script runs by hand from a checkout.
+# Parameters: APP_TEMPLATE, BRIDGE_TEMPLATE, SOCKET_PREFIX, SERVING_LINK, COLOR_LINK_PREFIX,
+# HEALTH_PATH, HEALTH_TIMEOUT_SECONDS, DRAIN_TIMEOUT_SECONDS.
+
+export AI4ARTSED_COLORS_LIB=1
+
+app_unit() { printf '%s%s.service' "${APP_TEMPLATE}" "$1"; }
+bridge_socket() { printf '%s%s.socket' "${BRIDGE_TEMPLATE}" "$1"; }
+bridge_service() { printf '%s%s.service' "${BRIDGE_TEMPLATE}" "$1"; }
+color_socket() { printf '%s%s.sock' "${SOCKET_PREFIX}" "$1"; }
+color_link() { printf '%s%s' "${COLOR_LINK_PREFIX}" "$1"; }
+
+other_color() {
+  if [[ "$1" == blue ]]; then echo green; else echo blue; fi
+}
+
+# serving_color: the color the serving link names; empty when there is none.
+serving_color() {
+  local target
+  target="$(readlink "${SERVING_LINK}" 2>/dev/null || true)"
+  target="${target%.sock}"
+  case "${target##*-}" in
+    blue | green) printf '%s' "${target##*-}" ;;
+  esac
+}
+
+# probe_color COLOR: the health path answers 2xx through the color's own socket.
+probe_color() {
+  curl --silent --fail --output /dev/null --max-time 5 --unix-socket "$(color_socket "$1")" "http://localhost${HEALTH_PATH}"
+}
+
+# color_crashed COLOR: the app exited and systemd waits to restart it, or gave up.
+color_crashed() {
+  local state
+  state="$(systemctl show --property=ActiveState,SubState --value "$(app_unit "$1")" | paste -sd' ')"
+  [[ "${state}" == "failed "* || "${state}" == *" auto-restart" || "${state}" == "inactive "* ]]
+}
+
+# wait_color_healthy COLOR: 0 when healthy within the timeout; else 1 with GATE_FAILURE set.
+# shellcheck disable=SC2034  # GATE_FAILURE is read by the activation script
+wait_color_healthy() {
+  local deadline=$((SECONDS + HEALTH_TIMEOUT_SECONDS))
+  while ((SECONDS < deadline)); do
+    probe_color "$1" && return 0
+    if color_crashed "$1"; then
+      GATE_FAILURE="the service exited during startup"
+      return 1
+    fi
+    sleep 0.5
+  done
+  GATE_FAILURE="${HEALTH_PATH} through $(color_socket "$1") did not answer 2xx within ${HEALTH_TIMEOUT_SECONDS}s"
+  return 1
+}
+
+# start_color COLOR RELEASE: point the color at the release and start it with its socket.
+start_color() {
+  switch_link "$2" "$(color_link "$1")"
+  systemctl reset-failed "$(app_unit "$1")" 2>/dev/null || true
+  systemctl start "$(app_unit "$1")" "$(bridge_socket "$1")"
+}
+
+# stop_color COLOR: socket first (nothing new arrives), then bridge and app; not started at boot.
+stop_color() {
+  systemctl disable --quiet "$(app_unit "$1")" "$(bridge_socket "$1")" 2>/dev/null || true
+  systemctl stop "$(bridge_socket "$1")" "$(bridge_service "$1")" "$(app_unit "$1")"
+}
+
+# open_requests COLOR: connections the color's socket has accepted and not yet closed.
+open_requests() {
+  ss -xHn state connected src "$(color_socket "$1")" | wc -l
+}
+
+# drain_color COLOR: wait until the color has no request in flight (at most
+# DRAIN_TIMEOUT_SECONDS), then stop it.
+drain_color() {
+  local deadline=$((SECONDS + DRAIN_TIMEOUT_SECONDS)) open started="${EPOCHREALTIME/./}"
+  sleep 1
+  open="$(open_requests "$1")"
+  while ((open > 0 && SECONDS < deadline)); do
+    sleep 0.5
+    open="$(open_requests "$1")"
+  done
+  if ((open > 0)); then
+    err "$(app_unit "$1") still had ${open} request(s) in flight after ${DRAIN_TIMEOUT_SECONDS}s; stopping it anyway"
+  else
+    log "$(app_unit "$1") drained in $(((${EPOCHREALTIME/./} - started) / 1000)) ms"
+  fi
+  stop_color "$1"
+}

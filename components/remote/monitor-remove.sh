@@ -1,0 +1,23 @@
+#!/bin/bash
+# Remove this stack's health monitor: its timer, service, probe script, webhook file and state; nothing else.
+set -euo pipefail
+STEP="${STEP:-monitor/remove}"
+# shellcheck source=SCRIPTDIR/lib.sh
+[[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+main() {
+  require_vars MONITOR_UNIT PROBE_FILE WEBHOOK_FILE STATE_FILE
+  take_host_lock
+  local timer="/etc/systemd/system/${MONITOR_UNIT}.timer" service="/etc/systemd/system/${MONITOR_UNIT}.service"
+  if [[ -e "${timer}" || -e "${service}" ]]; then
+    systemctl disable --now "${MONITOR_UNIT}.timer" >/dev/null 2>&1 || true
+    systemctl stop "${MONITOR_UNIT}.service" >/dev/null 2>&1 || true
+    rm -f "${timer}" "${service}"
+    systemctl daemon-reload
+    systemctl reset-failed "${MONITOR_UNIT}.service" "${MONITOR_UNIT}.timer" >/dev/null 2>&1 || true
+    log "removed ${MONITOR_UNIT}.timer and .service"
+  fi
+  rm -f "${PROBE_FILE}" "${WEBHOOK_FILE}" "${STATE_FILE}"
+}
+
+main "$@"

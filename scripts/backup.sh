@@ -1,0 +1,101 @@
+#!/bin/bash
+# List or restore a stack's pre-deploy backups on its server: scripts/backup.sh list|restore <stack> [name|latest]
+set -euo pipefail
+shopt -s inherit_errexit
+STEP="backup"
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly REMOTE_DIR="${ROOT}/components/remote"
+WORK_DIR=""
+
+err() {
+  printf '[%s] %s\n' "${STEP}" "$*" >&2
+}
+
+die() {
+  err "$@"
+  exit 1
+}
+
+usage() {
+  echo "usage: scripts/backup.sh list <stack>" >&2
+  echo "       scripts/backup.sh restore <stack> [<backup name>|latest]" >&2
+  exit 2
+}
+
+cleanup() {
+  [[ -n "${WORK_DIR}" ]] && rm -rf "${WORK_DIR}"
+  return 0
+}
+
+# config KEY [DEFAULT]: a stack setting (as `pulumi config set --path` wrote it), or DEFAULT.
+config() {
+  local value
+  if value="$(pulumi config get --path "$1" --stack "${STACK}" 2>/dev/null)"; then
+    printf '%s\n' "${value}"
+  elif (($# > 1)); then
+    printf '%s\n' "$2"
+  else
+    die "stack ${STACK} has no setting $1; see README (Setting up a stack)"
+  fi
+}
+
+output() {
+  pulumi stack output "$1" --stack "${STACK}" 2>/dev/null \
+    || die "stack ${STACK} has no output $1; run 'pulumi up -s ${STACK}' first"
+}
+
+# render ACTION BACKUP: the remote script as the program renders it: parameters, helpers, script.
+render() {
+  local environment service_name release_path install_dir unit url
+  environment="$(config environment "${STACK}")"
+  service_name="$(config app.serviceName "ai4artsed-${environment}")"
+  release_path="$(output releasePath)"
+  install_dir="$(config app.installDir "$(dirname "$(dirname "${release_path}")")")"
+  unit="$(output serviceName)"
+  url="$(output url)"
+  printf 'set -euo pipefail\n'
+  printf '%s=%q\n' ACTION "$1" BACKUP "$2" INSTALL_DIR "${install_dir}" UNIT_NAME "${unit}" \
+    ENV_FILE "/etc/ai4artsed/${service_name}.env" HEALTH_URL "${url}"
+  cat "${REMOTE_DIR}/lib.sh" "${REMOTE_DIR}/backup-restore.sh"
+}
+
+# run_remote SCRIPT: over SSH with the stack's key and pinned host key, as root.
+run_remote() {
+  local address port user host_key
+  address="$(config server.address)"
+  port="$(config server.port 22)"
+  user="$(config server.user root)"
+  host_key="$(config server.hostKey "")"
+  [[ -n "${host_key}" ]] || die "stack ${STACK} pins no server.hostKey; pin it first (README: Setting up a stack)"
+  WORK_DIR="$(mktemp -d)"
+  config server.privateKey >"${WORK_DIR}/key"
+  chmod 600 "${WORK_DIR}/key"
+  if [[ "${port}" == 22 ]]; then
+    printf '%s %s\n' "${address}" "${host_key}" >"${WORK_DIR}/known_hosts"
+  else
+    printf '[%s]:%s %s\n' "${address}" "${port}" "${host_key}" >"${WORK_DIR}/known_hosts"
+  fi
+  local -a remote=(bash -s)
+  [[ "${user}" == root ]] || remote=(sudo -n bash -s)
+  ssh -i "${WORK_DIR}/key" -p "${port}" -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes \
+    -o UserKnownHostsFile="${WORK_DIR}/known_hosts" "${user}@${address}" "${remote[@]}" <<<"$1"
+}
+
+main() {
+  (($# >= 2)) || usage
+  local action="$1"
+  STACK="$2"
+  case "${action}" in
+    list) (($# == 2)) || usage ;;
+    restore) (($# <= 3)) || usage ;;
+    *) usage ;;
+  esac
+  command -v pulumi >/dev/null || die "pulumi is not on PATH"
+  trap cleanup EXIT
+  local script
+  script="$(render "${action}" "${3:-latest}")"
+  run_remote "${script}"
+}
+
+main "$@"

@@ -1,0 +1,257 @@
+/**
+ * Blue-green deploys on a real Debian server: two colors of the app, each with PORT=17801 in
+ * its own network namespace, behind a per-stack haproxy on 127.0.0.1:17801. Under a steady load
+ * run inside the server, a code change loses no request, a commit that breaks startup leaves
+ * the old color serving, and the app keeps behaving as production (secure cookie).
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { parseStackConfig } from "../../config/load";
+import { inspectServer } from "../../components/deployFacts";
+import { denyPortsOf } from "../../components/environment";
+import { rawConfig, SECRET_SECTIONS } from "../unit/fixtures";
+import { buildStack } from "../unit/mocks";
+import {
+  deploy,
+  Deployment,
+  destroy,
+  headOf,
+  makeFixtureRepo,
+  mutate,
+  publishRepo,
+  SERVER_REPO,
+  shOk,
+  startTestServer,
+  StepFailed,
+  stopTestServer,
+  TestServer,
+} from "./harness";
+import { failures, LoadSummary, startLoad } from "./load";
+
+const NAME = `ai4b${process.pid % 10000}`;
+const PROD = "/opt/ai4artsed-production";
+const DEV = "/opt/ai4artsed-development";
+const UNIT = "ai4artsed-production";
+let server: TestServer;
+let repo: string;
+let prod: Deployment;
+
+async function info(port = 17801): Promise<Record<string, any>> {
+  return JSON.parse(await shOk(server, `curl -sf http://127.0.0.1:${port}/api/schema/info`));
+}
+
+async function active(unit: string): Promise<string> {
+  return shOk(server, `systemctl is-active ${unit} || true`);
+}
+
+async function mainPid(unit: string): Promise<string> {
+  return shOk(server, `systemctl show -P MainPID ${unit}`);
+}
+
+function activateOutput(deployment: Deployment): string {
+  return deployment.runs.find((r) => r.step === "service-activate")!.result.stdout;
+}
+
+function describe(load: LoadSummary): string {
+  return JSON.stringify(load);
+}
+
+before(async () => {
+  server = startTestServer(NAME);
+  repo = makeFixtureRepo();
+  await publishRepo(server, repo);
+});
+
+after(() => {
+  if (server) stopTestServer(NAME);
+});
+
+test("1. production deploys blue-green: blue serves through the proxy, as production, from current", async () => {
+  prod = await deploy(server, "production");
+  assert.match(activateOutput(prod), new RegExp(`serving unit: ${UNIT}@blue\\.service`));
+  assert.equal(await active(`${UNIT}-proxy.service`), "active");
+  assert.equal(await active(`${UNIT}@blue.service`), "active");
+  assert.equal(await active(`${UNIT}@green.service`), "inactive");
+  assert.equal(await shOk(server, `readlink ${PROD}/current`), `${PROD}/releases/${prod.facts.commit}`);
+  assert.equal(await shOk(server, `readlink ${PROD}/serving.sock`), `/run/ai4artsed/${UNIT}-blue.sock`);
+  const state = await info();
+  assert.equal(state.port, "17801", "the color runs with PORT=17801");
+  assert.equal(state.secure_cookie, true, "production cookies");
+  assert.equal(state.insecure_secret_key, false);
+  assert.equal(state.release, `${PROD}/releases/${prod.facts.commit}`);
+  const cookie = await shOk(server, "curl -si http://127.0.0.1:17801/api/session | grep -i '^set-cookie'");
+  assert.match(cookie, /; Secure/i);
+  // The proxy listens on loopback only; the app itself is in its own namespace, not on the host.
+  const listening = await shOk(server, "ss -Htln 'sport = :17801'");
+  assert.deepEqual(listening.split("\n").map((l) => l.trim().split(/\s+/)[3]), ["127.0.0.1:17801"]);
+  assert.equal(await shOk(server, `curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:17801/`), "200", "dist is served");
+  await shOk(server, `curl -sf -X POST --data pupil-work 'http://127.0.0.1:17801/api/export?name=keep.txt'`);
+});
+
+/** HTTP status of a request made from inside a unit's network namespace. */
+async function fromInside(unit: string, url: string): Promise<string> {
+  return shOk(server, `nsenter -t $(systemctl show -P MainPID ${unit}) -n curl -s -o /dev/null -w '%{http_code}' --max-time 15 ${url} || true`);
+}
+
+test("1b. a color reaches the host's loopback services and the internet, and nothing reaches it from outside", async () => {
+  await shOk(server, "setsid nohup python3 -m http.server --bind 127.0.0.1 11434 --directory /tmp >/dev/null 2>&1 < /dev/null & sleep 0.5");
+  assert.equal(await active(`${UNIT}-egress@blue.service`), "active");
+  assert.equal(await fromInside(`${UNIT}@blue.service`, "http://127.0.0.1:11434/"), "200", "Ollama's port on the host");
+  assert.equal(await fromInside(`${UNIT}@blue.service`, "https://pypi.org/simple/six/"), "200", "an API on the internet");
+  assert.equal(await fromInside(`${UNIT}@blue.service`, "http://127.0.0.1:17803/"), "000", "a port nobody listens on stays closed");
+  // A crashed color restarts in a new namespace; its egress follows.
+  await shOk(server, `kill -9 $(systemctl show -P MainPID ${UNIT}@blue.service)`);
+  await shOk(server, `for i in $(seq 1 60); do curl -sf -o /dev/null --unix-socket /run/ai4artsed/${UNIT}-blue.sock http://localhost/api/schema/info && break; sleep 0.5; done`);
+  assert.equal(await active(`${UNIT}-egress@blue.service`), "active");
+  assert.equal(await fromInside(`${UNIT}@blue.service`, "http://127.0.0.1:11434/"), "200", "after a restart too");
+  assert.equal((await info()).status, "success");
+});
+
+test("2. a no-op run starts nothing", async () => {
+  const pid = await mainPid(`${UNIT}@blue.service`);
+  const proxyPid = await mainPid(`${UNIT}-proxy.service`);
+  const again = await deploy(server, "production");
+  assert.match(activateOutput(again), /nothing to do/);
+  assert.equal(await mainPid(`${UNIT}@blue.service`), pid);
+  assert.equal(await mainPid(`${UNIT}-proxy.service`), proxyPid);
+  assert.equal(await active(`${UNIT}@green.service`), "inactive");
+  for (const step of ["service-unit", "service-bridge-socket", "service-bridge-service", "service-egress-service", "service-proxy-unit", "service-proxy-config"]) {
+    assert.match(again.runs.find((r) => r.step === step)!.result.stdout, /up to date/, step);
+  }
+});
+
+test("3. under steady load a code change moves to green and loses no request, quick or slow", async () => {
+  const load = await startLoad(server, { port: 17801, rate: 20, slow: 3, slowSeconds: 5 });
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  const commit = mutate(repo, "main", "code");
+  await publishRepo(server, repo);
+  const started = Date.now();
+  prod = await deploy(server, "production");
+  const seconds = (Date.now() - started) / 1000;
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  const summary = await load.stop();
+  console.log(`# code-only blue-green deploy under load: ${seconds.toFixed(1)} s; load ${describe(summary)}`);
+  assert.equal(prod.facts.commit, commit);
+  assert.equal(failures(summary), 0, describe(summary));
+  assert.ok(summary.quick_ok > 100 && summary.slow_ok >= 6, describe(summary));
+  assert.deepEqual(Object.keys(summary.versions).sort(), ["1 secure_cookie=True", "2 secure_cookie=True"], "old then new, both as production");
+  assert.match(activateOutput(prod), /ai4artsed-production@blue\.service drained/);
+  assert.equal(await active(`${UNIT}@green.service`), "active");
+  assert.equal(await active(`${UNIT}@blue.service`), "inactive");
+  assert.equal(await shOk(server, `systemctl is-enabled ${UNIT}@green.service`), "enabled");
+  assert.equal(await shOk(server, `systemctl is-enabled ${UNIT}@blue.service || true`), "disabled");
+  assert.equal(await shOk(server, `readlink ${PROD}/current`), `${PROD}/releases/${commit}`);
+  assert.equal((await info()).version, "2");
+  assert.equal((await info()).secure_cookie, true);
+  assert.equal(await shOk(server, `curl -sf http://127.0.0.1:17801/api/export/keep.txt`), "pupil-work", "shared/ survives");
+});
+
+test("4. a commit that breaks startup leaves green serving, untouched, with no failed request", async () => {
+  const good = prod.facts.commit;
+  const pid = await mainPid(`${UNIT}@green.service`);
+  const load = await startLoad(server, { port: 17801, rate: 20, slow: 3, slowSeconds: 5 });
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const bad = mutate(repo, "main", "break-startup");
+  await publishRepo(server, repo);
+  const failure = await deploy(server, "production").then(
+    () => assert.fail("the deploy of a crashing commit succeeded"),
+    (err: unknown) => err as StepFailed,
+  );
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const summary = await load.stop();
+  console.log(`# failed blue-green deploy under load: ${describe(summary)}`);
+  assert.ok(failure instanceof StepFailed, String(failure));
+  assert.equal(failure.step, "service-activate");
+  assert.match(
+    failure.result.stderr,
+    new RegExp(`deploy of ${bad} failed \\(the service exited during startup\\); ${good} is still serving on ${UNIT}@green\\.service, untouched`),
+  );
+  assert.match(failure.result.stderr, /RuntimeError/, "the app's own error is shown");
+  assert.equal(failures(summary), 0, describe(summary));
+  assert.deepEqual(Object.keys(summary.versions), ["2 secure_cookie=True"]);
+  assert.equal(await mainPid(`${UNIT}@green.service`), pid, "the serving color was not touched");
+  assert.equal(await active(`${UNIT}@blue.service`), "inactive", "the failed color is stopped");
+  assert.equal(await shOk(server, `readlink ${PROD}/current`), `${PROD}/releases/${good}`);
+  mutate(repo, "main", "fix");
+  await publishRepo(server, repo);
+});
+
+test("5. rollback by pinned revision: the previous release starts on the idle color in seconds, no build", async () => {
+  const previous = headOf(repo, "main~3"); // before code, break-startup, fix
+  const started = Date.now();
+  const rolled = await deploy(server, "production", { app: { revision: previous } });
+  const seconds = (Date.now() - started) / 1000;
+  console.log(`# rollback by pinned revision (blue-green): ${seconds.toFixed(1)} s`);
+  assert.ok(seconds < 30, `rollback took ${seconds} s`);
+  for (const step of ["python-build", "frontend-build"]) {
+    assert.match(rolled.runs.find((r) => r.step === step)!.result.stdout, /reusing/, step);
+  }
+  assert.equal((await info()).version, "1");
+  assert.equal(await shOk(server, `readlink ${PROD}/current`), `${PROD}/releases/${previous}`);
+  prod = await deploy(server, "production");
+  assert.equal((await info()).version, "2");
+});
+
+test("6. drift review works on blue-green: clean after a deploy, a stopped color shows and is repaired", async () => {
+  const serverConfig = { address: server.host, port: server.port, user: server.user, privateKey: server.privateKey, hostKey: server.hostKey };
+  const raw = { server: serverConfig, app: { repoUrl: SERVER_REPO } };
+  const { config } = parseStackConfig("production", rawConfig(raw), SECRET_SECTIONS);
+  const observeAndCheck = async (name: string) => {
+    const { facts, observed } = await inspectServer(config, denyPortsOf(config));
+    const graph = await buildStack("production", raw, facts, name, observed);
+    return (step: string) => graph.get(`${name}-service-${step}-state`)!.inputs;
+  };
+  const clean = await observeAndCheck("observed-clean");
+  for (const step of ["unit", "environment", "running", "current"]) {
+    assert.equal(clean(step).onServer, clean(step).expected, `${step} drifts right after a deploy`);
+  }
+  const serving = (await shOk(server, `readlink ${PROD}/serving.sock`)).match(/-(blue|green)\.sock$/)![1];
+  await shOk(server, `systemctl stop ${UNIT}-bridge@${serving}.socket ${UNIT}@${serving}.service`);
+  const drifted = await observeAndCheck("observed-drifted");
+  assert.equal(drifted("running").onServer, "active enabled; serving color inactive enabled");
+  // The repair is a deploy like any other: the stamp changed, so the other color takes over.
+  prod = await deploy(server, "production", { app: { healthTimeoutSeconds: 61 } });
+  assert.equal((await info()).status, "success");
+  assert.notEqual(await shOk(server, `readlink ${PROD}/serving.sock`), `/run/ai4artsed/${UNIT}-${serving}.sock`);
+});
+
+test("7. hardening: systemd-analyze security exposure of a color unit stays below 3.0", async () => {
+  const unit = (await shOk(server, `readlink ${PROD}/serving.sock`)).replace(/^.*-(blue|green)\.sock$/, `${UNIT}@$1.service`);
+  for (const name of [unit, `${UNIT}-proxy.service`]) {
+    const report = await shOk(server, `systemd-analyze security ${name} --no-pager`);
+    const exposure = Number(report.match(/Overall exposure level for \S+: ([0-9.]+)/)![1]);
+    console.log(`# systemd-analyze security exposure ${name}: ${exposure}`);
+    if (name === unit) assert.ok(exposure < 3.0, `exposure ${exposure}\n${report}`);
+  }
+});
+
+test("8. an existing restart deployment moves to blue-green and back", async () => {
+  const restart = await deploy(server, "development");
+  assert.equal(await active("ai4artsed-development.service"), "active");
+  assert.equal((await info(17802)).version, "1-dev");
+  const moved = await deploy(server, "development", { app: { deployStrategy: "blue-green" } });
+  assert.match(activateOutput(moved), /stopped ai4artsed-development\.service/);
+  assert.equal(await shOk(server, "test -e /etc/systemd/system/ai4artsed-development.service && echo present || echo gone"), "gone");
+  assert.equal(await active("ai4artsed-development-proxy.service"), "active");
+  assert.equal(await active("ai4artsed-development@blue.service"), "active");
+  assert.equal((await info(17802)).secure_cookie, false, "development stays development");
+  assert.equal(await shOk(server, `readlink ${DEV}/current`), `${DEV}/releases/${restart.facts.commit}`);
+  const back = await deploy(server, "development");
+  assert.match(activateOutput(back), /stopped ai4artsed-development-proxy\.service/);
+  assert.equal(await active("ai4artsed-development-proxy.service"), "inactive");
+  assert.equal(await active("ai4artsed-development@blue.service"), "inactive");
+  assert.equal(await active("ai4artsed-development.service"), "active");
+  assert.equal((await info(17802)).status, "success");
+  assert.equal((await info()).secure_cookie, true, "production untouched");
+});
+
+test("9. destroying a blue-green stack removes its units, proxy and sockets, keeps shared/", async () => {
+  const dev = await deploy(server, "development", { app: { deployStrategy: "blue-green" } });
+  await destroy(server, dev);
+  for (const unit of ["ai4artsed-development-proxy.service", "ai4artsed-development@blue.service", "ai4artsed-development@green.service", "ai4artsed-development-egress@blue.service"]) {
+    assert.equal(await active(unit), "inactive", unit);
+  }
+  assert.equal(await shOk(server, "ls /etc/systemd/system | grep ai4artsed-development || true"), "");
+  assert.equal(await shOk(server, `ls ${DEV}`), "backups\nrevisions.log\nshared");
+  assert.equal((await info()).status, "success", "production still serves");
+});

@@ -1,0 +1,416 @@
+/**
+ * Issue 8 on a real Debian server: adopting a hand-made checkout (and refusing an unexpected one),
+ * the pre-deploy test command, the health monitor with its webhook, and restoring a backup
+ * through scripts/backup.sh. Tests run in order and share one server.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { deploy, Deployment, destroy, makeFixtureRepo, publishRepo, ROOT, SERVER_REPO, sh, shOk, startTestServer, StepFailed, stopTestServer, TestServer } from "./harness";
+
+const NAME = `ai4o${process.pid % 10000}`;
+const PROD = "/opt/ai4artsed-production";
+const DEV = "/opt/ai4artsed-development";
+/** The data a hand-made install keeps inside its checkout and that must survive byte for byte. */
+const DATA = "exports devserver/settings_password.key devserver/api_keys.json devserver/user_settings.json devserver/setup_aws_env.sh devserver/hardware_matrix.json";
+const LEGACY_SETTINGS = { theme: "legacy", workshop: "7a", n: 7 };
+const HOOK_PORT = 18999;
+
+let server: TestServer;
+let repo: string;
+let dev: Deployment;
+
+/** Commit files on a branch of the local fixture repo and return the new head. */
+function commitFiles(branch: string, files: Record<string, string | null>, message: string): string {
+  const git = (...args: string[]) => execFileSync("git", ["-C", repo, ...args]).toString().trim();
+  git("checkout", "-q", branch);
+  for (const [file, text] of Object.entries(files)) {
+    const full = path.join(repo, file);
+    if (text === null) fs.rmSync(full);
+    else {
+      fs.mkdirSync(path.dirname(full), { recursive: true });
+      fs.writeFileSync(full, text);
+    }
+  }
+  git("add", "-A");
+  git("-c", "user.name=fixture", "-c", "user.email=fixture@example.invalid", "commit", "-q", "-m", message);
+  const head = git("rev-parse", "HEAD");
+  git("checkout", "-q", "main");
+  return head;
+}
+
+const SMOKE_TEST = `"""Pre-deploy checks, run by app.testCommand in the new release."""
+import os
+import sys
+import unittest
+
+
+class ReleaseSmokeTest(unittest.TestCase):
+    def test_unprivileged_in_the_release_venv(self):
+        self.assertNotEqual(os.getuid(), 0)
+        self.assertIn("/venvs/", os.path.realpath(sys.prefix))
+
+    def test_home_writable_release_read_only(self):
+        with open(os.path.join(os.environ["HOME"], "probe"), "w") as f:
+            f.write("ok")
+        with self.assertRaises(OSError):
+            open("written-by-test", "w")
+
+    def test_app_imports(self):
+        sys.path.insert(0, "devserver")
+        from my_app import create_app
+        self.assertIsNotNone(create_app())
+`;
+
+const LAYOUT = new Set(["repo.git", "releases", "venvs", "frontends", "shared", "backups", "current", "revisions.log", ".deployed"]);
+
+/** A fingerprint without the export the old app wrote during the deploy. */
+function withoutLate(fingerprintText: string): string {
+  return fingerprintText
+    .split("\n")
+    .filter((l) => !l.startsWith("exports/late.txt "))
+    .join("\n");
+}
+
+/** "path mode sha256" of every data file below root, sorted. */
+function fingerprint(root: string): Promise<string> {
+  return shOk(
+    server,
+    `cd ${root} && find ${DATA} -type f -print0 | sort -z | xargs -0 sh -c 'for f; do printf "%s %s %s\\n" "$f" "$(stat -c %a "$f")" "$(sha256sum <"$f" | cut -c1-64)"; done' _`,
+  );
+}
+
+/** Everything about a directory tree: names, modes, owners, sizes, times and contents. */
+function treeState(root: string): Promise<string> {
+  return shOk(server, `cd ${root} && { find . -printf '%p %m %U %s %T@\\n'; find . -type f -exec sha256sum {} +; } | sort`);
+}
+
+async function healthy(port: number): Promise<Record<string, any>> {
+  for (let i = 0; i < 60; i++) {
+    const r = await sh(server, `curl -sf http://127.0.0.1:${port}/api/schema/info`);
+    if (r.code === 0) return JSON.parse(r.stdout);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(`nothing healthy on ${port}`);
+}
+
+/** A checkout made by hand as the lab did it: clone, venv, data inside, a unit started by hand. */
+async function makeLegacyInstall(dir: string, branch: string, unit: string, port: number): Promise<void> {
+  await shOk(
+    server,
+    `set -e
+id -u lab >/dev/null 2>&1 || useradd --create-home lab
+git clone --quiet --branch ${branch} ${SERVER_REPO} ${dir}
+cd ${dir}
+python3 -m venv venv && venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+mkdir -p exports/class-7a
+head -c 3000000 /dev/urandom >exports/class-7a/recording.bin
+printf 'pupil essay\\n' >exports/essay.txt && chmod 640 exports/essay.txt
+printf 'private\\n' >exports/class-7a/notes.txt && chmod 600 exports/class-7a/notes.txt
+printf 'legacy-settings-password\\n' >devserver/settings_password.key && chmod 600 devserver/settings_password.key
+printf '{"OPENROUTER_API_KEY": "sk-or-legacy"}\\n' >devserver/api_keys.json && chmod 640 devserver/api_keys.json
+printf '%s\\n' '${JSON.stringify(LEGACY_SETTINGS)}' >devserver/user_settings.json
+printf 'export AWS_REGION=eu-central-1\\n' >devserver/setup_aws_env.sh && chmod 700 devserver/setup_aws_env.sh
+printf '{"gpu": "written at run time"}\\n' >devserver/hardware_matrix.json
+chown -R lab:lab ${dir}
+cat >/etc/systemd/system/${unit} <<EOF
+[Unit]
+Description=started by hand
+[Service]
+User=lab
+WorkingDirectory=${dir}/devserver
+Environment=PORT=${port}
+ExecStart=${dir}/venv/bin/python server.py
+Restart=always
+[Install]
+WantedBy=multi-user.target
+EOF
+systemctl daemon-reload
+systemctl enable --now --quiet ${unit}`,
+  );
+  await healthy(port);
+}
+
+before(async () => {
+  server = startTestServer(NAME);
+  repo = makeFixtureRepo();
+  for (const branch of ["main", "develop"]) {
+    commitFiles(branch, { "devserver/hardware_matrix.json": '{"gpu": "unknown"}\n', "devserver/tests/test_smoke.py": SMOKE_TEST }, "hardware matrix and smoke test");
+  }
+  await publishRepo(server, repo);
+});
+
+after(() => {
+  if (server) stopTestServer(NAME);
+});
+
+test("1. a hand-made production checkout is adopted: every data byte kept, served until the switch, old checkout kept", async () => {
+  await makeLegacyInstall(PROD, "main", "ai4artsed-production.service", 17801);
+  const before = await fingerprint(PROD);
+  const legacyPid = await shOk(server, "systemctl show -p MainPID --value ai4artsed-production.service");
+
+  // Program time (preview) fetches beside the checkout, never into it.
+  await deploy(server, "production", {}, []);
+  await shOk(server, `test ! -e ${PROD}/repo.git && test -d ${PROD}.mirror.git`);
+
+  // Everything up to the switch: builds happen, the hand-made app keeps serving and writing.
+  const early = await deploy(server, "production", {}, ["host-adopt", "host-packages", "host-layout", "python-build", "frontend-build", "release-export", "service-environment", "service-unit"]);
+  assert.match(early.runs[0].result.stdout, /adopting the checkout of [0-9a-f]+ .*ai4artsed-production\.service/);
+  assert.equal(await shOk(server, "systemctl show -p MainPID --value ai4artsed-production.service"), legacyPid, "the old process still serves");
+  assert.equal((await healthy(17801)).release, PROD, "from the old checkout");
+  await shOk(server, `curl -sf -X POST --data written-during-the-build 'http://127.0.0.1:17801/api/export?name=late.txt'`);
+  await shOk(server, `test -f ${PROD}/exports/late.txt && test ! -e ${PROD}/shared/exports/late.txt`);
+
+  const prod = await deploy(server, "production");
+  const info = await healthy(17801);
+  assert.equal(info.release, `${PROD}/releases/${prod.facts.commit}`, "the new release serves");
+  assert.equal(info.insecure_secret_key, false);
+  const shared = await fingerprint(`${PROD}/shared`);
+  assert.equal(withoutLate(shared), before, "every data file in shared/ with the same mode and bytes");
+  assert.match(shared, /^exports\/late\.txt \d+ [0-9a-f]{64}$/m);
+  assert.equal(await shOk(server, "curl -sf http://127.0.0.1:17801/api/export/late.txt"), "written-during-the-build", "what the old app wrote during the build came along");
+  assert.deepEqual(JSON.parse(await shOk(server, "curl -sf http://127.0.0.1:17801/api/settings")), LEGACY_SETTINGS);
+  assert.equal(await shOk(server, `stat -c %U ${PROD}/shared/devserver/settings_password.key ${PROD}/shared/exports/class-7a/notes.txt | sort -u`), "ai4artsed-production");
+
+  const kept = (await shOk(server, `ls -d ${PROD}.pre-adoption-*`)).split("\n");
+  assert.equal(kept.length, 1);
+  assert.equal(withoutLate(await fingerprint(kept[0])), before, "the old checkout is kept whole");
+  await shOk(server, `test -d ${kept[0]}/.git && test -x ${kept[0]}/venv/bin/python && test "$(stat -c %U ${kept[0]})" = lab`);
+  for (const entry of (await shOk(server, `ls -A ${PROD}`)).split("\n")) {
+    assert.ok(LAYOUT.has(entry) || /^(color-|serving\.sock)/.test(entry), `${PROD}/${entry} is not part of the release layout`);
+  }
+  await shOk(server, `test ! -e ${PROD}/.adoption && test ! -e ${PROD}.mirror.git && test ! -e ${PROD}/devserver && test ! -e ${PROD}/.git`);
+  assert.match(await shOk(server, `cat ${PROD}/revisions.log`), /adopted: the hand-made checkout is kept in \/opt\/ai4artsed-production\.pre-adoption-/);
+  assert.match(await shOk(server, `cat ${PROD}/backups/pre-adoption/ai4artsed-production.service`), /Description=started by hand/);
+
+  const again = await deploy(server, "production");
+  assert.match(again.runs.find((r) => r.step === "host-adopt")!.result.stdout, /nothing to adopt in \/opt\/ai4artsed-production \(layout\)/);
+  assert.match(again.runs.find((r) => r.step === "release-adopt")!.result.stdout, /no adoption pending/);
+});
+
+test("2. an unexpected install dir stops the deploy with what is wrong, and changes nothing", async () => {
+  // A hand-made development checkout with an edited tracked file, served by a unit of another name.
+  await makeLegacyInstall(DEV, "develop", "ai4artsed-dev-manual.service", 17802);
+  await shOk(server, `echo '# edited on the server' >>${DEV}/devserver/server.py`);
+  const before = await treeState(DEV);
+  const pid = await shOk(server, "systemctl show -p MainPID --value ai4artsed-dev-manual.service");
+  const failure = await deploy(server, "development").then(
+    () => assert.fail("adopting a checkout with local edits succeeded"),
+    (err: unknown) => err as StepFailed,
+  );
+  assert.ok(failure instanceof StepFailed, String(failure));
+  assert.equal(failure.step, "host-adopt");
+  assert.match(failure.result.stderr, /\/opt\/ai4artsed-development is a hand-made git checkout this program would take over, but:\nuncommitted change to tracked file devserver\/server\.py\nNothing was changed/);
+  assert.doesNotMatch(failure.result.stderr, /hardware_matrix/, "a runtime-written shared file may differ from its commit");
+  assert.equal(await treeState(DEV), before, "not a byte, mode or time changed");
+  assert.equal(await shOk(server, "systemctl show -p MainPID --value ai4artsed-dev-manual.service"), pid);
+  await shOk(server, "test ! -e /etc/systemd/system/ai4artsed-development.service && ! id ai4artsed-development 2>/dev/null");
+
+  // A directory that is neither empty, nor this program's, nor a git checkout.
+  await shOk(server, "mkdir -p /opt/ai4-foreign && echo notes >/opt/ai4-foreign/notes.txt");
+  const foreign = await deploy(server, "development", { app: { installDir: "/opt/ai4-foreign" } }, ["host-adopt"]).then(
+    () => assert.fail("a foreign install dir was accepted"),
+    (err: unknown) => err as StepFailed,
+  );
+  assert.match(foreign.result.stderr, /\/opt\/ai4-foreign holds something this program did not make and cannot adopt .*notes\.txt.*Nothing was changed/);
+  assert.equal(await shOk(server, "ls -A /opt/ai4-foreign"), "notes.txt");
+
+  // Put right by hand, the same checkout is adopted; the unit of another name is stopped and disabled.
+  await shOk(server, `runuser -u lab -- git -C ${DEV} checkout -- devserver/server.py`);
+  const before2 = await fingerprint(DEV);
+  dev = await deploy(server, "development");
+  assert.equal((await healthy(17802)).release, `${DEV}/releases/${dev.facts.commit}`);
+  assert.equal(await fingerprint(`${DEV}/shared`), before2);
+  assert.equal(await shOk(server, "systemctl is-enabled ai4artsed-dev-manual.service || true"), "disabled");
+  assert.equal(await shOk(server, "systemctl is-active ai4artsed-dev-manual.service || true"), "inactive");
+});
+
+test("3. app.testCommand runs in the new release before the switch; its failure stops the deploy and switches nothing", async () => {
+  const testCommand = "python -m unittest discover -s devserver/tests -v";
+  // The check runs when a release is made: a new commit.
+  const commit = commitFiles("develop", { "devserver/VERSION": "1-dev.tested\n" }, "a tested change");
+  await publishRepo(server, repo);
+  dev = await deploy(server, "development", { app: { testCommand } });
+  assert.equal(dev.facts.commit, commit);
+  const exported = dev.runs.find((r) => r.step === "release-export")!.result.stdout;
+  assert.match(exported, /app\.testCommand passed/);
+  assert.equal((await healthy(17802)).version, "1-dev.tested");
+
+  const bad = commitFiles(
+    "develop",
+    { "devserver/tests/test_broken.py": "import unittest\n\n\nclass Broken(unittest.TestCase):\n    def test_fails(self):\n        self.fail('fixture: failing on purpose 4711')\n" },
+    "a failing test",
+  );
+  await publishRepo(server, repo);
+  for (const attempt of [1, 2]) {
+    const failure = await deploy(server, "development", { app: { testCommand } }).then(
+      () => assert.fail("a commit with a failing test went live"),
+      (err: unknown) => err as StepFailed,
+    );
+    assert.equal(failure.step, "release-export", `attempt ${attempt}`);
+    assert.match(failure.result.stderr, new RegExp(`app\\.testCommand failed for ${bad} .*nothing was switched\\.`));
+    assert.match(failure.result.stderr, /AssertionError: fixture: failing on purpose 4711/);
+    assert.match(failure.result.stderr, /FAILED \(failures=1\)/);
+    await shOk(server, `test ! -e ${DEV}/releases/${bad} && ! ls -d ${DEV}/releases/.export-* 2>/dev/null`);
+    assert.equal(await shOk(server, `readlink ${DEV}/current`), `${DEV}/releases/${commit}`);
+    assert.equal((await healthy(17802)).version, "1-dev.tested");
+  }
+  commitFiles("develop", { "devserver/tests/test_broken.py": null }, "fix the test");
+  await publishRepo(server, repo);
+  dev = await deploy(server, "development", { app: { testCommand } });
+  assert.equal((await healthy(17802)).release, `${DEV}/releases/${dev.facts.commit}`);
+});
+
+const RECEIVER = `import http.server
+
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        with open("/tmp/hooks.log", "ab") as log:
+            log.write(body + b"\\n")
+        self.send_response(204)
+        self.end_headers()
+
+http.server.HTTPServer(("127.0.0.1", ${HOOK_PORT}), Hook).serve_forever()
+`;
+
+/** Alert journal entries of one stack, as "PRIORITY MESSAGE" lines. */
+async function alerts(unit: string): Promise<string[]> {
+  await shOk(server, "journalctl --sync");
+  const out = await shOk(server, `journalctl -t ai4artsed-health-alert -o json --no-pager | python3 -c 'import json,sys; [print(e["PRIORITY"], e["MESSAGE"]) for e in map(json.loads, sys.stdin)]'`);
+  return out.split("\n").filter((l) => l.includes(unit));
+}
+
+async function hooks(): Promise<Array<Record<string, string>>> {
+  const out = await shOk(server, "cat /tmp/hooks.log 2>/dev/null || true");
+  return out ? out.split("\n").map((l) => JSON.parse(l)) : [];
+}
+
+async function waitFor<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, seconds = 30): Promise<T> {
+  for (let i = 0; i < seconds * 2; i++) {
+    const value = await read();
+    if (done(value)) return value;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(await read())}`);
+}
+
+test("4. the health monitor alerts once per outage (journal err + one webhook POST) and reports the recovery once", async () => {
+  await shOk(server, `cat >/tmp/receiver.py <<'EOF'\n${RECEIVER}EOF\nsystemd-run --quiet --unit=hook-receiver python3 /tmp/receiver.py`);
+  const webhookUrl = `http://127.0.0.1:${HOOK_PORT}/hooks/secret-token-42`;
+  const monitor = { intervalSeconds: 1, alertAfterSeconds: 3, webhookUrl };
+  dev = await deploy(server, "development", { monitor });
+  const unit = "ai4artsed-development.service";
+  const probe = "ai4artsed-development-health.service";
+  assert.equal(await shOk(server, "systemctl is-active ai4artsed-development-health.timer"), "active");
+  assert.equal(await shOk(server, "stat -c '%a %U' /etc/ai4artsed/ai4artsed-development-health.webhook"), "600 root");
+  assert.equal(await shOk(server, "cat /etc/ai4artsed/ai4artsed-development-health.webhook"), webhookUrl);
+  assert.equal((await sh(server, "grep -rl secret-token-42 /etc/systemd /usr/local/lib/ai4artsed")).stdout, "", "the URL is in no unit or script");
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  assert.deepEqual(await alerts(unit), [], "healthy: no alert");
+
+  const started = Date.now();
+  await shOk(server, `systemctl stop ${unit}`);
+  for (let i = 0; i < 4; i++) await shOk(server, `systemctl start ${probe}`);
+  await waitFor("the alert", () => alerts(unit), (a) => a.length > 0);
+  console.log(`alert ${Math.round((Date.now() - started) / 1000)} s after the stop (threshold 3 s)`);
+  await new Promise((resolve) => setTimeout(resolve, 4000)); // the timer keeps probing every second
+  await shOk(server, `systemctl start ${probe}`);
+  const down = await alerts(unit);
+  assert.equal(down.length, 1, down.join("\n"));
+  assert.match(down[0], /^3 ai4artsed-development\.service is down: http:\/\/127\.0\.0\.1:17802\/api\/schema\/info has not answered 2xx for \d+s .*the unit is inactive/);
+  assert.equal((await shOk(server, "journalctl -p err -t ai4artsed-health-alert -o cat --no-pager")).split("\n").length, 1, "one err entry");
+  const posted = await waitFor("the webhook POST", hooks, (h) => h.length > 0);
+  assert.equal(posted.length, 1);
+  assert.equal(posted[0].state, "down");
+  assert.equal(posted[0].service, unit);
+  assert.match(posted[0].text, /is down/);
+
+  await shOk(server, `systemctl start ${unit}`);
+  await healthy(17802);
+  await shOk(server, `systemctl start ${probe}`);
+  await waitFor("the recovery", () => alerts(unit), (a) => a.length > 1);
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  const all = await alerts(unit);
+  assert.equal(all.length, 2, all.join("\n"));
+  assert.match(all[1], /^5 ai4artsed-development\.service recovered: .* answers again after \d+s down$/);
+  const all_hooks = await hooks();
+  assert.deepEqual(all_hooks.map((h) => h.state), ["down", "recovered"]);
+  await shOk(server, "test ! -e /var/lib/ai4artsed/ai4artsed-development-health.state");
+
+  // Removal (destroy, or monitor.enabled false) takes this stack's pieces only; production's monitor stays.
+  const remove = dev.graph.get("development-monitor-remove")!.inputs.delete;
+  assert.equal((await sh(server, remove)).code, 0);
+  await shOk(server, "test ! -e /etc/systemd/system/ai4artsed-development-health.timer && test ! -e /etc/ai4artsed/ai4artsed-development-health.webhook");
+  await shOk(server, "test ! -e /usr/local/lib/ai4artsed/ai4artsed-development-health-probe.sh");
+  assert.equal(await shOk(server, "systemctl is-active ai4artsed-development-health.timer || true"), "inactive");
+  assert.equal(await shOk(server, "systemctl is-active ai4artsed-production-health.timer"), "active");
+  await shOk(server, "systemctl stop hook-receiver");
+});
+
+/** A stand-in for the pulumi CLI that answers `config get` and `stack output` for scripts/backup.sh. */
+function fakePulumi(values: Record<string, string>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ai4artsed-fake-pulumi-"));
+  for (const [key, value] of Object.entries(values)) fs.writeFileSync(path.join(dir, key), value);
+  fs.writeFileSync(
+    path.join(dir, "pulumi"),
+    `#!/bin/bash
+# Test stand-in: pulumi config get --path KEY --stack production | pulumi stack output NAME --stack production
+case "$1 $2" in
+  "config get") [[ "$5 $6" == "--stack production" ]] && file="config.$4" ;;
+  "stack output") [[ "$4 $5" == "--stack production" ]] && file="output.$3" ;;
+esac
+[[ -n "\${file:-}" && -f "${dir}/\${file}" ]] || { echo "error: configuration key not found" >&2; exit 1; }
+cat "${dir}/\${file}"
+`,
+    { mode: 0o755 },
+  );
+  return dir;
+}
+
+test("5. scripts/backup.sh lists the backups and restores the latest: damaged settings come back, the app serves them", async () => {
+  const serving = await shOk(server, "systemctl list-units --state=active --plain --no-legend 'ai4artsed-production*.service' | awk '{print $1}' | grep -v -e '-health' -e '-proxy' -e '-bridge' | head -n 1");
+  const fake = fakePulumi({
+    "config.server.address": server.host,
+    "config.server.port": String(server.port),
+    "config.server.hostKey": server.hostKey!,
+    "config.server.privateKey": server.privateKey,
+    "output.serviceName": serving,
+    "output.url": "http://127.0.0.1:17801/api/schema/info",
+    "output.releasePath": await shOk(server, `readlink ${PROD}/current`),
+  });
+  const run = (...args: string[]) =>
+    execFileSync("bash", [path.join(ROOT, "scripts", "backup.sh"), ...args], { env: { ...process.env, PATH: `${fake}:${process.env.PATH}` } }).toString();
+
+  const listed = run("list", "production");
+  assert.match(listed, /^\d{8}T\d{6}Z-[0-9a-f]{12}\.tar\.gz\t\S+\t\d+ files$/m);
+  await shOk(server, `printf '{broken' >${PROD}/shared/devserver/user_settings.json`);
+  assert.notEqual((await sh(server, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:17801/api/settings")).stdout, "200");
+
+  const restored = run("restore", "production", "latest");
+  assert.match(restored, /restored \d+ files from \d{8}T\d{6}Z-[0-9a-f]{12}\.tar\.gz/);
+  assert.match(restored, /is healthy/);
+  assert.deepEqual(JSON.parse(await shOk(server, "curl -sf http://127.0.0.1:17801/api/settings")), LEGACY_SETTINGS);
+  assert.equal(await shOk(server, `stat -c '%a %U' ${PROD}/shared/devserver/settings_password.key`), "600 ai4artsed-production");
+  // The damaged state was saved first, so the restore itself can be undone.
+  const after = run("list", "production");
+  const preRestore = after.split("\n").find((l) => l.includes("-pre-restore.tar.gz"))!;
+  assert.ok(preRestore, after);
+  assert.equal(await shOk(server, `tar -xOPzf ${PROD}/backups/${preRestore.split("\t")[0]} ${PROD}/shared/devserver/user_settings.json 2>/dev/null`), "{broken");
+  assert.throws(() => run("restore", "production", "no-such-backup.tar.gz"), /no backup 'no-such-backup\.tar\.gz'/);
+  fs.rmSync(fake, { recursive: true });
+});
+
+test("6. what destroy leaves (shared/, backups/) is deployed again in place, data intact", async () => {
+  const before = await fingerprint(`${DEV}/shared`);
+  await destroy(server, dev);
+  assert.equal(await shOk(server, `ls ${DEV}`), "backups\nrevisions.log\nshared");
+  dev = await deploy(server, "development");
+  await shOk(server, `test -d ${DEV}/repo.git && test ! -e ${DEV}.mirror.git`);
+  assert.match(dev.runs[0].result.stdout, /nothing to adopt in \/opt\/ai4artsed-development \(layout\)/);
+  assert.equal(await fingerprint(`${DEV}/shared`), before);
+  assert.equal((await healthy(17802)).release, `${DEV}/releases/${dev.facts.commit}`);
+});
