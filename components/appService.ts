@@ -91,6 +91,8 @@ export class AppService extends pulumi.ComponentResource {
   public readonly revision: pulumi.Output<string>;
   public readonly releasePath: pulumi.Output<string>;
   public readonly serviceName: pulumi.Output<string>;
+  /** What a health monitor probes and names, known before any deploy. */
+  public readonly probeTarget: { readonly healthUrl: string; readonly alertUnit: string; readonly colors?: { readonly servingLink: string; readonly appTemplate: string } };
 
   constructor(name: string, args: AppServiceArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("ai4artsed:service:AppService", name, {}, opts);
@@ -240,6 +242,9 @@ export class AppService extends pulumi.ComponentResource {
     this.releasePath = activate.stdout.apply(() => release.path);
     // Blue-green: the serving color's instance, e.g. ai4artsed-production@green.service.
     this.serviceName = blueGreen ? activate.stdout.apply((out) => servingUnitOf(out, names)) : pulumi.output(unit);
+    this.probeTarget = blueGreen
+      ? { healthUrl, alertUnit: names.proxyUnit, colors: { servingLink: names.servingLink, appTemplate: names.appTemplate } }
+      : { healthUrl, alertUnit: unit };
     this.registerOutputs({ url: this.url, revision: this.revision, releasePath: this.releasePath, serviceName: this.serviceName });
   }
 }

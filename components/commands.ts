@@ -34,6 +34,8 @@ const SCRIPT_HELPERS: Partial<Record<ScriptName, readonly string[]>> = {
   "activate-blue-green": ["lib/releases.sh", "lib/colors.sh"],
   adopt: ["lib/adoption.sh"],
   "adopt-switch": ["lib/adoption.sh"],
+  "health-probe": ["lib/colors.sh"],
+  observe: ["lib/colors.sh"],
 };
 
 export type ScriptParams = Readonly<Record<string, string | number | boolean | undefined>>;

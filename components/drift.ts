@@ -75,9 +75,9 @@ export function stateSummary(text: string): string {
 }
 
 /** What preview prints under a drifted check: a unified diff from the stack's wish to the server. */
-export function driftReport(expected: string, onServer: string): string {
+export function driftReport(name: string, expected: string, onServer: string): string {
   const patch = createTwoFilesPatch("wanted by the stack", "on the server", `${expected}\n`, `${onServer}\n`, "", "", { context: 2 });
-  return `drift: the server differs from what this stack wants; 'pulumi up' puts it back:\n${patch
+  return `drift in ${name}: the server differs from what this stack wants; 'pulumi up' puts it back:\n${patch
     .split("\n")
     .filter((line) => !line.startsWith("===="))
     .map((line) => line.replace(/\t$/, ""))
@@ -103,7 +103,7 @@ export function driftCheck(
   );
   if (observed !== undefined) {
     wanted.apply((text) => {
-      if (text !== observed) pulumi.log.warn(driftReport(text, observed), check);
+      if (text !== observed) pulumi.log.warn(driftReport(name, text, observed), check);
     });
   }
   return check;

@@ -138,13 +138,13 @@ export class Environment extends pulumi.ComponentResource {
         {
           host,
           unitName: app.serviceName,
-          servingUnit: service.serviceName,
-          healthUrl: service.url,
+          ...service.probeTarget,
           intervalSeconds,
           alertAfterSeconds,
           webhookUrl: webhookUrl === undefined ? undefined : pulumi.secret(webhookUrl),
         },
-        child,
+        // Its first probe comes after the first deploy.
+        { ...child, dependsOn: [service] },
       );
     }
     if (hostConfig.firewall.manage) {

@@ -15,10 +15,12 @@ export interface HealthMonitorArgs {
   readonly host: Host;
   /** The app's unit without .service, e.g. ai4artsed-production; names the monitor's units. */
   readonly unitName: string;
-  /** The unit serving the app, named in the alert (blue-green: the serving color at the last deploy). Defaults to `<unitName>.service`. */
-  readonly servingUnit?: pulumi.Input<string>;
-  /** URL that answers 2xx while the app is healthy; an Output of the activation, so the monitor starts after it. */
-  readonly healthUrl: pulumi.Input<string>;
+  /** The unit named in alerts: the app's unit, or with blue-green the proxy's. */
+  readonly alertUnit: string;
+  /** Blue-green: the probe names the color the serving link points at when it alerts. */
+  readonly colors?: { readonly servingLink: string; readonly appTemplate: string };
+  /** URL that answers 2xx while the app is healthy. */
+  readonly healthUrl: string;
   /** Seconds between probes. Defaults to 300. */
   readonly intervalSeconds?: number;
   /** Seconds the app must stay unhealthy before the one alert of an outage. Defaults to 120. */
@@ -106,16 +108,16 @@ export class HealthMonitor extends pulumi.ComponentResource {
     };
     const child = { parent: this, dependsOn: [host.ready] };
 
-    const probeText = pulumi.all([args.healthUrl, args.servingUnit ?? `${args.unitName}.service`]).apply(([healthUrl, servingUnit]) =>
-      renderScript("health-probe", {
-        UNIT_NAME: servingUnit,
-        HEALTH_URL: healthUrl,
-        ALERT_AFTER_SECONDS: spec.alertAfterSeconds,
-        STATE_FILE: paths.stateFile,
-        WEBHOOK_FILE: paths.webhookFile,
-        ALERT_IDENTIFIER,
-      }),
-    );
+    const probeText = renderScript("health-probe", {
+      UNIT_NAME: args.alertUnit,
+      SERVING_LINK: args.colors?.servingLink ?? "",
+      APP_TEMPLATE: args.colors?.appTemplate ?? "",
+      HEALTH_URL: args.healthUrl,
+      ALERT_AFTER_SECONDS: spec.alertAfterSeconds,
+      STATE_FILE: paths.stateFile,
+      WEBHOOK_FILE: paths.webhookFile,
+      ALERT_IDENTIFIER,
+    });
     const probe = remoteScript(
       `${name}-probe`,
       { connection, script: "install-file", params: { TARGET_FILE: paths.probeFile, FILE_MODE: "755" }, stdin: probeText },

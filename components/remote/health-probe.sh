@@ -4,6 +4,15 @@ set -euo pipefail
 STEP="${STEP:-health}"
 # shellcheck source=SCRIPTDIR/lib.sh
 [[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=SCRIPTDIR/lib/colors.sh
+[[ -n "${AI4ARTSED_COLORS_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/colors.sh"
+
+# alert_unit: with blue-green (SERVING_LINK set), the color serving now; else UNIT_NAME.
+alert_unit() {
+  local color=""
+  [[ -z "${SERVING_LINK:-}" ]] || color="$(serving_color)"
+  if [[ -n "${color}" ]]; then app_unit "${color}"; else printf '%s' "${UNIT_NAME}"; fi
+}
 
 healthy() {
   curl --silent --fail --output /dev/null --max-time 10 "${HEALTH_URL}"
@@ -37,7 +46,7 @@ announce() {
   [[ -s "${WEBHOOK_FILE}" ]] || return 0
   local url payload
   url="$(head -n 1 "${WEBHOOK_FILE}")"
-  payload="{\"text\":$(json_string "${message}"),\"state\":\"${state}\",\"service\":$(json_string "${UNIT_NAME}"),\"host\":$(json_string "$(hostname)")}"
+  payload="{\"text\":$(json_string "${message}"),\"state\":\"${state}\",\"service\":$(json_string "$(alert_unit)"),\"host\":$(json_string "$(hostname)")}"
   # The URL is a credential: curl reads it from its config on stdin, never from the command line.
   if ! printf 'url = "%s"\n' "${url}" | curl --silent --show-error --fail --max-time 15 --retry 2 --config - \
     --header 'Content-Type: application/json' --data-binary "${payload}" --output /dev/null; then
@@ -51,7 +60,7 @@ main() {
   read_state
   if healthy; then
     if [[ -n "${DOWN_SINCE}" && "${ALERTED}" == yes ]]; then
-      announce notice recovered "${UNIT_NAME} recovered: ${HEALTH_URL} answers again after $(($(date +%s) - DOWN_SINCE))s down"
+      announce notice recovered "$(alert_unit) recovered: ${HEALTH_URL} answers again after $(($(date +%s) - DOWN_SINCE))s down"
     elif [[ -n "${DOWN_SINCE}" ]]; then
       log "healthy again after $(($(date +%s) - DOWN_SINCE))s, below the ${ALERT_AFTER_SECONDS}s alert threshold"
     fi
@@ -76,7 +85,9 @@ main() {
   done
   # Recorded before announcing: a slow webhook never leads to a second alert.
   write_state "${DOWN_SINCE}" yes
-  announce err down "${UNIT_NAME} is down: ${HEALTH_URL} has not answered 2xx for $(($(date +%s) - DOWN_SINCE))s (since $(date -u -d "@${DOWN_SINCE}" +%Y-%m-%dT%H:%M:%SZ)); the unit is $(systemctl is-active "${UNIT_NAME}" || true). Check 'systemctl status ${UNIT_NAME}' and 'journalctl -u ${UNIT_NAME}'."
+  local unit
+  unit="$(alert_unit)"
+  announce err down "${unit} is down: ${HEALTH_URL} has not answered 2xx for $(($(date +%s) - DOWN_SINCE))s (since $(date -u -d "@${DOWN_SINCE}" +%Y-%m-%dT%H:%M:%SZ)); the unit is $(systemctl is-active "${unit}" || true). Check 'systemctl status ${unit}' and 'journalctl -u ${unit}'."
 }
 
 main "$@"

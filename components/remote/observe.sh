@@ -5,6 +5,8 @@ set -euo pipefail
 STEP="${STEP:-observe}"
 # shellcheck source=SCRIPTDIR/lib.sh
 [[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=SCRIPTDIR/lib/colors.sh
+[[ -n "${AI4ARTSED_COLORS_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/colors.sh"
 
 section() {
   printf '@@ %s\n' "$1"
@@ -22,21 +24,21 @@ observe_environment_file() {
   fi
 }
 
+# unit_state: "<active> <enabled>"; is-enabled prints "disabled" and fails, prints nothing for no unit.
 unit_state() {
-  printf '%s %s' "$(systemctl is-active "$1" || true)" "$(systemctl is-enabled "$1" 2>/dev/null || echo missing)"
+  local active enabled
+  active="$(systemctl is-active "$1" || true)"
+  enabled="$(systemctl is-enabled "$1" 2>/dev/null || true)"
+  printf '%s %s' "${active}" "${enabled:-missing}"
 }
 
 # observe_service: the unit; with blue-green (SERVING_LINK set) the proxy, then the serving color.
 observe_service() {
   unit_state "${UNIT_NAME}"
   if [[ -n "${SERVING_LINK:-}" ]]; then
-    local target
-    target="$(readlink "${SERVING_LINK}" 2>/dev/null || true)"
-    target="${target%.sock}"
-    case "${target##*-}" in
-      blue | green) printf '; serving color %s' "$(unit_state "${APP_TEMPLATE}${target##*-}.service")" ;;
-      *) printf '; no serving color' ;;
-    esac
+    local color
+    color="$(serving_color)"
+    if [[ -n "${color}" ]]; then printf '; serving color %s' "$(unit_state "$(app_unit "${color}")")"; else printf '; no serving color'; fi
   fi
   echo
 }

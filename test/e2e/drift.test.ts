@@ -30,7 +30,8 @@ async function healthy(): Promise<boolean> {
 async function driftCase(change: string, resource: string, shown: RegExp, repaired: () => Promise<void>): Promise<void> {
   await shOk(server, change);
   const preview = ws.ok(["preview", "--diff"]);
-  const text = preview.stdout;
+  // The resource diff goes to stdout; the drift warning with its unified diff, to stderr.
+  const text = `${preview.stdout}\n${preview.stderr}`;
   assert.ok(text.includes(resource), `preview does not name ${resource}:\n${text}`);
   assert.match(text, shown, `preview does not show what differs:\n${text}`);
   ws.ok(["up", "--yes", "--skip-preview"]);

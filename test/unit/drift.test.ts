@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { driftProvider, parseObservation, stateSummary } from "../../components/drift";
+import { driftProvider, driftReport, parseObservation, stateSummary } from "../../components/drift";
 import { expectedFirewallState } from "../../components/firewall";
 import { buildStack } from "./mocks";
 import { FACTS } from "./fixtures";
@@ -56,4 +56,11 @@ test("observations reach the checks; unobserved pieces never drift", async () =>
   for (const r of clean.values()) {
     if (r.name.endsWith("-state")) assert.equal(r.inputs.onServer, r.inputs.expected, r.name);
   }
+});
+
+test("the drift warning names the check and shows the edited lines as a unified diff", () => {
+  const report = driftReport("production-journald-state", "[Journal]\nSystemMaxUse=1G\nSystemKeepFree=2G", "[Journal]\nSystemMaxUse=8G\nSystemKeepFree=2G");
+  assert.match(report, /^drift in production-journald-state: /);
+  assert.match(report, /\n-SystemMaxUse=1G\n\+SystemMaxUse=8G\n/);
+  assert.match(report, /\n--- wanted by the stack\n\+\+\+ on the server\n/);
 });

@@ -5,7 +5,7 @@ import { execFileSync } from "child_process";
 import { ConfigError, parseStackConfig, RawConfig } from "../../config/load";
 import { ALERT_IDENTIFIER, renderProbeService, renderProbeTimer } from "../../components/monitor";
 import { buildStack, Recorded } from "./mocks";
-import { rawConfig, SECRET_SECTIONS } from "./fixtures";
+import { FACTS, rawConfig, SECRET_SECTIONS } from "./fixtures";
 
 const WEBHOOK = "https://hooks.example.org/services/T000/B000/very-secret-token";
 
@@ -113,6 +113,16 @@ test("monitor: probe, oneshot and timer per stack; removal on destroy names only
     ),
     remove.delete.slice(0, 400),
   );
+});
+
+test("monitor on blue-green: the probe finds the serving color itself, so a deploy never rewrites it", async () => {
+  const first = step(await buildStack("production", {}, FACTS, "bgmon"), "bgmon-monitor-probe").stdin;
+  const next = step(await buildStack("production", {}, { ...FACTS, commit: "4".repeat(40) }, "bgmon"), "bgmon-monitor-probe").stdin;
+  assert.equal(next, first, "a new commit leaves the probe as it is");
+  for (const param of ["UNIT_NAME=ai4artsed-production-proxy.service", "SERVING_LINK=/opt/ai4artsed-production/serving.sock", "APP_TEMPLATE=ai4artsed-production@"]) {
+    assert.ok(first.includes(`\n${param}\n`), `probe lacks ${param}`);
+  }
+  execFileSync("bash", ["-n", "-c", first]);
 });
 
 test("monitor: the webhook URL goes on stdin into a 0600 file, never into command or unit text", async () => {
