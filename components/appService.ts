@@ -208,6 +208,7 @@ export class AppService extends pulumi.ComponentResource {
                 HEALTH_PATH: args.healthPath,
                 PUBLIC_HEALTH_URL: healthUrl,
                 DRAIN_TIMEOUT_SECONDS: args.drainTimeoutSeconds ?? 660,
+                DRAIN_PREFIX: names.drainPrefix,
               },
             }
           : {
@@ -219,7 +220,9 @@ export class AppService extends pulumi.ComponentResource {
       { parent: this, dependsOn: [release.ready, environmentStep, unitStep, ...extraSteps, backup] },
     );
     // Destroy only: stops and removes this stack's units and EnvironmentFile, before the layout goes.
-    const blueGreenFileList = [...unitFilesOf(names), names.servingLink, ...COLORS.map((c) => `${names.colorLinkPrefix}${c}`)];
+    // The drain programs activate-blue-green.sh writes for its transient drain units (lib/colors.sh).
+    const drainPrograms = COLORS.map((c) => `/run/${names.drainPrefix}${c}.sh`);
+    const blueGreenFileList = [...unitFilesOf(names), names.servingLink, ...COLORS.map((c) => `${names.colorLinkPrefix}${c}`), ...drainPrograms];
     remoteScript(
       `${name}-remove`,
       {

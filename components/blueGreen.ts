@@ -52,6 +52,8 @@ export interface BlueGreenNames {
   readonly colorLinkPrefix: string;
   /** The restart strategy's unit, retired when a stack moves to blue-green. */
   readonly legacyUnit: string;
+  /** A retired color drains in the transient unit `${drainPrefix}<color>.service`, after the deploy returns. */
+  readonly drainPrefix: string;
 }
 
 export function blueGreenNames(unitName: string, installDir: string, envDir: string): BlueGreenNames {
@@ -70,12 +72,14 @@ export function blueGreenNames(unitName: string, installDir: string, envDir: str
     servingLink: `${installDir}/serving.sock`,
     colorLinkPrefix: `${installDir}/color-`,
     legacyUnit: `${unitName}.service`,
+    drainPrefix: `${unitName}-drain-`,
   };
 }
 
 /** The color instances and sockets, for stopping everything (destroy, a move back to restart). */
 export function colorUnits(names: BlueGreenNames): string[] {
   return COLORS.flatMap((c) => [
+    `${names.drainPrefix}${c}.service`,
     `${names.bridgeTemplate}${c}.socket`,
     `${names.bridgeTemplate}${c}.service`,
     `${names.egressTemplate}${c}.service`,

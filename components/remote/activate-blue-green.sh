@@ -1,7 +1,7 @@
 #!/bin/bash
 # Blue-green: start the release as the idle color beside the serving one, gate it through its own
-# socket, move the proxy to it, then drain and stop the old color. A failed gate leaves the old
-# color serving, untouched.
+# socket, move the proxy to it, then let the old color drain and stop in the background. A failed
+# gate leaves the old color serving, untouched.
 set -euo pipefail
 STEP="${STEP:-activate/blue-green}"
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -77,7 +77,7 @@ fail_gate() {
 main() {
   require_vars INSTALL_DIR COMMIT APP_TEMPLATE BRIDGE_TEMPLATE PROXY_UNIT LEGACY_UNIT SOCKET_PREFIX \
     SERVING_LINK COLOR_LINK_PREFIX HEALTH_PATH PUBLIC_HEALTH_URL HEALTH_TIMEOUT_SECONDS \
-    DRAIN_TIMEOUT_SECONDS KEEP_RELEASES DEPLOY_STAMP
+    DRAIN_TIMEOUT_SECONDS DRAIN_PREFIX KEEP_RELEASES DEPLOY_STAMP
   local release="${INSTALL_DIR}/releases/${COMMIT}" current="${INSTALL_DIR}/current"
   local stamp_file="${INSTALL_DIR}/.deployed"
   [[ -f "${release}/.complete" ]] || die "release ${release} is missing or incomplete; run the release step first"
@@ -94,6 +94,7 @@ main() {
   fi
   local next
   next="$(other_color "${serving:-green}")"
+  wait_drained "${next}"
   stop_color "${next}"
   log "starting ${COMMIT} on $(app_unit "${next}") beside ${serving:+$(app_unit "${serving}")}${serving:-nothing}"
   GATE_FAILURE=""
@@ -116,7 +117,7 @@ main() {
   record "${COMMIT}" "ok (${next})"
   log "${COMMIT} is serving on $(app_unit "${next}") through ${PROXY_UNIT} (${PUBLIC_HEALTH_URL})"
   if [[ -n "${serving}" ]]; then
-    drain_color "${serving}"
+    drain_in_background "${serving}"
   fi
   prune_releases "${release}" "${previous}"
   log "serving unit: $(app_unit "${next}")"

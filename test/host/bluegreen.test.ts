@@ -135,7 +135,10 @@ test("3. under steady load a code change moves to green and loses no request, qu
   assert.equal(failures(summary), 0, describe(summary));
   assert.ok(summary.quick_ok > 100 && summary.slow_ok >= 6, describe(summary));
   assert.deepEqual(Object.keys(summary.versions).sort(), ["1 secure_cookie=True", "2 secure_cookie=True"], "old then new, both as production");
-  assert.match(activateOutput(prod), /ai4artsed-production@blue\.service drained/);
+  // The deploy returned once traffic had moved; blue drained in a transient unit meanwhile.
+  assert.match(activateOutput(prod), /ai4artsed-production@blue\.service drains in the background/);
+  await shOk(server, `for i in $(seq 1 120); do systemctl is-active --quiet ${UNIT}-drain-blue.service || break; sleep 0.5; done`);
+  assert.match(await shOk(server, `journalctl -u ${UNIT}-drain-blue.service --no-pager -o cat`), /ai4artsed-production@blue\.service drained in \d+ ms/);
   assert.equal(await active(`${UNIT}@green.service`), "active");
   assert.equal(await active(`${UNIT}@blue.service`), "inactive");
   assert.equal(await shOk(server, `systemctl is-enabled ${UNIT}@green.service`), "enabled");

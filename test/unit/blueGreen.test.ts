@@ -1,6 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import {
   blueGreenNames,
   colorUnits,
@@ -52,8 +55,10 @@ test("names: template instances, bridge, proxy, sockets and links derive from th
     servingLink: "/opt/ai4artsed-production/serving.sock",
     colorLinkPrefix: "/opt/ai4artsed-production/color-",
     legacyUnit: "ai4artsed-production.service",
+    drainPrefix: "ai4artsed-production-drain-",
   });
-  assert.deepEqual(colorUnits(NAMES).slice(0, 4), [
+  assert.deepEqual(colorUnits(NAMES).slice(0, 5), [
+    "ai4artsed-production-drain-blue.service",
     "ai4artsed-production-bridge@blue.socket",
     "ai4artsed-production-bridge@blue.service",
     "ai4artsed-production-egress@blue.service",
@@ -167,6 +172,7 @@ test("production defaults to blue-green: units, proxy, haproxy package and the b
     "PUBLIC_HEALTH_URL=http://127.0.0.1:17801/api/schema/info",
     "HEALTH_TIMEOUT_SECONDS=60",
     "DRAIN_TIMEOUT_SECONDS=660",
+    "DRAIN_PREFIX=ai4artsed-production-drain-",
     "KEEP_RELEASES=5",
   ]) {
     assert.ok(activate.includes(`\n${param}\n`), `activate lacks ${param}`);
@@ -193,7 +199,7 @@ test("production defaults to blue-green: units, proxy, haproxy package and the b
   assert.ok(command(graph, "bg-service-egress-service").stdin.includes(" -T 7801,7821,11434,17803 "), "the app's host services by default");
   const remove = command(graph, "bg-service-remove").delete;
   assert.match(remove, /\nUNIT_NAME=ai4artsed-production-proxy\.service\n/);
-  assert.match(remove, /\nEXTRA_UNITS='ai4artsed-production-bridge@blue\.socket .* ai4artsed-production@green\.service ai4artsed-production\.service'\n/);
+  assert.match(remove, /\nEXTRA_UNITS='ai4artsed-production-drain-blue\.service ai4artsed-production-bridge@blue\.socket .* ai4artsed-production@green\.service ai4artsed-production\.service'\n/);
   assert.match(remove, /\nEXTRA_FILES='[^']*\/opt\/ai4artsed-production\/serving\.sock [^']*'\n/);
 });
 
@@ -202,7 +208,7 @@ test("restart stays the development default and stops blue-green leftovers befor
   const activate = command(graph, "dev-restart-service-activate").create;
   assert.match(activate, /^# ai4artsed activate\n/);
   assert.ok(activate.includes("\nUNIT_NAME=ai4artsed-development.service\n"));
-  assert.match(activate, /\nRETIRE_UNITS='ai4artsed-development-proxy\.service ai4artsed-development-bridge@blue\.socket /);
+  assert.match(activate, /\nRETIRE_UNITS='ai4artsed-development-proxy\.service ai4artsed-development-drain-blue\.service ai4artsed-development-bridge@blue\.socket /);
   assert.equal(graph.get("dev-restart-service-proxy-config"), undefined);
   assert.doesNotMatch(command(graph, "dev-restart-host-packages").create, /haproxy/);
 });
@@ -297,4 +303,30 @@ test("the restart activation still carries the release helpers it shares with bl
   assert.ok(restart.includes("retire_units() {"));
   assert.ok(!restart.includes("drain_color() {"), "only what it needs");
   execFileSync("bash", ["-n", "-c", restart]);
+});
+
+test("a retired color drains in a transient unit whose program needs nothing from the deploy's shell", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "drain-"));
+  const bin = path.join(dir, "bin");
+  fs.mkdirSync(bin);
+  // Stand-ins: no request in flight; systemctl only records what it was asked.
+  fs.writeFileSync(path.join(bin, "ss"), "#!/bin/sh\n", { mode: 0o755 });
+  fs.writeFileSync(path.join(bin, "systemctl"), `#!/bin/sh\necho "$*" >> ${dir}/systemctl.log\n`, { mode: 0o755 });
+  const params = `STEP=activate/blue-green APP_TEMPLATE=ai4artsed-production@ BRIDGE_TEMPLATE=ai4artsed-production-bridge@ SOCKET_PREFIX=/run/ai4artsed/ai4artsed-production- DRAIN_TIMEOUT_SECONDS=5 DRAIN_PREFIX=ai4artsed-production-drain- DRAIN_SCRIPT_DIR=${dir}`;
+  const started = execFileSync("bash", ["-c", `set -euo pipefail; source components/remote/lib.sh; source components/remote/lib/colors.sh; ${params}
+systemd-run() { printf '%s\\0' "$@" > ${dir}/run; }
+drain_in_background blue`]).toString();
+  assert.match(started, /ai4artsed-production@blue\.service drains in the background, at most 5s: journalctl -u ai4artsed-production-drain-blue\.service/);
+  const args = fs.readFileSync(path.join(dir, "run"), "utf8").split("\0").slice(0, -1);
+  assert.ok(args.includes("--unit=ai4artsed-production-drain-blue.service"), args.join(" "));
+  assert.ok(args.includes("--property=RuntimeMaxSec=125"), args.join(" "));
+  const program = path.join(dir, "ai4artsed-production-drain-blue.sh");
+  assert.deepEqual(args.slice(-2), ["/bin/bash", program], "a file, not a command line systemd would expand");
+  assert.equal(fs.statSync(program).mode & 0o777, 0o600);
+  // The transient unit starts with a clean environment: the program must carry its functions and values.
+  const drained = execFileSync("env", ["-i", `PATH=${bin}:/usr/bin:/bin`, "bash", program]).toString();
+  assert.match(drained, /^\[activate\/blue-green\] ai4artsed-production@blue\.service drained in \d+ ms$/m);
+  const calls = fs.readFileSync(path.join(dir, "systemctl.log"), "utf8");
+  assert.match(calls, /^stop ai4artsed-production-bridge@blue\.socket ai4artsed-production-bridge@blue\.service ai4artsed-production@blue\.service$/m);
+  fs.rmSync(dir, { recursive: true });
 });

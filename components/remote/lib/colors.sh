@@ -2,7 +2,7 @@
 # Helpers for the blue-green colors: names, start, probe, drain, stop. Inlined after lib.sh by
 # the renderer; sourced when a script runs by hand from a checkout.
 # Parameters: APP_TEMPLATE, BRIDGE_TEMPLATE, SOCKET_PREFIX, SERVING_LINK, COLOR_LINK_PREFIX,
-# HEALTH_PATH, HEALTH_TIMEOUT_SECONDS, DRAIN_TIMEOUT_SECONDS.
+# HEALTH_PATH, HEALTH_TIMEOUT_SECONDS, DRAIN_TIMEOUT_SECONDS, DRAIN_PREFIX.
 
 export AI4ARTSED_COLORS_LIB=1
 
@@ -11,6 +11,7 @@ bridge_socket() { printf '%s%s.socket' "${BRIDGE_TEMPLATE}" "$1"; }
 bridge_service() { printf '%s%s.service' "${BRIDGE_TEMPLATE}" "$1"; }
 color_socket() { printf '%s%s.sock' "${SOCKET_PREFIX}" "$1"; }
 color_link() { printf '%s%s' "${COLOR_LINK_PREFIX}" "$1"; }
+drain_unit() { printf '%s%s.service' "${DRAIN_PREFIX}" "$1"; }
 
 other_color() {
   if [[ "$1" == blue ]]; then echo green; else echo blue; fi
@@ -88,4 +89,34 @@ drain_color() {
     log "$(app_unit "$1") drained in $(((${EPOCHREALTIME/./} - started) / 1000)) ms"
   fi
   stop_color "$1"
+}
+
+# drain_in_background COLOR: the deploy returns as soon as traffic has moved; a transient unit
+# drains the retired color (drain_color) and stops it. The unit runs a file written here, not a
+# command line, because systemd expands $ and % in command lines. Draining in the foreground
+# instead when systemd-run fails.
+drain_in_background() {
+  local program="${DRAIN_SCRIPT_DIR:-/run}/${DRAIN_PREFIX}$1.sh"
+  (
+    umask 077
+    printf '%s\n' "set -euo pipefail" "$(declare -p STEP APP_TEMPLATE BRIDGE_TEMPLATE SOCKET_PREFIX DRAIN_TIMEOUT_SECONDS)" \
+      "$(declare -f err log app_unit bridge_socket bridge_service color_socket open_requests stop_color drain_color)" \
+      "drain_color $(printf '%q' "$1")" >"${program}"
+  )
+  if systemd-run --quiet --collect --unit="$(drain_unit "$1")" --description="Drain $(app_unit "$1")" \
+    --property=RuntimeMaxSec="$((DRAIN_TIMEOUT_SECONDS + 120))" /bin/bash "${program}"; then
+    log "$(app_unit "$1") drains in the background, at most ${DRAIN_TIMEOUT_SECONDS}s: journalctl -u $(drain_unit "$1")"
+  else
+    err "could not start $(drain_unit "$1"); draining $(app_unit "$1") before returning"
+    drain_color "$1"
+  fi
+}
+
+# wait_drained COLOR: a color still draining from the last deploy finishes before it is reused.
+wait_drained() {
+  systemctl is-active --quiet "$(drain_unit "$1")" || return 0
+  log "waiting for $(app_unit "$1") to finish draining ($(drain_unit "$1"))"
+  while systemctl is-active --quiet "$(drain_unit "$1")"; do
+    sleep 0.5
+  done
 }
