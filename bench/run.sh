@@ -11,6 +11,7 @@ main() {
   require_root "the benchmark"
   ensure_system_packages
   ensure_node_modules
+  pulumi_on_path
   cd "${SETUP_ROOT}"
   node --import tsx bench/bench.ts
 }
