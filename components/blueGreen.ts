@@ -13,6 +13,8 @@
  * app needs (internet APIs, and the host's loopback ports such as Ollama's), and nothing in.
  */
 
+import { sharedSandbox } from "./sandbox";
+
 export const COLORS = ["blue", "green"] as const;
 export type Color = (typeof COLORS)[number];
 
@@ -89,29 +91,8 @@ export function colorUnits(names: BlueGreenNames): string[] {
 
 const HEADER = "# Managed by the ai4artsed Pulumi program; edits here are reverted by the next 'pulumi up'.";
 
-/** Shared sandbox lines for the bridge and the proxy (the app unit has its own, stricter set). */
-const HELPER_SANDBOX = `NoNewPrivileges=yes
-ProtectSystem=strict
-ProtectHome=yes
-PrivateTmp=yes
-PrivateDevices=yes
-ProtectHostname=yes
-ProtectClock=yes
-ProtectKernelTunables=yes
-ProtectKernelModules=yes
-ProtectKernelLogs=yes
-ProtectControlGroups=yes
-ProtectProc=invisible
-RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
-RestrictNamespaces=yes
-RestrictRealtime=yes
-RestrictSUIDSGID=yes
-LockPersonality=yes
-CapabilityBoundingSet=
-SystemCallArchitectures=native
-SystemCallFilter=@system-service
-SystemCallFilter=~@privileged @resources
-SystemCallErrorNumber=EPERM`;
+/** Sandbox of the bridge and the proxy (the app unit adds its own, stricter lines). */
+const HELPER_SANDBOX = sharedSandbox("AF_INET AF_INET6 AF_UNIX");
 
 /** The socket the proxy (and the health gate) reaches a color through; it starts the bridge. */
 export function renderBridgeSocket(names: BlueGreenNames, description: string): string {

@@ -1,5 +1,7 @@
 /** Pure renderers for the files AppService installs: the systemd unit and its EnvironmentFile. */
 
+import { sharedSandbox } from "./sandbox";
+
 export interface UnitSpec {
   readonly unitName: string;
   readonly description: string;
@@ -51,34 +53,13 @@ SyslogIdentifier=${identifier}
 
 # Sandbox: read-only system and code, writable shared/ only.
 UMask=0027
-NoNewPrivileges=yes
-ProtectSystem=strict
 ReadWritePaths=${spec.installDir}/shared
-ProtectHome=yes
-PrivateTmp=yes
-PrivateDevices=yes
 PrivateUsers=yes
-${network}ProtectHostname=yes
-ProtectClock=yes
-ProtectKernelTunables=yes
-ProtectKernelModules=yes
-ProtectKernelLogs=yes
-ProtectControlGroups=yes
-ProtectProc=invisible
-ProcSubset=pid
-RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
-RestrictNamespaces=yes
-RestrictRealtime=yes
-RestrictSUIDSGID=yes
-LockPersonality=yes
+${network}ProcSubset=pid
 RemoveIPC=yes
-CapabilityBoundingSet=
 AmbientCapabilities=
-SystemCallArchitectures=native
-SystemCallFilter=@system-service
-SystemCallFilter=~@privileged @resources
-SystemCallErrorNumber=EPERM
 DevicePolicy=closed
+${sharedSandbox("AF_INET AF_INET6 AF_UNIX")}
 
 [Install]
 WantedBy=multi-user.target

@@ -1,5 +1,7 @@
 /** Pure renderer for the cloudflared connector's systemd unit; no Pulumi, no Cloudflare code. */
 
+import { sharedSandbox } from "../sandbox";
+
 /** Where systemd hands the token to the service (LoadCredential); the name inside the credentials directory. */
 export const TOKEN_CREDENTIAL = "tunnel-token";
 
@@ -50,34 +52,13 @@ SyslogIdentifier=${spec.unitName}
 # Sandbox: a dynamic user, nothing writable, host cloudflared configs hidden.
 DynamicUser=yes
 UMask=0077
-NoNewPrivileges=yes
-ProtectSystem=strict
-ProtectHome=yes
 InaccessiblePaths=-/etc/cloudflared -/usr/local/etc/cloudflared
-PrivateTmp=yes
-PrivateDevices=yes
 PrivateUsers=yes
-ProtectHostname=yes
-ProtectClock=yes
-ProtectKernelTunables=yes
-ProtectKernelModules=yes
-ProtectKernelLogs=yes
-ProtectControlGroups=yes
-ProtectProc=invisible
-RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK
-RestrictNamespaces=yes
-RestrictRealtime=yes
-RestrictSUIDSGID=yes
-LockPersonality=yes
 MemoryDenyWriteExecute=yes
 RemoveIPC=yes
-CapabilityBoundingSet=
 AmbientCapabilities=
-SystemCallArchitectures=native
-SystemCallFilter=@system-service
-SystemCallFilter=~@privileged @resources
-SystemCallErrorNumber=EPERM
 DevicePolicy=closed
+${sharedSandbox("AF_INET AF_INET6 AF_UNIX AF_NETLINK")}
 
 [Install]
 WantedBy=multi-user.target

@@ -1,0 +1,30 @@
+/**
+ * The systemd sandbox every long-running unit of this program shares: read-only system, no
+ * privileges, no kernel or namespace access, a system-service syscall filter. Each unit adds
+ * its own directives (user, writable paths, private network) next to it, so one hardening
+ * change reaches the app, the blue-green helpers and the tunnel connector alike.
+ */
+export function sharedSandbox(addressFamilies: string): string {
+  return `NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectHostname=yes
+ProtectClock=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectProc=invisible
+RestrictAddressFamilies=${addressFamilies}
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+CapabilityBoundingSet=
+SystemCallArchitectures=native
+SystemCallFilter=@system-service
+SystemCallFilter=~@privileged @resources
+SystemCallErrorNumber=EPERM`;
+}
