@@ -5,7 +5,7 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { headOf, makeFixtureRepo, mutate, publishRepo, SERVER_REPO, shOk, startTestServer, stopTestServer, TestServer } from "../host/harness";
+import { headOf, mutate, publishRepo, SERVER_REPO, shOk, startTestBed, stopTestServer, TestServer } from "../host/harness";
 import { PulumiWorkspace } from "./workspace";
 
 const NAME = `ai4d${process.pid % 10000}`;
@@ -41,9 +41,7 @@ async function driftCase(change: string, resource: string, shown: RegExp, repair
 }
 
 before(async () => {
-  server = startTestServer(NAME);
-  repo = makeFixtureRepo();
-  await publishRepo(server, repo);
+  ({ server, repo } = await startTestBed(NAME));
   ws = new PulumiWorkspace("production");
   ws.init(server, SERVER_REPO, "production");
   // These cases edit the restart strategy's unit; blue-green drift is covered by test/host/bluegreen.test.ts.

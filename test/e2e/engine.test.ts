@@ -4,7 +4,7 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { headOf, makeFixtureRepo, mutate, publishRepo, SERVER_REPO, shOk, startTestServer, stopTestServer, TestServer } from "../host/harness";
+import { headOf, mutate, publishRepo, SERVER_REPO, shOk, startTestBed, stopTestServer, TestServer } from "../host/harness";
 import { PulumiWorkspace } from "./workspace";
 
 const NAME = `ai4e${process.pid % 10000}`;
@@ -19,9 +19,7 @@ async function health(port: number): Promise<string> {
 }
 
 before(async () => {
-  server = startTestServer(NAME);
-  repo = makeFixtureRepo();
-  await publishRepo(server, repo);
+  ({ server, repo } = await startTestBed(NAME));
   ws = new PulumiWorkspace("production");
   ws.init(server, SERVER_REPO, "production");
   ws.set("app.secrets.OPENAI_API_KEY", APP_SECRET, true);

@@ -16,12 +16,11 @@ import {
   Deployment,
   destroy,
   headOf,
-  makeFixtureRepo,
   mutate,
   publishRepo,
   SERVER_REPO,
   shOk,
-  startTestServer,
+  startTestBed,
   StepFailed,
   stopTestServer,
   TestServer,
@@ -57,9 +56,7 @@ function describe(load: LoadSummary): string {
 }
 
 before(async () => {
-  server = startTestServer(NAME);
-  repo = makeFixtureRepo();
-  await publishRepo(server, repo);
+  ({ server, repo } = await startTestBed(NAME));
 });
 
 after(() => {

@@ -6,21 +6,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import * as net from "net";
-import {
-  deploy,
-  Deployment,
-  destroy,
-  headOf,
-  makeFixtureRepo,
-  mutate,
-  publishRepo,
-  sh,
-  shOk,
-  startTestServer,
-  StepFailed,
-  stopTestServer,
-  TestServer,
-} from "./harness";
+import { deploy, Deployment, destroy, headOf, mutate, publishRepo, sh, shOk, startTestBed, StepFailed, stopTestServer, TestServer } from "./harness";
 
 const NAME = `ai4h${process.pid % 10000}`;
 /** These tests cover the restart strategy (production's default is blue-green: test/host/bluegreen.test.ts). */
@@ -62,9 +48,7 @@ function reachableFromOutside(port: number): Promise<boolean> {
 }
 
 before(async () => {
-  server = startTestServer(NAME);
-  repo = makeFixtureRepo();
-  await publishRepo(server, repo);
+  ({ server, repo } = await startTestBed(NAME));
 });
 
 after(() => {

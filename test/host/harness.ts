@@ -70,6 +70,20 @@ export function headOf(repo: string, branch: string): string {
   return execFileSync("git", ["-C", repo, "rev-parse", branch]).toString().trim();
 }
 
+/** A booted test server with a fresh fixture repository published to it. */
+export interface TestBed {
+  readonly server: TestServer;
+  readonly repo: string;
+}
+
+/** Boot a test server and publish a fresh fixture repository to it (a test file's `before`). */
+export async function startTestBed(name: string): Promise<TestBed> {
+  const server = startTestServer(name);
+  const repo = makeFixtureRepo();
+  await publishRepo(server, repo);
+  return { server, repo };
+}
+
 /** Push every branch of the local repo to SERVER_REPO on the server, over the pinned SSH key. */
 export async function publishRepo(server: TestServer, repo: string): Promise<void> {
   await shOk(server, `test -d ${SERVER_REPO} || git init --quiet --bare ${SERVER_REPO}`);
