@@ -170,18 +170,22 @@ export class AppService extends pulumi.ComponentResource {
       { host, label: release.commit.slice(0, 12), deployStamp, environmentFile, unitFile, keep: args.keepBackups },
       { parent: this, dependsOn: [release.ready] },
     );
-    const extraSteps = extraFiles.map((f) =>
-      remoteScript(
-        `${name}-${f.step}`,
-        {
-          connection,
-          script: "install-file",
-          params: { TARGET_FILE: f.file, FILE_MODE: "644", ON_CHANGE: f.onChange, REPAIR: unitState.repairs },
-          stdin: f.text,
-        },
-        { parent: this, dependsOn: [host.ready, unitStep] },
-      ),
-    );
+    // One after the other: the proxy config's reload needs the proxy unit installed and loaded.
+    const extraSteps: pulumi.Resource[] = [];
+    for (const f of extraFiles) {
+      extraSteps.push(
+        remoteScript(
+          `${name}-${f.step}`,
+          {
+            connection,
+            script: "install-file",
+            params: { TARGET_FILE: f.file, FILE_MODE: "644", ON_CHANGE: f.onChange, REPAIR: unitState.repairs },
+            stdin: f.text,
+          },
+          { parent: this, dependsOn: [host.ready, unitStep, ...extraSteps.slice(-1)] },
+        ),
+      );
+    }
     const common = {
       INSTALL_DIR: host.installDir,
       COMMIT: release.commit,
