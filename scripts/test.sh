@@ -9,7 +9,10 @@ run_node_tests() {
   (cd "${SETUP_ROOT}" && node --import tsx --test --test-concurrency=1 "$@")
 }
 
+# The type check lives here: pulumi runs the program transpile-only (tsconfig.json, "ts-node").
 run_unit() {
+  log "type check (tsc --noEmit)"
+  (cd "${SETUP_ROOT}" && node_modules/.bin/tsc --noEmit -p .)
   run_node_tests test/unit/*.test.ts
 }
 

@@ -9,6 +9,10 @@ err() {
   printf '[%s] %s\n' "${STEP:-setup}" "$*" >&2
 }
 
+log() {
+  printf '[%s] %s\n' "${STEP:-setup}" "$*"
+}
+
 require_root() {
   if ((EUID != 0)); then
     err "$1 boots a Debian test server with systemd-nspawn and needs root"
