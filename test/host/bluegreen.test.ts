@@ -215,6 +215,25 @@ test("6. drift review works on blue-green: clean after a deploy, a stopped color
   assert.notEqual(await shOk(server, `readlink ${PROD}/serving.sock`), `/run/ai4artsed/${UNIT}-${serving}.sock`);
 });
 
+test("6b. a deploy that needs the color still draining from the last one waits for it; no request lost", async () => {
+  // Slow requests outlast the first deploy, so its old color is still draining when the second one wants it.
+  const load = await startLoad(server, { port: 17801, rate: 20, slow: 3, slowSeconds: 15 });
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  // An environment change moves the app to the other color like a new commit does.
+  const first = await deploy(server, "production", { app: { environment: { DEPLOY_ROUND: "1" } } });
+  const draining = activateOutput(first).match(/(ai4artsed-production@(?:blue|green)\.service) drains in the background/);
+  assert.ok(draining, activateOutput(first));
+  const retired = draining[1];
+  assert.equal(await active(retired), "active", "the old color is still finishing its slow requests");
+  prod = await deploy(server, "production", { app: { environment: { DEPLOY_ROUND: "2" } } });
+  const summary = await load.stop();
+  console.log(`# two deploys back to back under slow load: ${describe(summary)}`);
+  assert.ok(activateOutput(prod).includes(`waiting for ${retired} to finish draining`), activateOutput(prod));
+  assert.match(activateOutput(prod), new RegExp(`serving unit: ${retired.replace(/[.@]/g, "\\$&")}`), "the drained color serves again");
+  assert.equal(failures(summary), 0, describe(summary));
+  assert.ok(summary.slow_ok >= 3, describe(summary));
+});
+
 test("7. hardening: systemd-analyze security exposure of a color unit stays below 3.0", async () => {
   const unit = (await shOk(server, `readlink ${PROD}/serving.sock`)).replace(/^.*-(blue|green)\.sock$/, `${UNIT}@$1.service`);
   for (const name of [unit, `${UNIT}-proxy.service`]) {
