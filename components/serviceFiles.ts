@@ -27,8 +27,10 @@ export function renderUnit(spec: UnitSpec): string {
   const current = spec.color ? `${spec.installDir}/color-%i` : `${spec.installDir}/current`;
   const description = spec.color ? `${spec.description}, color %i` : spec.description;
   const identifier = spec.color ? `${spec.unitName}@%i` : spec.unitName;
-  // Each color binds 0.0.0.0:<port> in a namespace of its own; its bridge joins it.
-  const network = spec.color ? "PrivateNetwork=yes\n" : "";
+  // Each color binds 0.0.0.0:<port> in a namespace of its own; its bridge joins it. A loopback
+  // DNS stub (systemd-resolved's 127.0.0.53) is out of reach there: where the host has one, the
+  // color reads the stub's upstream servers instead.
+  const network = spec.color ? "PrivateNetwork=yes\nBindReadOnlyPaths=-/run/systemd/resolve/resolv.conf:/etc/resolv.conf\n" : "";
   return `# Managed by the ai4artsed Pulumi program; edits here are reverted by the next 'pulumi up'.
 [Unit]
 Description=${description}

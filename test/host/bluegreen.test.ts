@@ -104,6 +104,29 @@ test("1b. a color reaches the host's loopback services and the internet, and not
   assert.equal((await info()).status, "success");
 });
 
+test("1c. on a host with systemd-resolved's loopback stub, a color resolves names through the stub's upstream servers", async () => {
+  // The layout of a resolved host (Ubuntu's default): /etc/resolv.conf -> the stub at 127.0.0.53,
+  // /run/systemd/resolve/resolv.conf lists the upstream servers. Nothing answers on 127.0.0.53 here.
+  await shOk(server, [
+    "cp /etc/resolv.conf /root/resolv.conf.orig",
+    "mkdir -p /run/systemd/resolve",
+    "cp /etc/resolv.conf /run/systemd/resolve/resolv.conf",
+    "echo 'nameserver 127.0.0.53' > /run/systemd/resolve/stub-resolv.conf",
+    "ln -sfn /run/systemd/resolve/stub-resolv.conf /etc/resolv.conf",
+  ].join(" && "));
+  try {
+    await shOk(server, `systemctl restart ${UNIT}@blue.service && for i in $(seq 1 60); do curl -sf -o /dev/null --unix-socket /run/ai4artsed/${UNIT}-blue.sock http://localhost/api/schema/info && break; sleep 0.5; done`);
+    const pid = await mainPid(`${UNIT}@blue.service`);
+    const probe = (namespaces: string) =>
+      shOk(server, `nsenter -t ${pid} ${namespaces} curl -s -o /dev/null -w '%{http_code}' --max-time 15 https://pypi.org/simple/six/ || true`);
+    assert.equal(await probe("-n"), "000", "the host's stub is out of reach from the color's network namespace");
+    assert.equal(await probe("-n -m"), "200", "the color's own view of /etc/resolv.conf names a server it reaches");
+  } finally {
+    await shOk(server, "rm -f /etc/resolv.conf && mv /root/resolv.conf.orig /etc/resolv.conf && rm -rf /run/systemd/resolve");
+    await shOk(server, `systemctl restart ${UNIT}@blue.service && for i in $(seq 1 60); do curl -sf -o /dev/null --unix-socket /run/ai4artsed/${UNIT}-blue.sock http://localhost/api/schema/info && break; sleep 0.5; done`);
+  }
+});
+
 test("2. a no-op run starts nothing", async () => {
   const pid = await mainPid(`${UNIT}@blue.service`);
   const proxyPid = await mainPid(`${UNIT}-proxy.service`);

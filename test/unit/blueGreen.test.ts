@@ -83,6 +83,7 @@ test("the color template runs from its own release link in a private network nam
     "EnvironmentFile=/etc/ai4artsed/ai4artsed-production.env",
     "SyslogIdentifier=ai4artsed-production@%i",
     "PrivateNetwork=yes",
+    "BindReadOnlyPaths=-/run/systemd/resolve/resolv.conf:/etc/resolv.conf",
     "Wants=ai4artsed-production-egress@%i.service",
     "PrivateUsers=yes",
     "ProtectSystem=strict",
