@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ENVIRONMENTS, EnvironmentName } from "./defaults";
-import { configSchema, EXAMPLES, StackConfig } from "./schema";
+import { configSchema, EXAMPLES, LIST_SETTINGS, StackConfig } from "./schema";
 
 export const PROJECT = "ai4artsed";
 export const CONFIG_SECTIONS = ["environment", "providers", "server", "app", "host", "monitor", "cloudflare"] as const;
@@ -62,7 +62,8 @@ function formatIssue(issue: z.core.$ZodIssue, stack: string): string[] {
   const input = "input" in issue ? describeInput(issue.input) : "";
   const key = SECTION_FIRST_KEY[base] ?? base;
   const example = exampleFor(key);
-  const fix = example ? ` Example: pulumi config set --path ${key} ${example} -s ${stack}` : "";
+  const setKey = LIST_SETTINGS.has(key) ? `${key}[0]` : key;
+  const fix = example ? ` Example: pulumi config set --path ${setKey} ${example} -s ${stack}` : "";
   const got = input && issue.code !== "custom" ? ` (${input})` : "";
   return [`${PROJECT}:${base}: ${issue.message}${got}.${fix}`];
 }

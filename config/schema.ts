@@ -17,6 +17,16 @@ import {
  */
 export const PROVIDERS = ["plugins", "builtin"] as const;
 
+/** Settings that are lists: their example sets the first entry (`--path key[0]`). */
+export const LIST_SETTINGS = new Set([
+  "app.hostLoopbackPorts",
+  "app.sharedPaths",
+  "host.firewall.denyPorts",
+  "cloudflare.access.allowedEmails",
+  "cloudflare.access.allowedEmailDomains",
+  "cloudflare.access.countries",
+]);
+
 /** Example values shown with every error, keyed by config path. */
 export const EXAMPLES: Record<string, string> = {
   environment: "production",
@@ -356,6 +366,17 @@ export function configSchema(environment: EnvironmentName) {
           path: ["host", "firewall", "denyPorts"],
           message: `must not include the SSH port ${ssh}: the firewall would lock you out`,
         });
+      }
+      // Each stack denies its own app port; a second stack managing the same rule would undo it on every run.
+      for (const port of config.host.firewall.denyPorts) {
+        const owner = ENVIRONMENTS.find((env) => (env === environment ? config.app.port : ENVIRONMENT_DEFAULTS[env].port) === port);
+        if (owner) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["host", "firewall", "denyPorts"],
+            message: `must not list ${port}, the ${owner} app port: the ${owner} stack denies it itself, and two stacks managing one rule would undo each other`,
+          });
+        }
       }
       if (config.app.port === ssh) {
         ctx.addIssue({ code: "custom", path: ["app", "port"], message: `must differ from the SSH port ${ssh}` });

@@ -75,6 +75,8 @@ const INVALID: Array<[string, string, RawConfig, string, Set<string>?]> = [
   ["misspelt setting", "production", rawConfig({ app: { prot: 17801 } }), "ai4artsed:app.prot"],
   ["journald size without unit", "production", rawConfig({ host: { journald: { systemMaxUse: "lots" } } }), "ai4artsed:host.journald.systemMaxUse"],
   ["firewall denying SSH", "production", rawConfig({ host: { firewall: { denyPorts: [22] } } }), "ai4artsed:host.firewall.denyPorts"],
+  ["firewall denying the other stack's app port", "production", rawConfig({ host: { firewall: { denyPorts: [17802] } } }), "ai4artsed:host.firewall.denyPorts"],
+  ["firewall denying its own app port twice", "development", rawConfig({ app: { port: 18000 }, host: { firewall: { denyPorts: [18000] } } }), "ai4artsed:host.firewall.denyPorts"],
   ["app port equal to SSH port", "production", rawConfig({ server: { port: 2222 }, app: { port: 2222 } }), "ai4artsed:app.port"],
   ["unknown environment", "staging", rawConfig(), "ai4artsed:environment"],
 ];
@@ -106,6 +108,13 @@ test("every problem is listed at once", () => {
       }
       return true;
     },
+  );
+});
+
+test("a list setting's example sets its first entry", () => {
+  assert.throws(
+    () => parseStackConfig("production", rawConfig({ host: { firewall: { denyPorts: "5173" } } }), SECRET_SECTIONS),
+    (err: unknown) => err instanceof ConfigError && err.message.includes("pulumi config set --path host.firewall.denyPorts[0] 5173 -s production"),
   );
 });
 
