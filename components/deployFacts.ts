@@ -1,6 +1,7 @@
 import { remoteInvocation, renderScript } from "./commands";
 import { parseObservation, ServerObservation } from "./drift";
 import { JOURNALD_DROPIN } from "./journald";
+import { monitorObservationParams } from "./monitor";
 import { ENV_DIR, environmentFileOf } from "./paths";
 import { serviceObservationParams } from "./blueGreen";
 import { StackConfig } from "../config/schema";
@@ -53,6 +54,7 @@ export async function inspectServer(config: StackConfig, denyPorts: readonly num
     ENV_FILE: environmentFileOf(app.serviceName),
     DENY_PORTS: denyPorts.join(" "),
     JOURNALD_DROPIN,
+    ...(config.monitor.enabled ? monitorObservationParams(app.serviceName, ENV_DIR) : {}),
   });
   const resolve = renderScript("resolve", {
     INSTALL_DIR: app.installDir,

@@ -142,6 +142,7 @@ export class Environment extends pulumi.ComponentResource {
           intervalSeconds,
           alertAfterSeconds,
           webhookUrl: webhookUrl === undefined ? undefined : pulumi.secret(webhookUrl),
+          observed: observed?.get("monitor"),
         },
         // Its first probe comes after the first deploy.
         { ...child, dependsOn: [service] },

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { renderScript } from "./commands";
+import { driftCheck } from "./drift";
 import { Host } from "./host";
 import { unitFileOf } from "./paths";
 import { remoteScript } from "./remoteScript";
@@ -27,6 +28,8 @@ export interface HealthMonitorArgs {
   readonly alertAfterSeconds?: number;
   /** URL the alert and the recovery are POSTed to (a secret; on the server only in a 0600 root file). Defaults to none. */
   readonly webhookUrl?: pulumi.Input<string>;
+  /** observe.sh's `monitor` section; undefined when the server was not observed. */
+  readonly observed?: string;
 }
 
 /** The names a stack's monitor uses on the server; the delete step removes exactly these. */
@@ -40,6 +43,12 @@ export function monitorPaths(unitName: string, envDir: string) {
     webhookFile: `${envDir}/${unit}.webhook`,
     stateFile: `${MONITOR_STATE_DIR}/${unit}.state`,
   };
+}
+
+/** What observe.sh needs to report a stack's monitor: its timer and files, in the order they are compared. */
+export function monitorObservationParams(unitName: string, envDir: string): { MONITOR_UNIT: string; MONITOR_FILES: string } {
+  const paths = monitorPaths(unitName, envDir);
+  return { MONITOR_UNIT: paths.unit, MONITOR_FILES: [paths.probeFile, paths.serviceFile, paths.timerFile].join(" ") };
 }
 
 export interface MonitorUnitSpec {
@@ -118,9 +127,13 @@ export class HealthMonitor extends pulumi.ComponentResource {
       WEBHOOK_FILE: paths.webhookFile,
       ALERT_IDENTIFIER,
     });
+    const serviceText = renderProbeService(spec);
+    const timerText = renderProbeTimer(spec);
+    // A stopped or disabled timer, or an edited file, shows in preview; `up` rewrites and re-enables.
+    const state = driftCheck(`${name}-state`, `active enabled\n${probeText}${serviceText}${timerText}`, args.observed, this);
     const probe = remoteScript(
       `${name}-probe`,
-      { connection, script: "install-file", params: { TARGET_FILE: paths.probeFile, FILE_MODE: "755" }, stdin: probeText },
+      { connection, script: "install-file", params: { TARGET_FILE: paths.probeFile, FILE_MODE: "755", REPAIR: state.repairs }, stdin: probeText },
       child,
     );
     const steps: pulumi.Resource[] = [probe];
@@ -146,8 +159,8 @@ export class HealthMonitor extends pulumi.ComponentResource {
         {
           connection,
           script: "install-file",
-          params: { TARGET_FILE: paths.serviceFile, FILE_MODE: "644", ON_CHANGE: "systemctl daemon-reload" },
-          stdin: renderProbeService(spec),
+          params: { TARGET_FILE: paths.serviceFile, FILE_MODE: "644", ON_CHANGE: "systemctl daemon-reload", REPAIR: state.repairs },
+          stdin: serviceText,
         },
         child,
       ),
@@ -162,8 +175,10 @@ export class HealthMonitor extends pulumi.ComponentResource {
           TARGET_FILE: paths.timerFile,
           FILE_MODE: "644",
           ON_CHANGE: `systemctl daemon-reload && systemctl enable ${timer} && systemctl restart ${timer}`,
+          ENSURE: `{ systemctl is-enabled --quiet ${timer} && systemctl is-active --quiet ${timer}; } || systemctl enable --now ${timer}`,
+          REPAIR: state.repairs,
         },
-        stdin: renderProbeTimer(spec),
+        stdin: timerText,
       },
       { parent: this, dependsOn: steps },
     );

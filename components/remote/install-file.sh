@@ -1,5 +1,6 @@
 #!/bin/bash
-# Install stdin as a root-owned file with the given mode; optionally run a command when it changed.
+# Install stdin as a root-owned file with the given mode; optionally run a command when it changed
+# (ON_CHANGE), and one on every run (ENSURE: puts right what a hand made stop or disable undid).
 set -euo pipefail
 STEP="${STEP:-install-file}"
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -16,6 +17,9 @@ main() {
     fi
   else
     log "${TARGET_FILE} up to date"
+  fi
+  if [[ -n "${ENSURE:-}" ]]; then
+    bash -c "${ENSURE}"
   fi
 }
 

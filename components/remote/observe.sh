@@ -63,6 +63,16 @@ observe_firewall() {
   ufw show added | grep -E "^ufw .*[ ](${ports})(/(tcp|udp))?( |\$)|comment 'ai4artsed-ssh'\$" | LC_ALL=C sort || true
 }
 
+# observe_monitor: the health timer's state, then its three files (probe, service, timer) in a row.
+observe_monitor() {
+  unit_state "${MONITOR_UNIT}.timer"
+  echo
+  local file
+  for file in ${MONITOR_FILES}; do
+    file_or_missing "${file}"
+  done
+}
+
 observe_venvs() {
   local venv
   for venv in "${INSTALL_DIR}"/venvs/*/; do
@@ -89,6 +99,10 @@ main() {
   file_or_missing "${JOURNALD_DROPIN}"
   section venvs
   observe_venvs
+  if [[ -n "${MONITOR_UNIT:-}" ]]; then
+    section monitor
+    observe_monitor
+  fi
 }
 
 main "$@"

@@ -143,3 +143,11 @@ test("7. venv deleted", async () => {
     assert.ok(await healthy());
   });
 });
+
+test("8. health monitor's timer disabled and stopped by hand", async () => {
+  const timer = "ai4artsed-production-health.timer";
+  await driftCase(`systemctl disable --now --quiet ${timer}`, "production-monitor-state", /inactive disabled/, async () => {
+    assert.equal(await shOk(server, `systemctl is-enabled ${timer}`), "enabled");
+    assert.equal(await shOk(server, `systemctl is-active ${timer}`), "active");
+  });
+});

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "child_process";
 import { ConfigError, parseStackConfig, RawConfig } from "../../config/load";
+import { stateSummary } from "../../components/drift";
 import { ALERT_IDENTIFIER, renderProbeService, renderProbeTimer } from "../../components/monitor";
 import { buildStack, Recorded } from "./mocks";
 import { FACTS, rawConfig, SECRET_SECTIONS } from "./fixtures";
@@ -123,6 +124,24 @@ test("monitor on blue-green: the probe finds the serving color itself, so a depl
     assert.ok(first.includes(`\n${param}\n`), `probe lacks ${param}`);
   }
   execFileSync("bash", ["-n", "-c", first]);
+});
+
+test("monitor drift: the timer's state and files are checked; a repair rewrites them and re-enables the timer", async () => {
+  const clean = await buildStack("production", {}, FACTS, "watched");
+  const expected = clean.get("watched-monitor-state")!.inputs.expected;
+  assert.equal(clean.get("watched-monitor-state")!.inputs.onServer, expected, "unobserved: no drift");
+  const probe = step(clean, "watched-monitor-probe");
+  const timer = step(clean, "watched-monitor-timer");
+  assert.equal(expected, stateSummary(`active enabled\n${probe.stdin}${step(clean, "watched-monitor-service").stdin}${timer.stdin}`.replace(/\n+$/, "")));
+  assert.ok(
+    timer.create.includes(
+      "\nENSURE='{ systemctl is-enabled --quiet ai4artsed-production-health.timer && systemctl is-active --quiet ai4artsed-production-health.timer; } || systemctl enable --now ai4artsed-production-health.timer'\n",
+    ),
+    timer.create.slice(0, 600),
+  );
+  const observed = new Map([["current", "/opt/ai4artsed-production/releases/x"], ["monitor", "inactive disabled\nedited"]]);
+  const drifted = await buildStack("production", {}, FACTS, "watched", observed);
+  assert.equal(drifted.get("watched-monitor-state")!.inputs.onServer, stateSummary("inactive disabled\nedited"));
 });
 
 test("monitor: the webhook URL goes on stdin into a 0600 file, never into command or unit text", async () => {
