@@ -15,7 +15,7 @@ import {
   servingUnitOf,
   unitFilesOf,
 } from "./blueGreen";
-import { DeployStrategy } from "../config/defaults";
+import { DEFAULT_DRAIN_TIMEOUT_SECONDS, DeployStrategy } from "../config/defaults";
 import { driftCheck, ServerObservation } from "./drift";
 import { environmentFileOf, unitFileOf } from "./paths";
 import { Host } from "./host";
@@ -63,8 +63,7 @@ interface ExtraFile {
 }
 
 /** The bridge socket and service, the proxy unit and its config, in observe.sh's order. */
-function blueGreenFiles(names: BlueGreenNames, args: AppServiceArgs): ExtraFile[] {
-  const drain = args.drainTimeoutSeconds ?? 660;
+function blueGreenFiles(names: BlueGreenNames, args: AppServiceArgs, drainTimeoutSeconds: number): ExtraFile[] {
   const reload = "systemctl daemon-reload";
   return [
     { step: "bridge-socket", file: names.bridgeSocketFile, text: renderBridgeSocket(names, args.description), onChange: reload },
@@ -75,7 +74,7 @@ function blueGreenFiles(names: BlueGreenNames, args: AppServiceArgs): ExtraFile[
     {
       step: "proxy-config",
       file: names.proxyConfigFile,
-      text: renderProxyConfig({ names, port: args.port, drainTimeoutSeconds: drain }),
+      text: renderProxyConfig({ names, port: args.port, drainTimeoutSeconds }),
       onChange: `systemctl try-reload-or-restart ${names.proxyUnit}`,
     },
   ];
@@ -115,7 +114,8 @@ export class AppService extends pulumi.ComponentResource {
       color: blueGreen,
       wants: blueGreen ? [`${names.egressTemplate}%i.service`] : [],
     });
-    const extraFiles = blueGreen ? blueGreenFiles(names, args) : [];
+    const drainTimeoutSeconds = args.drainTimeoutSeconds ?? DEFAULT_DRAIN_TIMEOUT_SECONDS;
+    const extraFiles = blueGreen ? blueGreenFiles(names, args, drainTimeoutSeconds) : [];
     // What observe.sh prints of the unit files: the app's, then blue-green's, one after the other.
     const unitFilesText = [unitText, ...extraFiles.map((f) => f.text)].join("");
     const environmentText = pulumi.secret(pulumi.output(args.environment).apply(renderEnvironmentFile));
@@ -211,8 +211,9 @@ export class AppService extends pulumi.ComponentResource {
                 COLOR_LINK_PREFIX: names.colorLinkPrefix,
                 HEALTH_PATH: args.healthPath,
                 PUBLIC_HEALTH_URL: healthUrl,
-                DRAIN_TIMEOUT_SECONDS: args.drainTimeoutSeconds ?? 660,
+                DRAIN_TIMEOUT_SECONDS: drainTimeoutSeconds,
                 DRAIN_PREFIX: names.drainPrefix,
+                DRAIN_PROGRAM_PREFIX: names.drainProgramPrefix,
               },
             }
           : {
@@ -224,8 +225,7 @@ export class AppService extends pulumi.ComponentResource {
       { parent: this, dependsOn: [release.ready, environmentStep, unitStep, ...extraSteps, backup] },
     );
     // Destroy only: stops and removes this stack's units and EnvironmentFile, before the layout goes.
-    // The drain programs activate-blue-green.sh writes for its transient drain units (lib/colors.sh).
-    const drainPrograms = COLORS.map((c) => `/run/${names.drainPrefix}${c}.sh`);
+    const drainPrograms = COLORS.map((c) => `${names.drainProgramPrefix}${c}.sh`);
     const blueGreenFileList = [...unitFilesOf(names), names.servingLink, ...COLORS.map((c) => `${names.colorLinkPrefix}${c}`), ...drainPrograms];
     remoteScript(
       `${name}-remove`,

@@ -13,7 +13,9 @@
  * app needs (internet APIs, and the host's loopback ports such as Ollama's), and nothing in.
  */
 
-import { sharedSandbox } from "./sandbox";
+import { DeployStrategy } from "../config/defaults";
+import { unitFileOf } from "./paths";
+import { MANAGED_UNIT_HEADER, sharedSandbox } from "./unitParts";
 
 export const COLORS = ["blue", "green"] as const;
 export type Color = (typeof COLORS)[number];
@@ -56,25 +58,28 @@ export interface BlueGreenNames {
   readonly legacyUnit: string;
   /** A retired color drains in the transient unit `${drainPrefix}<color>.service`, after the deploy returns. */
   readonly drainPrefix: string;
+  /** That unit runs the program `${drainProgramPrefix}<color>.sh`, written by the activation. */
+  readonly drainProgramPrefix: string;
 }
 
 export function blueGreenNames(unitName: string, installDir: string, envDir: string): BlueGreenNames {
   return {
     appTemplate: `${unitName}@`,
-    appTemplateFile: `/etc/systemd/system/${unitName}@.service`,
+    appTemplateFile: unitFileOf(`${unitName}@.service`),
     bridgeTemplate: `${unitName}-bridge@`,
-    bridgeSocketFile: `/etc/systemd/system/${unitName}-bridge@.socket`,
-    bridgeServiceFile: `/etc/systemd/system/${unitName}-bridge@.service`,
+    bridgeSocketFile: unitFileOf(`${unitName}-bridge@.socket`),
+    bridgeServiceFile: unitFileOf(`${unitName}-bridge@.service`),
     egressTemplate: `${unitName}-egress@`,
-    egressServiceFile: `/etc/systemd/system/${unitName}-egress@.service`,
+    egressServiceFile: unitFileOf(`${unitName}-egress@.service`),
     proxyUnit: `${unitName}-proxy.service`,
-    proxyUnitFile: `/etc/systemd/system/${unitName}-proxy.service`,
+    proxyUnitFile: unitFileOf(`${unitName}-proxy.service`),
     proxyConfigFile: `${envDir}/${unitName}-proxy.cfg`,
     socketPrefix: `${SOCKET_DIR}/${unitName}-`,
     servingLink: `${installDir}/serving.sock`,
     colorLinkPrefix: `${installDir}/color-`,
     legacyUnit: `${unitName}.service`,
     drainPrefix: `${unitName}-drain-`,
+    drainProgramPrefix: `/run/${unitName}-drain-`,
   };
 }
 
@@ -89,14 +94,12 @@ export function colorUnits(names: BlueGreenNames): string[] {
   ]);
 }
 
-const HEADER = "# Managed by the ai4artsed Pulumi program; edits here are reverted by the next 'pulumi up'.";
-
 /** Sandbox of the bridge and the proxy (the app unit adds its own, stricter lines). */
 const HELPER_SANDBOX = sharedSandbox("AF_INET AF_INET6 AF_UNIX");
 
 /** The socket the proxy (and the health gate) reaches a color through; it starts the bridge. */
 export function renderBridgeSocket(names: BlueGreenNames, description: string): string {
-  return `${HEADER}
+  return `${MANAGED_UNIT_HEADER}
 [Unit]
 Description=${description}, color %i: socket into the color's network namespace
 
@@ -115,7 +118,7 @@ WantedBy=sockets.target
 /** systemd-socket-proxyd in the color's network namespace, forwarding to the app's port there. */
 export function renderBridgeService(names: BlueGreenNames, description: string, port: number): string {
   const app = `${names.appTemplate}%i.service`;
-  return `${HEADER}
+  return `${MANAGED_UNIT_HEADER}
 [Unit]
 Description=${description}, color %i: bridge from its socket to 127.0.0.1:${port} in its namespace
 Requires=${app}
@@ -143,7 +146,7 @@ export function renderEgressService(names: BlueGreenNames, description: string, 
   const app = `${names.appTemplate}%i.service`;
   const pin = `${NETNS_DIR}/${names.appTemplate}%i`;
   const ports = hostPorts.length > 0 ? [...hostPorts].sort((a, b) => a - b).join(",") : "none";
-  return `${HEADER}
+  return `${MANAGED_UNIT_HEADER}
 [Unit]
 Description=${description}, color %i: way out of its network namespace (pasta)
 BindsTo=${app}
@@ -161,7 +164,7 @@ ExecStopPost=-/bin/rm -f ${pin}
 /** The front proxy: haproxy in master-worker mode; a reload lets old workers finish their requests. */
 export function renderProxyUnit(names: BlueGreenNames, description: string, port: number): string {
   const config = names.proxyConfigFile;
-  return `${HEADER}
+  return `${MANAGED_UNIT_HEADER}
 [Unit]
 Description=${description}: front proxy on 127.0.0.1:${port} to the serving color
 Documentation=man:haproxy(1)
@@ -200,7 +203,7 @@ export interface ProxyConfigSpec {
  */
 export function renderProxyConfig(spec: ProxyConfigSpec): string {
   const longest = Math.max(spec.drainTimeoutSeconds, 60);
-  return `${HEADER}
+  return `${MANAGED_UNIT_HEADER}
 global
     log stderr format short local0 notice
     maxconn 4096
@@ -240,9 +243,9 @@ export function serviceObservationParams(
   unitName: string,
   installDir: string,
   envDir: string,
-  strategy: "restart" | "blue-green",
+  strategy: DeployStrategy,
 ): { UNIT_NAME: string; UNIT_FILE: string; SERVING_LINK?: string; APP_TEMPLATE?: string } {
-  if (strategy === "restart") return { UNIT_NAME: `${unitName}.service`, UNIT_FILE: `/etc/systemd/system/${unitName}.service` };
+  if (strategy === "restart") return { UNIT_NAME: `${unitName}.service`, UNIT_FILE: unitFileOf(`${unitName}.service`) };
   const names = blueGreenNames(unitName, installDir, envDir);
   return { UNIT_NAME: names.proxyUnit, UNIT_FILE: unitFilesOf(names).join(" "), SERVING_LINK: names.servingLink, APP_TEMPLATE: names.appTemplate };
 }

@@ -1,8 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
+import { MONITOR_DEFAULTS } from "../config/defaults";
 import { renderScript } from "./commands";
 import { driftCheck } from "./drift";
 import { Host } from "./host";
 import { unitFileOf } from "./paths";
+import { MANAGED_UNIT_HEADER } from "./unitParts";
 import { remoteScript } from "./remoteScript";
 
 /** Journal identifier of every alert and recovery message, the same for all stacks. */
@@ -60,7 +62,7 @@ export interface MonitorUnitSpec {
 
 /** The oneshot that runs one probe; root, read-only system except the state directory. */
 export function renderProbeService(spec: MonitorUnitSpec): string {
-  return `# Managed by the ai4artsed Pulumi program; edits here are reverted by the next 'pulumi up'.
+  return `${MANAGED_UNIT_HEADER}
 [Unit]
 Description=Health probe of ${spec.unitName}.service
 After=network-online.target
@@ -82,7 +84,7 @@ PrivateDevices=yes
 
 /** The timer: the first probe one interval after it starts, then one interval after each probe. */
 export function renderProbeTimer(spec: MonitorUnitSpec): string {
-  return `# Managed by the ai4artsed Pulumi program; edits here are reverted by the next 'pulumi up'.
+  return `${MANAGED_UNIT_HEADER}
 [Unit]
 Description=Probe ${spec.unitName}.service every ${spec.intervalSeconds}s
 
@@ -112,8 +114,8 @@ export class HealthMonitor extends pulumi.ComponentResource {
     const spec: MonitorUnitSpec = {
       unitName: args.unitName,
       probeFile: paths.probeFile,
-      intervalSeconds: args.intervalSeconds ?? 300,
-      alertAfterSeconds: args.alertAfterSeconds ?? 120,
+      intervalSeconds: args.intervalSeconds ?? MONITOR_DEFAULTS.intervalSeconds,
+      alertAfterSeconds: args.alertAfterSeconds ?? MONITOR_DEFAULTS.alertAfterSeconds,
     };
     const child = { parent: this, dependsOn: [host.ready] };
 
@@ -188,7 +190,14 @@ export class HealthMonitor extends pulumi.ComponentResource {
       {
         connection,
         deleteScript: "monitor-remove",
-        deleteParams: { MONITOR_UNIT: paths.unit, PROBE_FILE: paths.probeFile, WEBHOOK_FILE: paths.webhookFile, STATE_FILE: paths.stateFile },
+        deleteParams: {
+          MONITOR_UNIT: paths.unit,
+          PROBE_FILE: paths.probeFile,
+          WEBHOOK_FILE: paths.webhookFile,
+          STATE_FILE: paths.stateFile,
+          SERVICE_FILE: paths.serviceFile,
+          TIMER_FILE: paths.timerFile,
+        },
       },
       child,
     );

@@ -1,6 +1,6 @@
 /** Pure renderers for the files AppService installs: the systemd unit and its EnvironmentFile. */
 
-import { sharedSandbox } from "./sandbox";
+import { MANAGED_UNIT_HEADER, sharedSandbox } from "./unitParts";
 
 export interface UnitSpec {
   readonly unitName: string;
@@ -31,7 +31,7 @@ export function renderUnit(spec: UnitSpec): string {
   // DNS stub (systemd-resolved's 127.0.0.53) is out of reach there: where the host has one, the
   // color reads the stub's upstream servers instead.
   const network = spec.color ? "PrivateNetwork=yes\nBindReadOnlyPaths=-/run/systemd/resolve/resolv.conf:/etc/resolv.conf\n" : "";
-  return `# Managed by the ai4artsed Pulumi program; edits here are reverted by the next 'pulumi up'.
+  return `${MANAGED_UNIT_HEADER}
 [Unit]
 Description=${description}
 After=network-online.target

@@ -19,6 +19,9 @@ export const DEFAULT_DRAIN_TIMEOUT_SECONDS = 660;
  */
 export const DEFAULT_HOST_LOOPBACK_PORTS = [11434, 17803, 7801, 7821];
 
+/** The seed: check every 5 minutes, alert when down more than 2 minutes. */
+export const MONITOR_DEFAULTS = { intervalSeconds: 300, alertAfterSeconds: 120 } as const;
+
 export interface EnvironmentDefaults {
   readonly installDir: string;
   readonly branch: string;

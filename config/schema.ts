@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { blueGreenNames } from "../components/blueGreen";
+import { ENV_DIR } from "../components/paths";
 import {
   DEFAULT_DRAIN_TIMEOUT_SECONDS,
   DEFAULT_HOST_LOOPBACK_PORTS,
@@ -8,6 +10,7 @@ import {
   ENVIRONMENT_DEFAULTS,
   ENVIRONMENTS,
   EnvironmentName,
+  MONITOR_DEFAULTS,
 } from "./defaults";
 
 /**
@@ -112,9 +115,6 @@ export const CLOUDFLARE_DEFAULTS = {
   aptRepository: "https://pkg.cloudflare.com/cloudflared",
   aptKeyUrl: "https://pkg.cloudflare.com/cloudflare-main.gpg",
 } as const;
-
-/** The seed: check every 5 minutes, alert when down more than 2 minutes. */
-export const MONITOR_DEFAULTS = { intervalSeconds: 300, alertAfterSeconds: 120 } as const;
 
 /** Periods and mitigation timeouts Cloudflare's rate limiting accepts (seconds); a Free zone takes only 10. */
 const RATE_LIMIT_PERIODS = [10, 60, 120, 300, 600, 3600];
@@ -406,13 +406,13 @@ function checkBlueGreen(app: { serviceName: string; installDir: string; port: nu
       message: "must not contain @ with app.deployStrategy blue-green: the colors run as the template instances <serviceName>@blue and @green",
     });
   }
-  const colorSocket = `/run/ai4artsed/${app.serviceName}-green.sock`;
+  const names = blueGreenNames(app.serviceName, app.installDir, ENV_DIR);
+  const colorSocket = `${names.socketPrefix}green.sock`;
   if (colorSocket.length > MAX_SOCKET_PATH) {
     ctx.addIssue({ code: "custom", path: ["app", "serviceName"], message: `is too long for blue-green: the socket ${colorSocket} exceeds ${MAX_SOCKET_PATH} characters` });
   }
-  const servingLink = `${app.installDir}/serving.sock`;
-  if (servingLink.length > MAX_SOCKET_PATH) {
-    ctx.addIssue({ code: "custom", path: ["app", "installDir"], message: `is too long for blue-green: the socket link ${servingLink} exceeds ${MAX_SOCKET_PATH} characters` });
+  if (names.servingLink.length > MAX_SOCKET_PATH) {
+    ctx.addIssue({ code: "custom", path: ["app", "installDir"], message: `is too long for blue-green: the socket link ${names.servingLink} exceeds ${MAX_SOCKET_PATH} characters` });
   }
 }
 

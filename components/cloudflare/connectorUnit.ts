@@ -1,6 +1,6 @@
 /** Pure renderer for the cloudflared connector's systemd unit; no Pulumi, no Cloudflare code. */
 
-import { sharedSandbox } from "../sandbox";
+import { MANAGED_UNIT_HEADER, sharedSandbox } from "../unitParts";
 
 /** Where systemd hands the token to the service (LoadCredential); the name inside the credentials directory. */
 export const TOKEN_CREDENTIAL = "tunnel-token";
@@ -30,7 +30,7 @@ export function renderConnectorUnit(spec: ConnectorUnitSpec): string {
   for (const [name, value] of Object.entries(spec)) {
     if (/[\r\n\0]/.test(value)) throw new Error(`connector unit: ${name} must be one line`);
   }
-  return `# Managed by the ai4artsed Pulumi program; edits here are reverted by the next 'pulumi up'.
+  return `${MANAGED_UNIT_HEADER}
 [Unit]
 Description=${spec.description}
 After=network-online.target

@@ -77,7 +77,7 @@ fail_gate() {
 main() {
   require_vars INSTALL_DIR COMMIT APP_TEMPLATE BRIDGE_TEMPLATE PROXY_UNIT LEGACY_UNIT SOCKET_PREFIX \
     SERVING_LINK COLOR_LINK_PREFIX HEALTH_PATH PUBLIC_HEALTH_URL HEALTH_TIMEOUT_SECONDS \
-    DRAIN_TIMEOUT_SECONDS DRAIN_PREFIX KEEP_RELEASES DEPLOY_STAMP
+    DRAIN_TIMEOUT_SECONDS DRAIN_PREFIX DRAIN_PROGRAM_PREFIX KEEP_RELEASES DEPLOY_STAMP
   local release="${INSTALL_DIR}/releases/${COMMIT}" current="${INSTALL_DIR}/current"
   local stamp_file="${INSTALL_DIR}/.deployed"
   [[ -f "${release}/.complete" ]] || die "release ${release} is missing or incomplete; run the release step first"

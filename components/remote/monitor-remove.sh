@@ -6,13 +6,12 @@ STEP="${STEP:-monitor/remove}"
 [[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 main() {
-  require_vars MONITOR_UNIT PROBE_FILE WEBHOOK_FILE STATE_FILE
+  require_vars MONITOR_UNIT PROBE_FILE WEBHOOK_FILE STATE_FILE SERVICE_FILE TIMER_FILE
   take_host_lock
-  local timer="/etc/systemd/system/${MONITOR_UNIT}.timer" service="/etc/systemd/system/${MONITOR_UNIT}.service"
-  if [[ -e "${timer}" || -e "${service}" ]]; then
+  if [[ -e "${TIMER_FILE}" || -e "${SERVICE_FILE}" ]]; then
     systemctl disable --now "${MONITOR_UNIT}.timer" >/dev/null 2>&1 || true
     systemctl stop "${MONITOR_UNIT}.service" >/dev/null 2>&1 || true
-    rm -f "${timer}" "${service}"
+    rm -f "${TIMER_FILE}" "${SERVICE_FILE}"
     systemctl daemon-reload
     systemctl reset-failed "${MONITOR_UNIT}.service" "${MONITOR_UNIT}.timer" >/dev/null 2>&1 || true
     log "removed ${MONITOR_UNIT}.timer and .service"

@@ -56,6 +56,7 @@ test("names: template instances, bridge, proxy, sockets and links derive from th
     colorLinkPrefix: "/opt/ai4artsed-production/color-",
     legacyUnit: "ai4artsed-production.service",
     drainPrefix: "ai4artsed-production-drain-",
+    drainProgramPrefix: "/run/ai4artsed-production-drain-",
   });
   assert.deepEqual(colorUnits(NAMES).slice(0, 5), [
     "ai4artsed-production-drain-blue.service",
@@ -174,6 +175,7 @@ test("production defaults to blue-green: units, proxy, haproxy package and the b
     "HEALTH_TIMEOUT_SECONDS=60",
     "DRAIN_TIMEOUT_SECONDS=660",
     "DRAIN_PREFIX=ai4artsed-production-drain-",
+    "DRAIN_PROGRAM_PREFIX=/run/ai4artsed-production-drain-",
     "KEEP_RELEASES=5",
   ]) {
     assert.ok(activate.includes(`\n${param}\n`), `activate lacks ${param}`);
@@ -313,7 +315,7 @@ test("a retired color drains in a transient unit whose program needs nothing fro
   // Stand-ins: no request in flight; systemctl only records what it was asked.
   fs.writeFileSync(path.join(bin, "ss"), "#!/bin/sh\n", { mode: 0o755 });
   fs.writeFileSync(path.join(bin, "systemctl"), `#!/bin/sh\necho "$*" >> ${dir}/systemctl.log\n`, { mode: 0o755 });
-  const params = `STEP=activate/blue-green APP_TEMPLATE=ai4artsed-production@ BRIDGE_TEMPLATE=ai4artsed-production-bridge@ SOCKET_PREFIX=/run/ai4artsed/ai4artsed-production- DRAIN_TIMEOUT_SECONDS=5 DRAIN_PREFIX=ai4artsed-production-drain- DRAIN_SCRIPT_DIR=${dir}`;
+  const params = `STEP=activate/blue-green APP_TEMPLATE=ai4artsed-production@ BRIDGE_TEMPLATE=ai4artsed-production-bridge@ SOCKET_PREFIX=/run/ai4artsed/ai4artsed-production- DRAIN_TIMEOUT_SECONDS=5 DRAIN_PREFIX=ai4artsed-production-drain- DRAIN_PROGRAM_PREFIX=${dir}/ai4artsed-production-drain-`;
   const started = execFileSync("bash", ["-c", `set -euo pipefail; source components/remote/lib.sh; source components/remote/lib/colors.sh; ${params}
 systemd-run() { printf '%s\\0' "$@" > ${dir}/run; }
 drain_in_background blue`]).toString();

@@ -2,7 +2,7 @@
 # Helpers for the blue-green colors: names, start, probe, drain, stop. Inlined after lib.sh by
 # the renderer; sourced when a script runs by hand from a checkout.
 # Parameters: APP_TEMPLATE, BRIDGE_TEMPLATE, SOCKET_PREFIX, SERVING_LINK, COLOR_LINK_PREFIX,
-# HEALTH_PATH, HEALTH_TIMEOUT_SECONDS, DRAIN_TIMEOUT_SECONDS, DRAIN_PREFIX.
+# HEALTH_PATH, HEALTH_TIMEOUT_SECONDS, DRAIN_TIMEOUT_SECONDS, DRAIN_PREFIX, DRAIN_PROGRAM_PREFIX.
 
 export AI4ARTSED_COLORS_LIB=1
 
@@ -96,7 +96,7 @@ drain_color() {
 # command line, because systemd expands $ and % in command lines. Draining in the foreground
 # instead when systemd-run fails.
 drain_in_background() {
-  local program="${DRAIN_SCRIPT_DIR:-/run}/${DRAIN_PREFIX}$1.sh"
+  local program="${DRAIN_PROGRAM_PREFIX}$1.sh"
   (
     umask 077
     printf '%s\n' "set -euo pipefail" "$(declare -p STEP APP_TEMPLATE BRIDGE_TEMPLATE SOCKET_PREFIX DRAIN_TIMEOUT_SECONDS)" \

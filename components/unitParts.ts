@@ -1,3 +1,6 @@
+/** The first line of every unit file this program installs; adopt.sh and adopt-switch.sh look for it. */
+export const MANAGED_UNIT_HEADER = "# Managed by the ai4artsed Pulumi program; edits here are reverted by the next 'pulumi up'.";
+
 /**
  * The systemd sandbox every long-running unit of this program shares: read-only system, no
  * privileges, no kernel or namespace access, a system-service syscall filter. Each unit adds
