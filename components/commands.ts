@@ -33,7 +33,7 @@ const SCRIPT_HELPERS: Partial<Record<ScriptName, readonly string[]>> = {
   activate: ["lib/releases.sh"],
   "activate-blue-green": ["lib/releases.sh", "lib/colors.sh"],
   adopt: ["lib/adoption.sh"],
-  "adopt-switch": ["lib/adoption.sh"],
+  "adopt-switch": ["lib/adoption.sh", "lib/releases.sh"],
   "health-probe": ["lib/colors.sh"],
   observe: ["lib/colors.sh"],
 };

@@ -6,6 +6,8 @@ STEP="${STEP:-release/adopt}"
 [[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=SCRIPTDIR/lib/adoption.sh
 [[ -n "${AI4ARTSED_ADOPTION_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/adoption.sh"
+# shellcheck source=SCRIPTDIR/lib/releases.sh
+[[ -n "${AI4ARTSED_RELEASES_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/releases.sh"
 
 # stop_old_units: stop the checkout's units; disable those whose unit file is still hand-written
 # (one this program has since replaced, under the same name, is this stack's unit now).
@@ -13,7 +15,7 @@ stop_old_units() {
   local unit fragment
   for unit in $(marker units); do
     fragment="$(systemctl show --property=FragmentPath --value "${unit}")"
-    if [[ -f "${fragment}" ]] && head -n 1 "${fragment}" | grep -q '^# Managed by the ai4artsed Pulumi program'; then
+    if [[ -f "${fragment}" ]] && managed_unit_file "${fragment}"; then
       systemctl stop "${unit}"
     else
       systemctl disable --quiet --now "${unit}" 2>/dev/null || systemctl stop "${unit}" || true
@@ -53,8 +55,7 @@ main() {
   chown -R "${SERVICE_USER}:$(id -gn "${SERVICE_USER}")" "${INSTALL_DIR}/shared"
   local backup
   backup="$(move_aside)"
-  printf '%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${SUDO_USER:-${USER:-root}}" "$(marker head)" \
-    "adopted: the hand-made checkout is kept in ${backup}" >>"${INSTALL_DIR}/revisions.log"
+  record "$(marker head)" "adopted: the hand-made checkout is kept in ${backup}"
   rm -f "${INSTALL_DIR}/.adoption"
   log "adopted ${INSTALL_DIR}: shared data in shared/, the old checkout kept in ${backup}; the new release starts next"
 }

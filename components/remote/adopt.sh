@@ -47,7 +47,7 @@ legacy_units() {
       sed -n 's|^0::/system\.slice/\([^/]*\.service\).*|\1|p' "${proc}/cgroup" 2>/dev/null || true
     done
     for file in /etc/systemd/system/*.service; do
-      [[ -f "${file}" ]] && grep -qF "${INSTALL_DIR}/" "${file}" && ! grep -q '^# Managed by the ai4artsed' "${file}" \
+      [[ -f "${file}" ]] && grep -qF "${INSTALL_DIR}/" "${file}" && ! managed_unit_file "${file}" \
         && basename "${file}"
     done
     true
@@ -102,8 +102,15 @@ save_unit_files() {
   for unit in "$@"; do
     fragment="$(systemctl show --property=FragmentPath --value "${unit}")"
     [[ -f "${fragment}" && ! -e "${INSTALL_DIR}/backups/pre-adoption/${unit}" ]] || continue
-    grep -q '^# Managed by the ai4artsed' "${fragment}" || cp -a "${fragment}" "${INSTALL_DIR}/backups/pre-adoption/${unit}"
+    managed_unit_file "${fragment}" || cp -a "${fragment}" "${INSTALL_DIR}/backups/pre-adoption/${unit}"
   done
+}
+
+# move_mirror_in: the mirror resolve.sh fetched beside INSTALL_DIR (it held something else then) belongs inside.
+move_mirror_in() {
+  if [[ -d "${INSTALL_DIR}.mirror.git" && ! -e "${INSTALL_DIR}/repo.git" ]]; then
+    mv "${INSTALL_DIR}.mirror.git" "${INSTALL_DIR}/repo.git"
+  fi
 }
 
 # prepare: copy the data, keep the old unit files, move the mirror in; run again when a run was cut.
@@ -113,9 +120,7 @@ prepare() {
   # shellcheck disable=SC2086 # one word per unit
   save_unit_files ${units}
   copy_shared
-  if [[ -d "${INSTALL_DIR}.mirror.git" && ! -e "${INSTALL_DIR}/repo.git" ]]; then
-    mv "${INSTALL_DIR}.mirror.git" "${INSTALL_DIR}/repo.git"
-  fi
+  move_mirror_in
 }
 
 adopt_checkout() {
@@ -146,10 +151,7 @@ main() {
       log "adoption of ${INSTALL_DIR} is prepared; it completes at the switch"
       ;;
     *)
-      # A mirror fetched beside the dir (it held something else then) belongs inside now.
-      if [[ "${state}" != absent && -d "${INSTALL_DIR}.mirror.git" && ! -e "${INSTALL_DIR}/repo.git" ]]; then
-        mv "${INSTALL_DIR}.mirror.git" "${INSTALL_DIR}/repo.git"
-      fi
+      if [[ "${state}" != absent ]]; then move_mirror_in; fi
       log "nothing to adopt in ${INSTALL_DIR} (${state})"
       ;;
   esac

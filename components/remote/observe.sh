@@ -43,10 +43,10 @@ observe_service() {
   echo
 }
 
-# observe_unit_files: each file of UNIT_FILE (a space-separated list), one after the other.
-observe_unit_files() {
+# files_or_missing LIST: each file of a space-separated list, one after the other.
+files_or_missing() {
   local file
-  for file in ${UNIT_FILE}; do
+  for file in $1; do
     file_or_missing "${file}"
   done
 }
@@ -67,10 +67,7 @@ observe_firewall() {
 observe_monitor() {
   unit_state "${MONITOR_UNIT}.timer"
   echo
-  local file
-  for file in ${MONITOR_FILES}; do
-    file_or_missing "${file}"
-  done
+  files_or_missing "${MONITOR_FILES}"
 }
 
 observe_venvs() {
@@ -86,7 +83,7 @@ observe_venvs() {
 main() {
   require_vars INSTALL_DIR UNIT_NAME UNIT_FILE ENV_FILE DENY_PORTS JOURNALD_DROPIN
   section unit
-  observe_unit_files
+  files_or_missing "${UNIT_FILE}"
   section environment
   observe_environment_file
   section service

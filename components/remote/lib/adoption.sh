@@ -21,6 +21,11 @@ shared_entries() {
   return 0
 }
 
+# managed_unit_file FILE: whether this program wrote FILE (its first line says so).
+managed_unit_file() {
+  head -n 1 "$1" | grep -q '^# Managed by the ai4artsed Pulumi program'
+}
+
 # marker KEY: a value adopt.sh recorded in INSTALL_DIR/.adoption.
 marker() {
   sed -n "s/^$1=//p" "${INSTALL_DIR}/.adoption" | tail -n 1
