@@ -6,13 +6,13 @@
 import * as fs from "fs";
 import * as path from "path";
 import {
-  makeFixtureRepo,
   mutate,
   publishRepo,
   SERVER_REPO,
   sh,
   shOk,
-  startTestServer,
+  sshLoginsDuring,
+  startTestBed,
   stopTestServer,
   TestServer,
 } from "../test/host/harness";
@@ -78,19 +78,12 @@ async function baselineDeploy(server: TestServer, revision = ""): Promise<{ seco
 
 let workspace: PulumiWorkspace;
 
-/** SSH logins the server has accepted so far: each remote command of a `pulumi up` is one. */
-async function sshLogins(server: TestServer): Promise<number> {
-  return Number(await shOk(server, "journalctl -u ssh --no-pager -o cat | grep -c '^Accepted publickey' || true"));
-}
-
 /** What the user runs: `pulumi up` of the production stack (the real engine, file backend). */
 async function programDeploy(server: TestServer, revision?: string): Promise<{ seconds: number; commands: number }> {
   if (revision) workspace.set("app.revision", revision);
   else workspace.run(["config", "rm", "--path", "app.revision"]);
-  const logins = await sshLogins(server);
-  const result = workspace.ok(["up", "--yes", "--skip-preview"]);
-  // The second count's own login is logged before it counts.
-  return { seconds: result.seconds, commands: (await sshLogins(server)) - logins - 1 };
+  const { result, logins } = await sshLoginsDuring(server, () => workspace.ok(["up", "--yes", "--skip-preview"]));
+  return { seconds: result.seconds, commands: logins };
 }
 
 async function mainPids(server: TestServer, system: System): Promise<string> {
@@ -178,10 +171,8 @@ function printTable(): void {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  const server = startTestServer(NAME);
   try {
-    const repo = makeFixtureRepo();
-    await publishRepo(server, repo);
+    const { server, repo } = await startTestBed(NAME);
     log("first deploys (not measured)");
     workspace = new PulumiWorkspace("production");
     workspace.init(server, SERVER_REPO, "production");

@@ -7,13 +7,4 @@ STEP="bench"
 # shellcheck source=scripts/lib/setup.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/setup.sh"
 
-main() {
-  require_root "the benchmark"
-  ensure_system_packages
-  ensure_node_modules
-  pulumi_on_path
-  cd "${SETUP_ROOT}"
-  node --import tsx bench/bench.ts
-}
-
-main "$@"
+run_with_pulumi "the benchmark" bench/bench.ts

@@ -5,7 +5,7 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { headOf, mutate, publishRepo, SERVER_REPO, shOk, startTestBed, stopTestServer, TestServer } from "../host/harness";
+import { headOf, mutate, publishRepo, SERVER_REPO, shOk, sshLoginsDuring, startTestBed, stopTestServer, TestServer } from "../host/harness";
 import { PulumiWorkspace } from "./workspace";
 
 const NAME = `ai4d${process.pid % 10000}`;
@@ -16,11 +16,6 @@ const DROPIN = "/etc/systemd/journald.conf.d/60-ai4artsed.conf";
 let server: TestServer;
 let repo: string;
 let ws: PulumiWorkspace;
-
-/** Count of SSH logins the server accepted so far. */
-async function sshLogins(): Promise<number> {
-  return Number(await shOk(server, "journalctl -u ssh --no-pager -o cat | grep -c '^Accepted publickey' || true"));
-}
 
 async function healthy(): Promise<boolean> {
   return (await shOk(server, "curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:17801/api/schema/info || true")) === "200";
@@ -55,10 +50,7 @@ after(() => {
 });
 
 test("no drift: preview is clean, fast, and opens one SSH connection", async () => {
-  const before = await sshLogins();
-  const preview = ws.run(["preview", "--expect-no-changes"]);
-  // The second count's own login is logged before it counts.
-  const logins = (await sshLogins()) - before - 1;
+  const { result: preview, logins } = await sshLoginsDuring(server, () => ws.run(["preview", "--expect-no-changes"]));
   assert.equal(preview.code, 0, preview.stdout + preview.stderr);
   console.log(`# no-drift preview: ${preview.seconds.toFixed(1)} s, ${logins} SSH connection(s)`);
   assert.equal(logins, 1);

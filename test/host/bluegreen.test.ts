@@ -90,6 +90,11 @@ async function fromInside(unit: string, url: string): Promise<string> {
   return shOk(server, `nsenter -t $(systemctl show -P MainPID ${unit}) -n curl -s -o /dev/null -w '%{http_code}' --max-time 15 ${url} || true`);
 }
 
+/** Wait (up to 30 s) until blue answers its health path through its own socket again. */
+async function waitBlueServing(): Promise<void> {
+  await shOk(server, `for i in $(seq 1 60); do curl -sf -o /dev/null --unix-socket /run/ai4artsed/${UNIT}-blue.sock http://localhost/api/schema/info && break; sleep 0.5; done`);
+}
+
 test("1b. a color reaches the host's loopback services and the internet, and nothing reaches it from outside", async () => {
   await shOk(server, "setsid nohup python3 -m http.server --bind 127.0.0.1 11434 --directory /tmp >/dev/null 2>&1 < /dev/null & sleep 0.5");
   assert.equal(await active(`${UNIT}-egress@blue.service`), "active");
@@ -98,7 +103,7 @@ test("1b. a color reaches the host's loopback services and the internet, and not
   assert.equal(await fromInside(`${UNIT}@blue.service`, "http://127.0.0.1:17803/"), "000", "a port nobody listens on stays closed");
   // A crashed color restarts in a new namespace; its egress follows.
   await shOk(server, `kill -9 $(systemctl show -P MainPID ${UNIT}@blue.service)`);
-  await shOk(server, `for i in $(seq 1 60); do curl -sf -o /dev/null --unix-socket /run/ai4artsed/${UNIT}-blue.sock http://localhost/api/schema/info && break; sleep 0.5; done`);
+  await waitBlueServing();
   assert.equal(await active(`${UNIT}-egress@blue.service`), "active");
   assert.equal(await fromInside(`${UNIT}@blue.service`, "http://127.0.0.1:11434/"), "200", "after a restart too");
   assert.equal((await info()).status, "success");
@@ -115,7 +120,8 @@ test("1c. on a host with systemd-resolved's loopback stub, a color resolves name
     "ln -sfn /run/systemd/resolve/stub-resolv.conf /etc/resolv.conf",
   ].join(" && "));
   try {
-    await shOk(server, `systemctl restart ${UNIT}@blue.service && for i in $(seq 1 60); do curl -sf -o /dev/null --unix-socket /run/ai4artsed/${UNIT}-blue.sock http://localhost/api/schema/info && break; sleep 0.5; done`);
+    await shOk(server, `systemctl restart ${UNIT}@blue.service`);
+    await waitBlueServing();
     const pid = await mainPid(`${UNIT}@blue.service`);
     const probe = (namespaces: string) =>
       shOk(server, `nsenter -t ${pid} ${namespaces} curl -s -o /dev/null -w '%{http_code}' --max-time 15 https://pypi.org/simple/six/ || true`);
@@ -123,7 +129,8 @@ test("1c. on a host with systemd-resolved's loopback stub, a color resolves name
     assert.equal(await probe("-n -m"), "200", "the color's own view of /etc/resolv.conf names a server it reaches");
   } finally {
     await shOk(server, "rm -f /etc/resolv.conf && mv /root/resolv.conf.orig /etc/resolv.conf && rm -rf /run/systemd/resolve");
-    await shOk(server, `systemctl restart ${UNIT}@blue.service && for i in $(seq 1 60); do curl -sf -o /dev/null --unix-socket /run/ai4artsed/${UNIT}-blue.sock http://localhost/api/schema/info && break; sleep 0.5; done`);
+    await shOk(server, `systemctl restart ${UNIT}@blue.service`);
+    await waitBlueServing();
   }
 });
 

@@ -8,7 +8,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
-import { deploy, makeFixtureRepo, publishRepo, sh, shOk, startTestServer, stopTestServer, TestServer } from "./harness";
+import { deploy, sh, shOk, startTestBed, stopTestServer, TestServer } from "./harness";
 
 const NAME = `ai4c${process.pid % 10000}`;
 const UNIT = "cloudflared-ai4artsed-production.service";
@@ -26,8 +26,7 @@ let server: TestServer;
 let token: string;
 
 before(async () => {
-  server = startTestServer(NAME);
-  await publishRepo(server, makeFixtureRepo());
+  ({ server } = await startTestBed(NAME));
   const standIn = fs.readFileSync(path.join(__dirname, "stand-ins", "cloudflared.py"), "utf8");
   const install = await sh(server, "install -m 755 /dev/stdin /usr/local/bin/cloudflared", standIn);
   assert.equal(install.code, 0, install.stderr);

@@ -84,6 +84,17 @@ export async function startTestBed(name: string): Promise<TestBed> {
   return { server, repo };
 }
 
+/**
+ * Run work and count the SSH logins the server accepted meanwhile (each remote command of a
+ * `pulumi up` is one); the count's own login, logged before it counts, is left out.
+ */
+export async function sshLoginsDuring<T>(server: TestServer, work: () => T): Promise<{ result: T; logins: number }> {
+  const count = async () => Number(await shOk(server, "journalctl -u ssh --no-pager -o cat | grep -c '^Accepted publickey' || true"));
+  const before = await count();
+  const result = work();
+  return { result, logins: (await count()) - before - 1 };
+}
+
 /** Push every branch of the local repo to SERVER_REPO on the server, over the pinned SSH key. */
 export async function publishRepo(server: TestServer, repo: string): Promise<void> {
   await shOk(server, `test -d ${SERVER_REPO} || git init --quiet --bare ${SERVER_REPO}`);

@@ -21,23 +21,13 @@ import { stateSummary } from "../../components/drift";
 import { renderUnit } from "../../components/serviceFiles";
 import { ConfigError, parseStackConfig } from "../../config/load";
 import { FACTS, rawConfig, SECRET_SECTIONS } from "./fixtures";
-import { buildStack, Recorded } from "./mocks";
+import { buildStack, remoteStep } from "./mocks";
 
 const NAMES = blueGreenNames("ai4artsed-production", "/opt/ai4artsed-production", "/etc/ai4artsed");
 const DESCRIPTION = "AI4ArtsEd production (port 17801)";
 const lines = (text: string) => text.split("\n");
 
-/** The script a recorded `bash -c '<script>'` runs, unquoted by bash itself. */
-function scriptOf(commandLine: string | undefined): string | undefined {
-  if (commandLine === undefined) return undefined;
-  return execFileSync("bash", ["-c", `printf %s ${commandLine.slice("bash -c ".length)}`]).toString();
-}
 
-function command(graph: Map<string, Recorded>, name: string): Record<string, any> {
-  const found = graph.get(name);
-  assert.ok(found, `no resource ${name}; have ${[...graph.keys()].join(", ")}`);
-  return { ...found.inputs, create: scriptOf(found.inputs.create), delete: scriptOf(found.inputs.delete) };
-}
 
 test("names: template instances, bridge, proxy, sockets and links derive from the unit name", () => {
   assert.deepEqual(NAMES, {
@@ -158,7 +148,7 @@ test("the proxy: loopback only, one server connection per request, long requests
 
 test("production defaults to blue-green: units, proxy, haproxy package and the blue-green activation", async () => {
   const graph = await buildStack("production", {}, FACTS, "bg");
-  const activate = command(graph, "bg-service-activate").create;
+  const activate = remoteStep(graph, "bg-service-activate").create;
   assert.match(activate, /^# ai4artsed activate-blue-green\n/);
   for (const param of [
     "INSTALL_DIR=/opt/ai4artsed-production",
@@ -182,7 +172,7 @@ test("production defaults to blue-green: units, proxy, haproxy package and the b
   }
   assert.ok(activate.indexOf("prune_releases() {") < activate.indexOf("drain_color() {"), "helpers inlined: releases, then colors");
   execFileSync("bash", ["-n", "-c", activate]);
-  const unit = command(graph, "bg-service-unit");
+  const unit = remoteStep(graph, "bg-service-unit");
   assert.match(unit.create, /\nTARGET_FILE=\/etc\/systemd\/system\/ai4artsed-production@\.service\n/);
   assert.match(unit.create, /\nON_CHANGE='systemctl daemon-reload'\n/);
   assert.ok(lines(unit.stdin).includes("PrivateNetwork=yes"));
@@ -194,13 +184,13 @@ test("production defaults to blue-green: units, proxy, haproxy package and the b
     ["proxy-config", "/etc/ai4artsed/ai4artsed-production-proxy.cfg"],
   ];
   for (const [step, file] of installs) {
-    const install = command(graph, `bg-service-${step}`);
+    const install = remoteStep(graph, `bg-service-${step}`);
     assert.ok(install.create.includes(`\nTARGET_FILE=${file}\nFILE_MODE=644\n`), `${step} installs ${file}`);
   }
-  assert.match(command(graph, "bg-service-proxy-config").create, /\nON_CHANGE='systemctl try-reload-or-restart ai4artsed-production-proxy\.service'\n/);
-  assert.match(command(graph, "bg-host-packages").create, /\nPACKAGES='[^']*\bhaproxy passt\b[^']*'\n/);
-  assert.ok(command(graph, "bg-service-egress-service").stdin.includes(" -T 7801,7821,11434,17803 "), "the app's host services by default");
-  const remove = command(graph, "bg-service-remove").delete;
+  assert.match(remoteStep(graph, "bg-service-proxy-config").create, /\nON_CHANGE='systemctl try-reload-or-restart ai4artsed-production-proxy\.service'\n/);
+  assert.match(remoteStep(graph, "bg-host-packages").create, /\nPACKAGES='[^']*\bhaproxy passt\b[^']*'\n/);
+  assert.ok(remoteStep(graph, "bg-service-egress-service").stdin.includes(" -T 7801,7821,11434,17803 "), "the app's host services by default");
+  const remove = remoteStep(graph, "bg-service-remove").delete;
   assert.match(remove, /\nUNIT_NAME=ai4artsed-production-proxy\.service\n/);
   assert.match(remove, /\nEXTRA_UNITS='ai4artsed-production-drain-blue\.service ai4artsed-production-bridge@blue\.socket .* ai4artsed-production@green\.service ai4artsed-production\.service'\n/);
   assert.match(remove, /\nEXTRA_FILES='[^']*\/opt\/ai4artsed-production\/serving\.sock [^']*'\n/);
@@ -208,21 +198,21 @@ test("production defaults to blue-green: units, proxy, haproxy package and the b
 
 test("restart stays the development default and stops blue-green leftovers before it restarts", async () => {
   const graph = await buildStack("development", {}, FACTS, "dev-restart");
-  const activate = command(graph, "dev-restart-service-activate").create;
+  const activate = remoteStep(graph, "dev-restart-service-activate").create;
   assert.match(activate, /^# ai4artsed activate\n/);
   assert.ok(activate.includes("\nUNIT_NAME=ai4artsed-development.service\n"));
   assert.match(activate, /\nRETIRE_UNITS='ai4artsed-development-proxy\.service ai4artsed-development-drain-blue\.service ai4artsed-development-bridge@blue\.socket /);
   assert.equal(graph.get("dev-restart-service-proxy-config"), undefined);
-  assert.doesNotMatch(command(graph, "dev-restart-host-packages").create, /haproxy/);
+  assert.doesNotMatch(remoteStep(graph, "dev-restart-host-packages").create, /haproxy/);
 });
 
 test("blue-green on development follows its port; the drain timeout is a setting", async () => {
   const graph = await buildStack("development", { app: { deployStrategy: "blue-green", drainTimeoutSeconds: 120 } }, FACTS, "dev-bg");
-  assert.ok(lines(command(graph, "dev-bg-service-proxy-config").stdin).includes("    bind 127.0.0.1:17802"));
-  assert.ok(lines(command(graph, "dev-bg-service-proxy-config").stdin).includes("    timeout server 120s"));
-  assert.ok(command(graph, "dev-bg-service-bridge-service").stdin.includes(" 127.0.0.1:17802\n"));
-  assert.ok(command(graph, "dev-bg-service-activate").create.includes("\nDRAIN_TIMEOUT_SECONDS=120\n"));
-  assert.ok(command(graph, "dev-bg-service-environment").stdin.includes('PORT="17802"'), "both colors get the stack's port");
+  assert.ok(lines(remoteStep(graph, "dev-bg-service-proxy-config").stdin).includes("    bind 127.0.0.1:17802"));
+  assert.ok(lines(remoteStep(graph, "dev-bg-service-proxy-config").stdin).includes("    timeout server 120s"));
+  assert.ok(remoteStep(graph, "dev-bg-service-bridge-service").stdin.includes(" 127.0.0.1:17802\n"));
+  assert.ok(remoteStep(graph, "dev-bg-service-activate").create.includes("\nDRAIN_TIMEOUT_SECONDS=120\n"));
+  assert.ok(remoteStep(graph, "dev-bg-service-environment").stdin.includes('PORT="17802"'), "both colors get the stack's port");
 });
 
 test("blue-green: a code-only commit changes release, backup and activation, and nothing else", async () => {

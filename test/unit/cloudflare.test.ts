@@ -15,7 +15,7 @@ import { accessRules } from "../../components/cloudflare/access";
 import { connectorUnitName, renderConnectorUnit } from "../../components/cloudflare/connectorUnit";
 import { rateLimitRule } from "../../components/cloudflare/rateLimit";
 import { DEFAULT_ORIGIN, tunnelIngress } from "../../components/cloudflare/tunnel";
-import { buildStack, invoked, MOCK_ACCESS_AUD, MOCK_TUNNEL_SECRET, mockTunnelToken, Recorded } from "./mocks";
+import { buildStack, invoked, MOCK_ACCESS_AUD, MOCK_TUNNEL_SECRET, mockTunnelToken, Recorded, scriptOf } from "./mocks";
 import { FACTS, rawConfig, SECRET_SECTIONS } from "./fixtures";
 
 const ROOT = path.join(__dirname, "..", "..");
@@ -44,12 +44,6 @@ function get(graph: Map<string, Recorded>, name: string, type?: string): Recorde
   return found;
 }
 
-/** The script a `bash -c '<script>'` command line runs, unquoted by bash itself. */
-function scriptOf(commandLine: string | undefined): string | undefined {
-  if (commandLine === undefined) return undefined;
-  assert.match(commandLine, /^bash -c /);
-  return execFileSync("bash", ["-c", `printf %s ${commandLine.slice("bash -c ".length)}`]).toString();
-}
 
 function cloudflareResources(graph: Map<string, Recorded>): Recorded[] {
   return [...graph.values()].filter((r) => r.type.startsWith("cloudflare:") || r.type === TYPES.provider);

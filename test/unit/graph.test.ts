@@ -1,24 +1,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "child_process";
-import { buildStack, MOCK_SECRET_KEY, Recorded } from "./mocks";
+import { buildStack, MOCK_SECRET_KEY, Recorded, remoteStep } from "./mocks";
 import { FACTS, TEST_HOST_KEY } from "./fixtures";
 
 const COMMAND = "command:remote:Command";
 
-/** The script a `bash -c '<script>'` command line runs, unquoted by bash itself. */
-function scriptOf(commandLine: string | undefined): string | undefined {
-  if (commandLine === undefined) return undefined;
-  assert.match(commandLine, /^bash -c /);
-  return execFileSync("bash", ["-c", `printf %s ${commandLine.slice("bash -c ".length)}`]).toString();
-}
 
 /** A command's inputs, with create and delete as the scripts they run. */
 function command(graph: Map<string, Recorded>, name: string): Record<string, any> {
-  const found = graph.get(name);
-  assert.ok(found, `no resource ${name}; have ${[...graph.keys()].join(", ")}`);
-  assert.equal(found.type, COMMAND);
-  return { ...found.inputs, create: scriptOf(found.inputs.create), delete: scriptOf(found.inputs.delete) };
+  const step = remoteStep(graph, name);
+  assert.equal(graph.get(name)!.type, COMMAND);
+  return step;
 }
 
 test("production registers every component with its type token", async () => {

@@ -3,6 +3,8 @@
  * resource's inputs by name so tests can read the graph a stack would register.
  */
 import * as pulumi from "@pulumi/pulumi";
+import assert from "node:assert/strict";
+import { execFileSync } from "child_process";
 import { parseStackConfig } from "../../config/load";
 import { serverConnection } from "../../components/connection";
 import { DeployFacts } from "../../components/deployFacts";
@@ -99,4 +101,18 @@ export async function buildStack(
   await new Promise((resolve) => pulumi.all([env.url, env.revision, env.releasePath, env.serviceName]).apply(resolve));
   await new Promise((resolve) => setTimeout(resolve, 100));
   return new Map([...registered].filter(([key]) => key.startsWith(`${name}-`) || key === name));
+}
+
+/** The script a recorded `bash -c '<script>'` command line runs, unquoted by bash itself. */
+export function scriptOf(commandLine: string | undefined): string | undefined {
+  if (commandLine === undefined) return undefined;
+  assert.match(commandLine, /^bash -c /);
+  return execFileSync("bash", ["-c", `printf %s ${commandLine.slice("bash -c ".length)}`]).toString();
+}
+
+/** A recorded remote step: its inputs, create and delete as the scripts they run, and which inputs were secret. */
+export function remoteStep(graph: Map<string, Recorded>, name: string): Record<string, any> {
+  const found = graph.get(name);
+  assert.ok(found, `no resource ${name}; have ${[...graph.keys()].join(", ")}`);
+  return { ...found.inputs, create: scriptOf(found.inputs.create), delete: scriptOf(found.inputs.delete), secretInputs: found.secretInputs };
 }

@@ -5,22 +5,12 @@ import { execFileSync } from "child_process";
 import { ConfigError, parseStackConfig, RawConfig } from "../../config/load";
 import { stateSummary } from "../../components/drift";
 import { ALERT_IDENTIFIER, renderProbeService, renderProbeTimer } from "../../components/monitor";
-import { buildStack, Recorded } from "./mocks";
+import { buildStack, remoteStep } from "./mocks";
 import { FACTS, rawConfig, SECRET_SECTIONS } from "./fixtures";
 
 const WEBHOOK = "https://hooks.example.org/services/T000/B000/very-secret-token";
 
-/** The script a `bash -c '<script>'` command line runs, unquoted by bash itself. */
-function scriptOf(commandLine: string | undefined): string | undefined {
-  if (commandLine === undefined) return undefined;
-  return execFileSync("bash", ["-c", `printf %s ${commandLine.slice("bash -c ".length)}`]).toString();
-}
 
-function step(graph: Map<string, Recorded>, name: string): Record<string, any> {
-  const found = graph.get(name);
-  assert.ok(found, `no resource ${name}; have ${[...graph.keys()].join(", ")}`);
-  return { ...found.inputs, create: scriptOf(found.inputs.create), delete: scriptOf(found.inputs.delete), secretInputs: found.secretInputs };
-}
 
 test("config defaults: no test command, monitor on with the seed's 300 s / 120 s, no webhook", () => {
   const { config } = parseStackConfig("production", rawConfig(), SECRET_SECTIONS);
@@ -64,27 +54,27 @@ for (const [title, raw, key, secrets] of INVALID) {
 }
 
 test("release: the test command and its timeout reach release.sh only when set", async () => {
-  const without = step(await buildStack("production", {}, undefined, "notest"), "notest-release-export").create;
+  const without = remoteStep(await buildStack("production", {}, undefined, "notest"), "notest-release-export").create;
   assert.doesNotMatch(without, /\n(TEST_COMMAND|TEST_TIMEOUT_SECONDS)=/);
   const graph = await buildStack("production", { app: { testCommand: "python -m pytest -q devserver/tests", testTimeoutSeconds: 120 } }, undefined, "tested");
-  const create = step(graph, "tested-release-export").create;
+  const create = remoteStep(graph, "tested-release-export").create;
   assert.ok(create.includes("\nTEST_COMMAND='python -m pytest -q devserver/tests'\nTEST_TIMEOUT_SECONDS=120\n"), create.slice(0, 600));
 });
 
 test("adoption: the host's first step checks installDir with the shared paths; the release's last finishes it", async () => {
   const graph = await buildStack("production", {}, undefined, "adopting");
-  const adopt = step(graph, "adopting-host-adopt").create;
+  const adopt = remoteStep(graph, "adopting-host-adopt").create;
   assert.match(adopt, /^# ai4artsed adopt\n/);
   assert.ok(adopt.includes("\nINSTALL_DIR=/opt/ai4artsed-production\nSHARED_PATHS='exports/\ndevserver/api_keys.json\n"));
-  const finish = step(graph, "adopting-release-adopt").create;
+  const finish = remoteStep(graph, "adopting-release-adopt").create;
   assert.match(finish, /^# ai4artsed adopt-switch\n/);
   assert.ok(finish.includes("\nINSTALL_DIR=/opt/ai4artsed-production\nSERVICE_USER=ai4artsed-production\nSHARED_PATHS='exports/\n"));
-  assert.equal(step(graph, "adopting-host-adopt").delete, undefined, "adoption is never undone by destroy");
+  assert.equal(remoteStep(graph, "adopting-host-adopt").delete, undefined, "adoption is never undone by destroy");
 });
 
 test("monitor: probe, oneshot and timer per stack; removal on destroy names only this stack's files", async () => {
   const graph = await buildStack("development", { monitor: { intervalSeconds: 60, alertAfterSeconds: 90 } }, undefined, "mon");
-  const probe = step(graph, "mon-monitor-probe");
+  const probe = remoteStep(graph, "mon-monitor-probe");
   assert.match(probe.create, /\nTARGET_FILE=\/usr\/local\/lib\/ai4artsed\/ai4artsed-development-health-probe\.sh\nFILE_MODE=755\n/);
   assert.match(probe.stdin, /^# ai4artsed health-probe\n/);
   for (const param of [
@@ -98,14 +88,14 @@ test("monitor: probe, oneshot and timer per stack; removal on destroy names only
     assert.ok(probe.stdin.includes(`\n${param}\n`), `probe lacks ${param}`);
   }
   execFileSync("bash", ["-n", "-c", probe.stdin]);
-  const service = step(graph, "mon-monitor-service");
+  const service = remoteStep(graph, "mon-monitor-service");
   assert.match(service.create, /TARGET_FILE=\/etc\/systemd\/system\/ai4artsed-development-health\.service\n/);
   assert.match(service.stdin, /\nType=oneshot\nExecStart=\/bin\/bash \/usr\/local\/lib\/ai4artsed\/ai4artsed-development-health-probe\.sh\n/);
-  const timer = step(graph, "mon-monitor-timer");
+  const timer = remoteStep(graph, "mon-monitor-timer");
   assert.match(timer.stdin, /\nOnActiveSec=60s\nOnUnitActiveSec=60s\n/);
   assert.match(timer.create, /ON_CHANGE='systemctl daemon-reload && systemctl enable ai4artsed-development-health\.timer && systemctl restart ai4artsed-development-health\.timer'/);
   assert.equal(graph.get("mon-monitor-webhook"), undefined, "no webhook configured, no webhook file");
-  const remove = step(graph, "mon-monitor-remove");
+  const remove = remoteStep(graph, "mon-monitor-remove");
   assert.equal(remove.create, undefined);
   assert.ok(
     remove.delete.includes(
@@ -117,8 +107,8 @@ test("monitor: probe, oneshot and timer per stack; removal on destroy names only
 });
 
 test("monitor on blue-green: the probe finds the serving color itself, so a deploy never rewrites it", async () => {
-  const first = step(await buildStack("production", {}, FACTS, "bgmon"), "bgmon-monitor-probe").stdin;
-  const next = step(await buildStack("production", {}, { ...FACTS, commit: "4".repeat(40) }, "bgmon"), "bgmon-monitor-probe").stdin;
+  const first = remoteStep(await buildStack("production", {}, FACTS, "bgmon"), "bgmon-monitor-probe").stdin;
+  const next = remoteStep(await buildStack("production", {}, { ...FACTS, commit: "4".repeat(40) }, "bgmon"), "bgmon-monitor-probe").stdin;
   assert.equal(next, first, "a new commit leaves the probe as it is");
   for (const param of ["UNIT_NAME=ai4artsed-production-proxy.service", "SERVING_LINK=/opt/ai4artsed-production/serving.sock", "APP_TEMPLATE=ai4artsed-production@"]) {
     assert.ok(first.includes(`\n${param}\n`), `probe lacks ${param}`);
@@ -130,9 +120,9 @@ test("monitor drift: the timer's state and files are checked; a repair rewrites 
   const clean = await buildStack("production", {}, FACTS, "watched");
   const expected = clean.get("watched-monitor-state")!.inputs.expected;
   assert.equal(clean.get("watched-monitor-state")!.inputs.onServer, expected, "unobserved: no drift");
-  const probe = step(clean, "watched-monitor-probe");
-  const timer = step(clean, "watched-monitor-timer");
-  assert.equal(expected, stateSummary(`active enabled\n${probe.stdin}${step(clean, "watched-monitor-service").stdin}${timer.stdin}`.replace(/\n+$/, "")));
+  const probe = remoteStep(clean, "watched-monitor-probe");
+  const timer = remoteStep(clean, "watched-monitor-timer");
+  assert.equal(expected, stateSummary(`active enabled\n${probe.stdin}${remoteStep(clean, "watched-monitor-service").stdin}${timer.stdin}`.replace(/\n+$/, "")));
   assert.ok(
     timer.create.includes(
       "\nENSURE='{ systemctl is-enabled --quiet ai4artsed-production-health.timer && systemctl is-active --quiet ai4artsed-production-health.timer; } || systemctl enable --now ai4artsed-production-health.timer'\n",
@@ -146,7 +136,7 @@ test("monitor drift: the timer's state and files are checked; a repair rewrites 
 
 test("monitor: the webhook URL goes on stdin into a 0600 file, never into command or unit text", async () => {
   const graph = await buildStack("production", { monitor: { webhookUrl: WEBHOOK } }, undefined, "hooked");
-  const webhook = step(graph, "hooked-monitor-webhook");
+  const webhook = remoteStep(graph, "hooked-monitor-webhook");
   assert.equal(webhook.stdin, `${WEBHOOK}\n`);
   assert.ok(webhook.secretInputs.has("stdin"), "the webhook URL is a secret");
   assert.match(webhook.create, /\nTARGET_FILE=\/etc\/ai4artsed\/ai4artsed-production-health\.webhook\nFILE_MODE=600\n/);
