@@ -6,13 +6,4 @@ STEP="up-local"
 # shellcheck source=scripts/lib/setup.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/setup.sh"
 
-main() {
-  require_root "the local test server"
-  ensure_system_packages
-  ensure_node_modules
-  pulumi_on_path
-  cd "${SETUP_ROOT}"
-  node --import tsx scripts/up-local.ts "$@"
-}
-
-main "$@"
+run_with_pulumi "the local test server" scripts/up-local.ts "$@"

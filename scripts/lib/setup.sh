@@ -52,3 +52,14 @@ pulumi_on_path() {
   export PATH="${tools}:${PATH}"
   export PULUMI_SKIP_UPDATE_CHECK=true
 }
+
+# run_with_pulumi WHY ENTRY [ARGS...]: as root, with packages, npm modules and the engine in
+# place, run a TypeScript entry point of this project (the main job, the benchmark).
+run_with_pulumi() {
+  require_root "$1"
+  ensure_system_packages
+  ensure_node_modules
+  pulumi_on_path
+  cd "${SETUP_ROOT}" || return 1
+  node --import tsx "${@:2}"
+}
