@@ -5,7 +5,6 @@ shopt -s inherit_errexit
 STEP="backup"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-readonly REMOTE_DIR="${ROOT}/components/remote"
 WORK_DIR=""
 
 err() {
@@ -45,7 +44,7 @@ output() {
     || die "stack ${STACK} has no output $1; run 'pulumi up -s ${STACK}' first"
 }
 
-# render ACTION BACKUP: the remote script as the program renders it: parameters, helpers, script.
+# render ACTION BACKUP: the remote script, rendered by the program's own renderer.
 render() {
   local environment service_name release_path install_dir unit url
   environment="$(config environment "${STACK}")"
@@ -54,10 +53,7 @@ render() {
   install_dir="$(config app.installDir "$(dirname "$(dirname "${release_path}")")")"
   unit="$(output serviceName)"
   url="$(output url)"
-  printf 'set -euo pipefail\n'
-  printf '%s=%q\n' ACTION "$1" BACKUP "$2" INSTALL_DIR "${install_dir}" UNIT_NAME "${unit}" \
-    ENV_FILE "/etc/ai4artsed/${service_name}.env" HEALTH_URL "${url}"
-  cat "${REMOTE_DIR}/lib.sh" "${REMOTE_DIR}/backup-restore.sh"
+  (cd "${ROOT}" && node --import tsx scripts/backup-script.ts "$1" "$2" "${install_dir}" "${unit}" "${service_name}" "${url}")
 }
 
 # run_remote SCRIPT: over SSH with the stack's key and pinned host key, as root.
@@ -92,6 +88,7 @@ main() {
     *) usage ;;
   esac
   command -v pulumi >/dev/null || die "pulumi is not on PATH"
+  [[ -d "${ROOT}/node_modules" ]] || die "the program's npm packages are missing; run 'npm ci' in ${ROOT} first"
   trap cleanup EXIT
   local script
   script="$(render "${action}" "${3:-latest}")"
