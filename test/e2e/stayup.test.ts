@@ -94,6 +94,8 @@ test("3. a wiped install dir comes back with one up, a new commit included", asy
   await shOk(server, `cp -a ${PROD}/shared /root/shared.saved && rm -rf ${PROD} && mkdir ${PROD} && mv /root/shared.saved ${PROD}/shared`);
   const next = mutate(repo, "main", "code");
   await publishRepo(server, repo);
+  const preview = ws.ok(["preview"]);
+  assert.doesNotMatch(preview.stdout, /to delete|to replace/, preview.stdout);
   const up = ws.ok(["up", "--yes", "--skip-preview"]);
   console.log(`# up after the install dir was wiped: ${up.seconds.toFixed(1)} s`);
   assert.equal(ws.outputs().revision, next);
@@ -113,6 +115,7 @@ test("4. a server replaced by a fresh machine converges with one up; preview say
   const updates = (preview.stdout.match(/^\s+~ \S+/gm) ?? []).length;
   console.log(`# preview against the fresh server: ${updates} updates`);
   assert.ok(updates >= 15, `preview shows every step running again:\n${preview.stdout}`);
+  assert.doesNotMatch(preview.stdout, /to delete|to replace/, "every step runs again in place: no delete reaches the new machine");
   const up = ws.ok(["up", "--yes", "--skip-preview"]);
   console.log(`# up against the fresh server: ${up.seconds.toFixed(1)} s`);
   assert.equal(await health(), "200");
