@@ -110,8 +110,10 @@ test("4. a server replaced by a fresh machine converges with one up; preview say
   stopTestServer(NAME);
   server = startTestServer(NAME);
   await publishRepo(server, repo);
-  ws.set("server.hostKey", server.hostKey!);
+  // The new machine: its address, its host key, and (as a new test server) its own login key.
   ws.set("server.address", server.host);
+  ws.set("server.hostKey", server.hostKey!);
+  ws.set("server.privateKey", server.privateKey, true);
   const preview = ws.ok(["preview", "--diff"]);
   const updates = (preview.stdout.match(/^\s+~ \S+/gm) ?? []).length;
   console.log(`# preview against the fresh server: ${updates} updates`);
