@@ -1,8 +1,7 @@
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { ENVIRONMENT_DEFAULTS, EnvironmentName } from "../config/defaults";
-import { StackConfig } from "../config/schema";
+import { StackConfig, writablePathsOf } from "../config/schema";
 import { AppService } from "./appService";
 import { ServerConnection } from "./connection";
 import { DeployFacts } from "./deployFacts";
@@ -13,6 +12,7 @@ import { FrontendBuild } from "./frontendBuild";
 import { BASE_PACKAGES, Host } from "./host";
 import { BLUE_GREEN_PACKAGES } from "./blueGreen";
 import { Journald } from "./journald";
+import { aiToolsBaseOf } from "./paths";
 import { HealthMonitor } from "./monitor";
 import { PythonEnv } from "./pythonEnv";
 import { Release } from "./release";
@@ -43,8 +43,7 @@ export function appEnvironment(
       SECRET_KEY: key,
       DEBUG: app.debug ? "true" : "false",
       LOG_LEVEL: app.logLevel,
-      // The app defaults this to the checkout's parent, which under releases/ is wrong.
-      AI_TOOLS_BASE: path.posix.dirname(app.installDir),
+      AI_TOOLS_BASE: aiToolsBaseOf(app.installDir),
       ...ENVIRONMENT_DEFAULTS[environment].environment,
       ...app.environment,
       ...secrets,
@@ -77,10 +76,11 @@ export class Environment extends pulumi.ComponentResource {
     const { app, host: hostConfig } = config;
     const child = { parent: this };
 
-    const packages = app.deployStrategy === "blue-green" ? [...BASE_PACKAGES, ...BLUE_GREEN_PACKAGES] : undefined;
+    const packages = [...BASE_PACKAGES, ...(app.deployStrategy === "blue-green" ? BLUE_GREEN_PACKAGES : []), ...app.systemPackages];
+    const writablePaths = writablePathsOf(app);
     const host = new Host(
       `${name}-host`,
-      { connection, installDir: app.installDir, serviceUser: app.serviceUser, packages, sharedPaths: app.sharedPaths },
+      { connection, installDir: app.installDir, serviceUser: app.serviceUser, packages, sharedPaths: app.sharedPaths, writablePaths },
       child,
     );
     // Before this stack's first deploy there is nothing to drift from: everything is new.
