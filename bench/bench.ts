@@ -18,6 +18,7 @@ import {
 } from "../test/host/harness";
 import { LoadSummary, startLoad } from "../test/host/load";
 import { PulumiWorkspace } from "../test/e2e/workspace";
+import { DEFAULT_SYSTEM_PACKAGES } from "../config/defaults";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const NAME = `ai4bench${process.pid % 1000}`;
@@ -50,6 +51,8 @@ function log(message: string) {
 }
 
 async function setUpBaseline(server: TestServer): Promise<void> {
+  // The old scripts ran on a server prepared by hand: the app's runtime libraries installed.
+  await shOk(server, `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${DEFAULT_SYSTEM_PACKAGES.join(" ")} >/dev/null`);
   await sh(server, `cat > ${BASELINE_SCRIPT} && chmod 755 ${BASELINE_SCRIPT}`, fs.readFileSync(path.join(__dirname, "baseline-deploy.sh"), "utf8"));
   await shOk(server, `git clone --quiet --branch main ${SERVER_REPO} ${BASELINE_DIR} && python3 -m venv ${BASELINE_DIR}/venv`);
   const unit = [
@@ -72,7 +75,8 @@ async function setUpBaseline(server: TestServer): Promise<void> {
 
 async function baselineDeploy(server: TestServer, revision = ""): Promise<{ seconds: number; commands: number }> {
   const started = Date.now();
-  const out = await shOk(server, `${BASELINE_SCRIPT} ${BASELINE_DIR} ${BASELINE_UNIT} main ${revision}`);
+  // pip unpacks into TMPDIR: on disk, as /tmp was where the old scripts ran (the test server's is a small tmpfs).
+  const out = await shOk(server, `TMPDIR=/var/tmp ${BASELINE_SCRIPT} ${BASELINE_DIR} ${BASELINE_UNIT} main ${revision}`);
   return { seconds: (Date.now() - started) / 1000, commands: Number(out.match(/commands: (\d+)/)![1]) };
 }
 

@@ -113,6 +113,7 @@ export class AppService extends pulumi.ComponentResource {
       installDir: host.installDir,
       backendDir: args.backendDir ?? "devserver",
       environmentFile,
+      writablePaths: host.writablePaths,
       color: blueGreen,
       wants: blueGreen ? [`${names.egressTemplate}%i.service`] : [],
     });

@@ -1,8 +1,7 @@
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { ENVIRONMENT_DEFAULTS, EnvironmentName } from "../config/defaults";
-import { StackConfig } from "../config/schema";
+import { StackConfig, writablePathsOf } from "../config/schema";
 import { AppService } from "./appService";
 import { ServerConnection } from "./connection";
 import { DeployFacts } from "./deployFacts";
@@ -13,6 +12,7 @@ import { FrontendBuild } from "./frontendBuild";
 import { BASE_PACKAGES, Host } from "./host";
 import { BLUE_GREEN_PACKAGES } from "./blueGreen";
 import { Journald } from "./journald";
+import { aiToolsBaseOf } from "./paths";
 import { HealthMonitor } from "./monitor";
 import { PythonEnv } from "./pythonEnv";
 import { Release } from "./release";
@@ -46,8 +46,7 @@ export function appEnvironment(
       SECRET_KEY: key,
       DEBUG: app.debug ? "true" : "false",
       LOG_LEVEL: app.logLevel,
-      // The app defaults this to the checkout's parent, which under releases/ is wrong.
-      AI_TOOLS_BASE: path.posix.dirname(app.installDir),
+      AI_TOOLS_BASE: aiToolsBaseOf(app.installDir),
       ...ENVIRONMENT_DEFAULTS[environment].environment,
       ...app.environment,
       ...secrets,
@@ -80,7 +79,8 @@ export class Environment extends pulumi.ComponentResource {
     const { app, host: hostConfig } = config;
     const child = { parent: this };
 
-    const packages = app.deployStrategy === "blue-green" ? [...BASE_PACKAGES, ...BLUE_GREEN_PACKAGES] : undefined;
+    const packages = [...BASE_PACKAGES, ...(app.deployStrategy === "blue-green" ? BLUE_GREEN_PACKAGES : []), ...app.systemPackages];
+    const writablePaths = writablePathsOf(app);
     const host = new Host(
       `${name}-host`,
       {
@@ -89,6 +89,7 @@ export class Environment extends pulumi.ComponentResource {
         serviceUser: app.serviceUser,
         packages,
         sharedPaths: app.sharedPaths,
+        writablePaths,
         identityRecord: identityRecordOf(args.stack),
         identity: renderIdentity(identityOf(args.environment, config)),
       },

@@ -27,6 +27,11 @@ export interface HostArgs {
   /** Where the server keeps what the stack deployed with (stackIdentity.ts), and that record's text. */
   readonly identityRecord: string;
   readonly identity: string;
+  /**
+   * Absolute paths outside installDir the service may write (the unit's ReadWritePaths=); a missing
+   * one is created for the service user, an existing one left to its owner. Defaults to none.
+   */
+  readonly writablePaths?: readonly string[];
 }
 
 /** The server's base: packages, service user, this environment's directory layout. */
@@ -35,6 +40,7 @@ export class Host extends pulumi.ComponentResource {
   public readonly installDir: string;
   public readonly serviceUser: string;
   public readonly envDir: string;
+  public readonly writablePaths: readonly string[];
   /** The step later steps wait for: layout in place, packages installed. */
   public readonly ready: pulumi.Resource;
   public readonly installDirOutput: pulumi.Output<string>;
@@ -45,6 +51,7 @@ export class Host extends pulumi.ComponentResource {
     this.installDir = args.installDir;
     this.serviceUser = args.serviceUser;
     this.envDir = args.envDir ?? ENV_DIR;
+    this.writablePaths = args.writablePaths ?? [];
 
     // First of all: check and take over a hand-made checkout in installDir, or stop before anything changes.
     const adopt = remoteScript(
@@ -62,7 +69,14 @@ export class Host extends pulumi.ComponentResource {
       {
         connection: args.connection,
         script: "host-layout",
-        params: { INSTALL_DIR: args.installDir, SERVICE_USER: args.serviceUser, ENV_DIR: this.envDir, IDENTITY_RECORD: args.identityRecord, IDENTITY: args.identity },
+        params: {
+          INSTALL_DIR: args.installDir,
+          SERVICE_USER: args.serviceUser,
+          ENV_DIR: this.envDir,
+          WRITABLE_PATHS: this.writablePaths.join("\n"),
+          IDENTITY_RECORD: args.identityRecord,
+          IDENTITY: args.identity,
+        },
         deleteScript: "layout-remove",
         deleteParams: { INSTALL_DIR: args.installDir, PURGE_SHARED: args.purgeSharedOnDestroy ? "yes" : "no", IDENTITY_RECORD: args.identityRecord },
       },

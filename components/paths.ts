@@ -8,3 +8,8 @@ export function unitFileOf(unit: string): string {
 export function environmentFileOf(unitName: string, envDir: string = ENV_DIR): string {
   return `${envDir}/${unitName}.env`;
 }
+
+/** AI_TOOLS_BASE: where the app looks for kohya_ss, SwarmUI and ComfyUI. The app defaults it to the checkout's parent, which under releases/ is wrong. */
+export function aiToolsBaseOf(installDir: string): string {
+  return installDir.slice(0, installDir.lastIndexOf("/")) || "/";
+}

@@ -15,13 +15,15 @@ export interface UnitSpec {
    * runs from current/.
    */
   readonly color?: boolean;
+  /** Directories outside installDir the app may write (ReadWritePaths=). Defaults to none. */
+  readonly writablePaths?: readonly string[];
   /** Units started with this one (Wants=), e.g. a color's egress. Defaults to none. */
   readonly wants?: readonly string[];
 }
 
 /**
  * The app's unit: restarts itself, logs to the journal, runs unprivileged in a sandbox
- * in which it can write only shared/ (through the release's links).
+ * in which it can write only shared/ (through the release's links) and its writable paths.
  */
 export function renderUnit(spec: UnitSpec): string {
   const current = spec.color ? `${spec.installDir}/color-%i` : `${spec.installDir}/current`;
@@ -53,9 +55,9 @@ StandardOutput=journal
 StandardError=journal
 SyslogIdentifier=${identifier}
 
-# Sandbox: read-only system and code, writable shared/ only.
+# Sandbox: read-only system and code, writable shared/ and the app's tool dirs only.
 UMask=0027
-ReadWritePaths=${spec.installDir}/shared
+ReadWritePaths=${[`${spec.installDir}/shared`, ...(spec.writablePaths ?? [])].join(" ")}
 PrivateUsers=yes
 ${network}ProcSubset=pid
 RemoveIPC=yes

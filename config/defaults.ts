@@ -73,8 +73,36 @@ export const DEFAULT_SHARED_PATHS = [
   "devserver/user_settings.json",
   "devserver/setup_aws_env.sh",
   "devserver/settings_password.key",
+  "devserver/openrouter.key",
+  "devserver/anthropic.key",
+  "devserver/openai.key",
+  "devserver/mistral.key",
   "devserver/hardware_matrix.json",
 ];
+
+/**
+ * Debian packages the app loads at run time (runtime libraries, no -dev packages): WeasyPrint's
+ * Pango and HarfBuzz (GObject comes with Pango), cairo and gdk-pixbuf, which the app's requirements.txt names in
+ * its header as build packages, and a font so PDF exports have one to render with.
+ */
+export const DEFAULT_SYSTEM_PACKAGES = [
+  "libpango-1.0-0",
+  "libpangoft2-1.0-0",
+  "libpangocairo-1.0-0",
+  "libharfbuzz0b",
+  "libharfbuzz-subset0",
+  "libcairo2",
+  "libgdk-pixbuf-2.0-0",
+  "fontconfig",
+  "fonts-dejavu-core",
+];
+
+/**
+ * Directories outside the install dir that the app writes, relative to AI_TOOLS_BASE (the install
+ * dir's parent): its LoRA training service creates kohya_ss's dataset and log dirs and the LoRA
+ * output dir at import.
+ */
+export const DEFAULT_TOOL_WRITABLE_PATHS = ["kohya_ss_new/dataset", "kohya_ss_new/logs", "SwarmUI/Models/loras"];
 
 /** `GET /api/schema/info` answers JSON with status success on the real app; `/api/health` does not exist. */
 export const DEFAULT_HEALTH_PATH = "/api/schema/info";

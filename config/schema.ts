@@ -1,12 +1,14 @@
 import { z } from "zod";
 import { blueGreenNames } from "../components/blueGreen";
-import { ENV_DIR } from "../components/paths";
+import { aiToolsBaseOf, ENV_DIR } from "../components/paths";
 import {
   DEFAULT_DRAIN_TIMEOUT_SECONDS,
   DEFAULT_HOST_LOOPBACK_PORTS,
   DEFAULT_HEALTH_PATH,
   DEPLOY_STRATEGIES,
   DEFAULT_SHARED_PATHS,
+  DEFAULT_SYSTEM_PACKAGES,
+  DEFAULT_TOOL_WRITABLE_PATHS,
   ENVIRONMENT_DEFAULTS,
   ENVIRONMENTS,
   EnvironmentName,
@@ -24,6 +26,8 @@ export const PROVIDERS = ["plugins", "builtin"] as const;
 export const LIST_SETTINGS = new Set([
   "app.hostLoopbackPorts",
   "app.sharedPaths",
+  "app.systemPackages",
+  "app.writablePaths",
   "host.firewall.denyPorts",
   "cloudflare.access.allowedEmails",
   "cloudflare.access.allowedEmailDomains",
@@ -63,6 +67,8 @@ export const EXAMPLES: Record<string, string> = {
   "app.environment": "eu-central-1",
   "app.secrets": "sk-or-... --secret",
   "app.sharedPaths": "exports/",
+  "app.systemPackages": "libpango-1.0-0",
+  "app.writablePaths": "/opt/kohya_ss_new/dataset",
   "app.keepBackups": "10",
   "app.testCommand": "\"python -m pytest devserver/tests\"",
   "app.testTimeoutSeconds": "600",
@@ -244,6 +250,12 @@ export function configSchema(environment: EnvironmentName) {
     environment: variableMap("an environment value"),
     secrets: variableMap("a secret value"),
     sharedPaths: z.array(relativePath).default(DEFAULT_SHARED_PATHS),
+    // Debian packages the app loads at run time, installed by the host step.
+    systemPackages: z
+      .array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, { error: "must be a Debian package name, e.g. libpango-1.0-0" }))
+      .default(DEFAULT_SYSTEM_PACKAGES),
+    // Writable for the service outside installDir; unset: the app's tool dirs under installDir's parent (writablePathsOf).
+    writablePaths: z.array(absolutePath).optional(),
     // Run in each new release before it goes live; a failure stops the deploy.
     testCommand: noNewline("a shell command").optional(),
     testTimeoutSeconds: wholeNumber(10, 7200).default(600),
@@ -384,9 +396,33 @@ export function configSchema(environment: EnvironmentName) {
       if (config.app.port === ssh) {
         ctx.addIssue({ code: "custom", path: ["app", "port"], message: `must differ from the SSH port ${ssh}` });
       }
+      checkWritablePaths(config.app, ctx);
       if (config.app.deployStrategy === "blue-green") checkBlueGreen(config.app, ctx);
       if (config.cloudflare.enabled) checkCloudflare(config.cloudflare, environment, ctx);
     });
+}
+
+/** Directories the service may write outside installDir: app.writablePaths, or the app's tool dirs under AI_TOOLS_BASE. */
+export function writablePathsOf(app: { installDir: string; writablePaths?: string[] }): string[] {
+  return app.writablePaths ?? DEFAULT_TOOL_WRITABLE_PATHS.map((p) => `${aiToolsBaseOf(app.installDir)}/${p}`);
+}
+
+/** System trees a service must never get write access to. */
+const SYSTEM_TREES = ["/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/root", "/run", "/sbin", "/sys", "/usr"];
+
+function checkWritablePaths(app: { installDir: string; writablePaths?: string[] }, ctx: z.RefinementCtx) {
+  const within = (p: string, dir: string) => p === dir || p.startsWith(`${dir}/`);
+  (app.writablePaths ?? []).forEach((p, index) => {
+    if (within(p, app.installDir) || within(app.installDir, p)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["app", "writablePaths", index],
+        message: `must lie outside app.installDir ${app.installDir}: paths the app writes inside it belong in app.sharedPaths`,
+      });
+    } else if (SYSTEM_TREES.some((tree) => within(p, tree))) {
+      ctx.addIssue({ code: "custom", path: ["app", "writablePaths", index], message: `must not be in a system tree (${SYSTEM_TREES.join(", ")})` });
+    }
+  });
 }
 
 /** A unix socket path must fit sun_path (107 bytes and the terminating NUL). */

@@ -24,6 +24,23 @@ ensure_dir() {
   }
 }
 
+# ensure_writable_path GROUP DIR: a directory outside INSTALL_DIR the service writes (its unit's
+# ReadWritePaths=). A missing one is made for the service user; parents made on the way stay
+# root's. An existing one keeps its owner (a tool installed by hand may own it): the service only
+# gets a warning when it cannot write there (README: "Directories outside the install dir").
+ensure_writable_path() {
+  local group="$1" dir="$2"
+  if [[ ! -d "${dir}" ]]; then
+    mkdir -p "$(dirname "${dir}")"
+    mkdir -m 750 "${dir}"
+    chown "${SERVICE_USER}:${group}" "${dir}"
+    log "created ${dir} for ${SERVICE_USER}"
+  elif ! runuser -u "${SERVICE_USER}" -- test -w "${dir}" -a -x "${dir}"; then
+    err "warning: ${SERVICE_USER} cannot write ${dir} ($(stat -c '%U:%G %a' "${dir}")); the app fails where it writes there." \
+      "Give it group access (README: Directories outside the install dir) or drop the path from app.writablePaths"
+  fi
+}
+
 main() {
   require_vars INSTALL_DIR SERVICE_USER ENV_DIR LAYOUT_ID IDENTITY_RECORD IDENTITY
   take_host_lock
@@ -39,6 +56,10 @@ main() {
   ensure_dir 750 "${SERVICE_USER}:${group}" "${INSTALL_DIR}/shared"
   ensure_dir 750 "${SERVICE_USER}:${group}" "${INSTALL_DIR}/shared/exports"
   ensure_dir 755 root:root "${ENV_DIR}"
+  local path
+  while IFS= read -r path; do
+    [[ -n "${path}" ]] && ensure_writable_path "${group}" "${path}"
+  done <<<"${WRITABLE_PATHS:-}"
   touch "${INSTALL_DIR}/revisions.log"
   printf '%s\n' "${LAYOUT_ID}" | install_if_changed 644 root:root "${INSTALL_DIR}/.layout-id" || true
   printf '%s' "${IDENTITY}" | install_if_changed 644 root:root "${IDENTITY_RECORD}" || true

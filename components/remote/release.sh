@@ -7,7 +7,9 @@ STEP="${STEP:-release}"
 [[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # link_shared_path RELEASE PATH: replace PATH in the release by a link into shared/.
-# A trailing slash marks a directory. The first time, shared/ is seeded from the release.
+# A trailing slash marks a directory. The first time, shared/ is seeded from the release. A file
+# the app has not written yet is linked all the same: the app creates it through the link, in a
+# directory of shared/ that the service user owns.
 link_shared_path() {
   local release="$1" entry="$2"
   local path="${entry%/}" shared="${INSTALL_DIR}/shared/${entry%/}"
@@ -19,9 +21,6 @@ link_shared_path() {
       cp -a "${release}/${path}" "${shared}"
     elif [[ "${entry}" == */ ]]; then
       mkdir -p "${shared}"
-    else
-      # A file the app has not written yet: nothing to link until it exists.
-      return 0
     fi
     chown -R "${SERVICE_USER}:${group}" "$(dirname "${shared}")"
   fi

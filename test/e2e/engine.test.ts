@@ -1,10 +1,12 @@
 /**
- * The real Pulumi engine against the real test server: up, preview, config changes, new
- * commits, pinned rollback, a failing health gate, destroy, and the secrets in exported state.
+ * The real Pulumi engine against the real test server: up (with what the real app needs on a
+ * fresh server), preview, config changes, new commits, pinned rollback, a failing health gate,
+ * destroy, and the secrets in exported state.
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { headOf, mutate, publishRepo, SERVER_REPO, shOk, startTestBed, stopTestServer, TestServer } from "../host/harness";
+import { assertFirstStartNeedsMet } from "../host/appNeeds";
 import { PulumiWorkspace } from "./workspace";
 
 const NAME = `ai4e${process.pid % 10000}`;
@@ -42,6 +44,8 @@ test("up deploys the fixture app; outputs name URL, commit and release", async (
   // Production deploys blue-green: the output names the serving color's unit.
   assert.match(out.serviceName, /^ai4artsed-production@(blue|green)\.service$/);
   assert.equal(await health(17801), "200");
+  // A fresh Debian 13 server, /tmp a small tmpfs, the production defaults, nothing done by hand.
+  await assertFirstStartNeedsMet(server, PROD, "ai4artsed-production", 17801);
 });
 
 test("preview right after up reports no changes", () => {

@@ -26,6 +26,7 @@ import {
   TestServer,
 } from "./harness";
 import { failures, LoadSummary, startLoad } from "./load";
+import { assertFirstStartNeedsMet } from "./appNeeds";
 
 const NAME = `ai4b${process.pid % 10000}`;
 const PROD = "/opt/ai4artsed-production";
@@ -78,6 +79,7 @@ test("1. production deploys blue-green: blue serves through the proxy, as produc
   assert.equal(state.release, `${PROD}/releases/${prod.facts.commit}`);
   const cookie = await shOk(server, "curl -si http://127.0.0.1:17801/api/session | grep -i '^set-cookie'");
   assert.match(cookie, /; Secure/i);
+  await assertFirstStartNeedsMet(server, PROD, "ai4artsed-production", 17801);
   // The proxy listens on loopback only; the app itself is in its own namespace, not on the host.
   const listening = await shOk(server, "ss -Htln 'sport = :17801'");
   assert.deepEqual(listening.split("\n").map((l) => l.trim().split(/\s+/)[3]), ["127.0.0.1:17801"]);

@@ -6,6 +6,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import * as net from "net";
+import { assertFirstStartNeedsMet, TOOL_DIRS } from "./appNeeds";
 import { deploy, Deployment, destroy, headOf, mutate, publishRepo, sh, shOk, startTestBed, StepFailed, stopTestServer, TestServer } from "./harness";
 
 const NAME = `ai4h${process.pid % 10000}`;
@@ -70,6 +71,8 @@ test("1. fresh provisioning of production serves the main commit", async () => {
   assert.equal(state.secure_cookie, true, "PORT=17801 reaches the app: production cookies");
   assert.equal(await shOk(server, `stat -c %U ${PROD}/current/devserver/server.py`), "root", "code is root-owned");
   assert.equal(await shOk(server, `stat -c %U ${PROD}/shared/exports`), "ai4artsed-production", "the service writes shared/");
+  await assertFirstStartNeedsMet(server, PROD, "ai4artsed-production", 17801);
+  for (const dir of TOOL_DIRS) assert.equal(await shOk(server, `stat -c '%U %a' ${dir}`), "ai4artsed-production 750", `${dir} made for the service user`);
   await shOk(server, `curl -sf -X POST --data pupil-work 'http://127.0.0.1:17801/api/export?name=keep.txt'`);
   await shOk(server, `install -m 600 -o ai4artsed-production /dev/stdin ${PROD}/shared/devserver/settings_password.key <<<secret-settings-key`);
 });

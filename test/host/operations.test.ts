@@ -9,6 +9,8 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { DEFAULT_SYSTEM_PACKAGES } from "../../config/defaults";
+import { TOOL_DIRS } from "./appNeeds";
 import { deploy, Deployment, destroy, makeFixtureRepo, publishRepo, ROOT, SERVER_REPO, sh, shOk, startTestServer, StepFailed, stopTestServer, TestServer } from "./harness";
 
 const NAME = `ai4o${process.pid % 10000}`;
@@ -97,15 +99,21 @@ async function healthy(port: number): Promise<Record<string, any>> {
   throw new Error(`nothing healthy on ${port}`);
 }
 
-/** A checkout made by hand as the lab did it: clone, venv, data inside, a unit started by hand. */
+/**
+ * A checkout made by hand as the lab did it: the app's libraries installed by hand, the AI tools'
+ * dirs belonging to the lab user, clone, venv (pip's temporary files on disk), data inside, a
+ * unit started by hand.
+ */
 async function makeLegacyInstall(dir: string, branch: string, unit: string, port: number): Promise<void> {
   await shOk(
     server,
     `set -e
 id -u lab >/dev/null 2>&1 || useradd --create-home lab
+dpkg-query -W libpango-1.0-0 >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${DEFAULT_SYSTEM_PACKAGES.join(" ")} >/dev/null; }
+install -d -o lab -g lab ${TOOL_DIRS.join(" ")}
 git clone --quiet --branch ${branch} ${SERVER_REPO} ${dir}
 cd ${dir}
-python3 -m venv venv && venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+python3 -m venv venv && TMPDIR=/var/tmp venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
 mkdir -p exports/class-7a
 head -c 3000000 /dev/urandom >exports/class-7a/recording.bin
 printf 'pupil essay\\n' >exports/essay.txt && chmod 640 exports/essay.txt
@@ -189,6 +197,21 @@ test("1. a hand-made production checkout is adopted: every data byte kept, serve
   const again = await deploy(server, "production");
   assert.match(again.runs.find((r) => r.step === "host-adopt")!.result.stdout, /nothing to adopt in \/opt\/ai4artsed-production \(layout\)/);
   assert.match(again.runs.find((r) => r.step === "release-adopt")!.result.stdout, /no adoption pending/);
+});
+
+test("1b. the AI tools' dirs of a hand-made server stay the lab user's; group access, as the README says, lets the app write them", async () => {
+  const layout = await deploy(server, "production", {}, ["host-layout"]);
+  for (const dir of TOOL_DIRS) {
+    assert.ok(layout.runs[0].result.stderr.includes(`warning: ai4artsed-production cannot write ${dir} (lab:lab 755)`), layout.runs[0].result.stderr);
+    assert.equal(await shOk(server, `stat -c %U:%G ${dir}`), "lab:lab", "not chowned");
+  }
+  const before = JSON.parse(await shOk(server, "curl -sf http://127.0.0.1:17801/api/training/dirs"));
+  assert.match(before[TOOL_DIRS[0]], /not writable: Permission denied/, "the app started all the same");
+  await shOk(server, `usermod -aG lab ai4artsed-production && chmod g+rwxs ${TOOL_DIRS.join(" ")} && systemctl try-restart 'ai4artsed-production@*.service'`);
+  await healthy(17801);
+  const after = JSON.parse(await shOk(server, "curl -sf http://127.0.0.1:17801/api/training/dirs"));
+  for (const dir of TOOL_DIRS) assert.equal(after[dir], "writable", dir);
+  assert.equal((await deploy(server, "production", {}, ["host-layout"])).runs[0].result.stderr, "", "no warning left");
 });
 
 test("2. an unexpected install dir stops the deploy with what is wrong, and changes nothing", async () => {

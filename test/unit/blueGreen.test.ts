@@ -212,6 +212,16 @@ test("restart stays the development default and stops blue-green leftovers befor
   assert.doesNotMatch(remoteStep(graph, "dev-restart-host-packages").create, /haproxy/);
 });
 
+test("both strategies install the app's system packages, create its writable paths and open them in the color units", async () => {
+  for (const [stack, strategy] of [["production", "blue-green"], ["development", "restart"]] as const) {
+    const name = `sys-${strategy}`;
+    const graph = await buildStack(stack, { app: { deployStrategy: strategy, systemPackages: ["libpango-1.0-0", "fonts-dejavu-core"], writablePaths: ["/srv/loras"] } }, FACTS, name);
+    assert.match(remoteStep(graph, `${name}-host-packages`).create, /\nPACKAGES='[^']*\bcurl\b[^']* libpango-1\.0-0 fonts-dejavu-core'\n/, strategy);
+    assert.match(remoteStep(graph, `${name}-host-layout`).create, /\nWRITABLE_PATHS=\/srv\/loras\n/, strategy);
+    assert.match(remoteStep(graph, `${name}-service-unit`).stdin, /\nReadWritePaths=\/opt\/ai4artsed-\w+\/shared \/srv\/loras\n/, strategy);
+  }
+});
+
 test("blue-green on development follows its port; the drain timeout is a setting", async () => {
   const graph = await buildStack("development", { app: { deployStrategy: "blue-green", drainTimeoutSeconds: 120 } }, FACTS, "dev-bg");
   assert.ok(lines(remoteStep(graph, "dev-bg-service-proxy-config").stdin).includes("    bind 127.0.0.1:17802"));

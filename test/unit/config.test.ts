@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ConfigError, parseStackConfig, RawConfig } from "../../config/load";
+import { writablePathsOf } from "../../config/schema";
 import { rawConfig, SECRET_SECTIONS } from "./fixtures";
 
 test("production defaults follow the seed and fit the real app", () => {
@@ -20,6 +21,19 @@ test("production defaults follow the seed and fit the real app", () => {
   assert.equal(config.server.port, 22);
   assert.equal(config.server.user, "root");
   assert.ok(config.app.sharedPaths.includes("exports/"));
+});
+
+test("the real app's runtime libraries, and its tool dirs beside the install dir, are defaults", () => {
+  const { config } = parseStackConfig("production", rawConfig(), SECRET_SECTIONS);
+  for (const pkg of ["libpango-1.0-0", "libpangoft2-1.0-0", "libharfbuzz-subset0", "libcairo2"]) assert.ok(config.app.systemPackages.includes(pkg), pkg);
+  assert.ok(!config.app.systemPackages.some((p) => p.endsWith("-dev")), "runtime packages only");
+  assert.deepEqual(writablePathsOf(config.app), ["/opt/kohya_ss_new/dataset", "/opt/kohya_ss_new/logs", "/opt/SwarmUI/Models/loras"]);
+  const elsewhere = parseStackConfig("development", rawConfig({ app: { installDir: "/srv/ai/ai4artsed-dev" } }), SECRET_SECTIONS).config;
+  assert.deepEqual(writablePathsOf(elsewhere.app), ["/srv/ai/kohya_ss_new/dataset", "/srv/ai/kohya_ss_new/logs", "/srv/ai/SwarmUI/Models/loras"], "they follow AI_TOOLS_BASE");
+  const set = parseStackConfig("production", rawConfig({ app: { writablePaths: ["/data/loras"] } }), SECRET_SECTIONS).config;
+  assert.deepEqual(writablePathsOf(set.app), ["/data/loras"]);
+  assert.ok(config.app.sharedPaths.includes("devserver/settings_password.key"));
+  assert.ok(config.app.sharedPaths.includes("devserver/openrouter.key"), "API key files the settings page writes");
 });
 
 test("development defaults: develop, 17802, debug logging, journald left to production", () => {
@@ -79,6 +93,9 @@ const INVALID: Array<[string, string, RawConfig, string, Set<string>?]> = [
   ["firewall denying its own app port twice", "development", rawConfig({ app: { port: 18000 }, host: { firewall: { denyPorts: [18000] } } }), "ai4artsed:host.firewall.denyPorts"],
   ["app port equal to SSH port", "production", rawConfig({ server: { port: 2222 }, app: { port: 2222 } }), "ai4artsed:app.port"],
   ["unknown environment", "staging", rawConfig(), "ai4artsed:environment"],
+  ["system package that is no Debian name", "production", rawConfig({ app: { systemPackages: ["libpango 1.0"] } }), "ai4artsed:app.systemPackages[0]"],
+  ["writable path inside the install dir", "production", rawConfig({ app: { writablePaths: ["/opt/ai4artsed-production/exports"] } }), "ai4artsed:app.writablePaths[0]"],
+  ["writable path in a system tree", "development", rawConfig({ app: { writablePaths: ["/opt/kohya/dataset", "/etc/ai4artsed"] } }), "ai4artsed:app.writablePaths[1]"],
 ];
 
 for (const [title, stack, raw, key, secrets] of INVALID) {

@@ -36,6 +36,25 @@ test("the unit is sandboxed and may write only shared/", () => {
   assert.doesNotMatch(UNIT, /SECRET|KEY=/, "no secret in the unit");
 });
 
+test("the unit may also write its writable paths outside the install dir, colors too", () => {
+  for (const color of [false, true]) {
+    const unit = renderUnit({
+      unitName: "ai4artsed-production",
+      description: "AI4ArtsEd production",
+      serviceUser: "ai4artsed-production",
+      installDir: "/opt/ai4artsed-production",
+      backendDir: "devserver",
+      environmentFile: "/etc/ai4artsed/ai4artsed-production.env",
+      writablePaths: ["/opt/kohya_ss_new/dataset", "/opt/SwarmUI/Models/loras"],
+      color,
+    });
+    assert.ok(
+      unit.split("\n").includes("ReadWritePaths=/opt/ai4artsed-production/shared /opt/kohya_ss_new/dataset /opt/SwarmUI/Models/loras"),
+      `color ${color}:\n${unit}`,
+    );
+  }
+});
+
 test("the EnvironmentFile quotes values the way systemd reads them", () => {
   const text = renderEnvironmentFile({ PORT: "17801", SECRET_KEY: 'a"b\\c', EMPTY: "" });
   assert.equal(text.split("\n").slice(1).join("\n"), 'PORT="17801"\nSECRET_KEY="a\\"b\\\\c"\nEMPTY=""\n');

@@ -48,6 +48,10 @@ readonly DEFAULT_NAME="ai4artsed-test"
 readonly NET_PREFIX="10.213"
 readonly SSH_PORT="22"
 readonly STOP_TIMEOUT=15
+# /tmp in the guest: a small tmpfs, as on Debian 13 (there 10 % of RAM), smaller than the
+# fixture's downloaded wheels, so a package install that unpacks into /tmp fails as it does on
+# a real server with the real app's PyTorch stack.
+readonly GUEST_TMP_TMPFS="/tmp:mode=1777,size=64M"
 
 readonly CACHE_DIR="${AI4ARTSED_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME}/.cache}/ai4artsed-deploy}/testserver"
 readonly IMAGE_DIR="${CACHE_DIR}/${SUITE}-base"
@@ -630,6 +634,7 @@ boot_container() {
       -D "${ROOT_DIR}" --boot --register=no --keep-unit \
       --network-namespace-path="/run/netns/${NETNS}" \
       --capability=CAP_NET_ADMIN -M "${NAME}" --console=passive \
+      --tmpfs="${GUEST_TMP_TMPFS}" \
       </dev/null >"${RUN_DIR}/console.log" 2>&1
   ) &
   echo "$!" >"${RUN_DIR}/nspawn.pid"
