@@ -25,8 +25,9 @@ export type ScriptName =
   | "adopt"
   | "adopt-switch"
   | "health-probe"
-  | "monitor-remove"
-  | "backup-restore";
+  | "timer-remove"
+  | "backup-restore"
+  | "offsite-backup";
 
 /** Helper files (below remote/lib/) a script needs besides lib.sh, inlined after it in this order. */
 const SCRIPT_HELPERS: Partial<Record<ScriptName, readonly string[]>> = {
@@ -34,8 +35,10 @@ const SCRIPT_HELPERS: Partial<Record<ScriptName, readonly string[]>> = {
   "activate-blue-green": ["lib/releases.sh", "lib/colors.sh"],
   adopt: ["lib/adoption.sh"],
   "adopt-switch": ["lib/adoption.sh", "lib/releases.sh"],
-  "health-probe": ["lib/colors.sh"],
-  observe: ["lib/colors.sh"],
+  "health-probe": ["lib/colors.sh", "lib/state.sh", "lib/offsite-alert.sh"],
+  observe: ["lib/colors.sh", "lib/offsite-observe.sh"],
+  "offsite-backup": ["lib/state.sh", "lib/restic.sh"],
+  "backup-restore": ["lib/state.sh", "lib/restic.sh", "lib/offsite-restore.sh"],
 };
 
 export type ScriptParams = Readonly<Record<string, string | number | boolean | undefined>>;

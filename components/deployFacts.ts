@@ -2,9 +2,10 @@ import { remoteInvocation, renderScript } from "./commands";
 import { parseObservation, ServerObservation } from "./drift";
 import { JOURNALD_DROPIN } from "./journald";
 import { monitorObservationParams } from "./monitor";
+import { offsiteObservationParams } from "./offsiteBackup";
 import { ENV_DIR, environmentFileOf } from "./paths";
 import { serviceObservationParams } from "./blueGreen";
-import { StackConfig } from "../config/schema";
+import { offsiteEnabled, StackConfig } from "../config/schema";
 import { runOverSsh, SshResult, SshTarget } from "../lib/ssh";
 
 /** What the server says a deploy of this config means, known before any resource is registered. */
@@ -55,6 +56,7 @@ export async function inspectServer(config: StackConfig, denyPorts: readonly num
     DENY_PORTS: denyPorts.join(" "),
     JOURNALD_DROPIN,
     ...(config.monitor.enabled ? monitorObservationParams(app.serviceName, ENV_DIR) : {}),
+    ...(offsiteEnabled(config.backup.offsite) ? offsiteObservationParams(app.serviceName, config.backup.offsite.repository) : {}),
   });
   const resolve = renderScript("resolve", {
     INSTALL_DIR: app.installDir,

@@ -32,6 +32,19 @@ export interface HealthMonitorArgs {
   readonly webhookUrl?: pulumi.Input<string>;
   /** observe.sh's `monitor` section; undefined when the server was not observed. */
   readonly observed?: string;
+  /** The off-host backup the probe also watches (its age and last result). Defaults to none. */
+  readonly offsite?: OffsiteWatch;
+}
+
+/** What the probe needs to watch a stack's off-host backup. */
+export interface OffsiteWatch {
+  readonly stack: string;
+  /** The backup's unit without .service. */
+  readonly unit: string;
+  readonly stateFile: string;
+  /** Where the probe records that it alerted about the backup. */
+  readonly alertFile: string;
+  readonly maxAgeHours: number;
 }
 
 /** The names a stack's monitor uses on the server; the delete step removes exactly these. */
@@ -128,6 +141,15 @@ export class HealthMonitor extends pulumi.ComponentResource {
       STATE_FILE: paths.stateFile,
       WEBHOOK_FILE: paths.webhookFile,
       ALERT_IDENTIFIER,
+      ...(args.offsite
+        ? {
+            OFFSITE_STACK: args.offsite.stack,
+            OFFSITE_UNIT: args.offsite.unit,
+            OFFSITE_STATE_FILE: args.offsite.stateFile,
+            OFFSITE_ALERT_FILE: args.offsite.alertFile,
+            OFFSITE_MAX_AGE_HOURS: args.offsite.maxAgeHours,
+          }
+        : {}),
     });
     const serviceText = renderProbeService(spec);
     const timerText = renderProbeTimer(spec);
@@ -189,14 +211,11 @@ export class HealthMonitor extends pulumi.ComponentResource {
       `${name}-remove`,
       {
         connection,
-        deleteScript: "monitor-remove",
+        deleteScript: "timer-remove",
         deleteParams: {
-          MONITOR_UNIT: paths.unit,
-          PROBE_FILE: paths.probeFile,
-          WEBHOOK_FILE: paths.webhookFile,
-          STATE_FILE: paths.stateFile,
-          SERVICE_FILE: paths.serviceFile,
-          TIMER_FILE: paths.timerFile,
+          TIMER_UNIT: paths.unit,
+          UNIT_FILES: [paths.serviceFile, paths.timerFile].join(" "),
+          FILES: [paths.probeFile, paths.webhookFile, paths.stateFile, ...(args.offsite ? [args.offsite.alertFile] : [])].join(" "),
         },
       },
       child,
