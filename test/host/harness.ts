@@ -42,6 +42,15 @@ export function stopTestServer(name: string): void {
   execFileSync("bash", [TESTSERVER, "down", "--name", name], { stdio: ["ignore", "inherit", "inherit"] });
 }
 
+/** Let one test server reach another on one TCP port (SSH); every other pair stays isolated. */
+export function linkServers(from: TestServer, to: TestServer, port = 22): void {
+  execFileSync("bash", [TESTSERVER, "link", "--name", from.name, "--to", to.name, "--port", String(port)], { stdio: ["ignore", "ignore", "inherit"] });
+}
+
+export function unlinkServers(from: TestServer, to: TestServer, port = 22): void {
+  execFileSync("bash", [TESTSERVER, "unlink", "--name", from.name, "--to", to.name, "--port", String(port)], { stdio: ["ignore", "ignore", "inherit"] });
+}
+
 export function sh(server: TestServer, command: string, stdin?: string, timeoutMs = 600_000): Promise<SshResult> {
   return runOverSsh(server, command, { stdin, timeoutMs });
 }
@@ -129,6 +138,13 @@ export const DEPLOY_ORDER = [
   "monitor-webhook",
   "monitor-service",
   "monitor-timer",
+  "offsite-backup-script",
+  "offsite-backup-password",
+  "offsite-backup-ssh-key",
+  "offsite-backup-known-hosts",
+  "offsite-backup-credentials",
+  "offsite-backup-service",
+  "offsite-backup-timer",
 ] as const;
 export type Step = (typeof DEPLOY_ORDER)[number];
 
@@ -161,11 +177,11 @@ export interface Deployment {
 export async function deploy(
   server: TestServer,
   stack: "production" | "development",
-  overrides: { app?: object; host?: object; monitor?: object; cloudflare?: object } = {},
+  overrides: { app?: object; host?: object; monitor?: object; cloudflare?: object; backup?: object } = {},
   steps: readonly string[] = DEPLOY_ORDER,
 ): Promise<Deployment> {
   const serverConfig = { address: server.host, port: server.port, user: server.user, privateKey: server.privateKey, hostKey: server.hostKey };
-  const merged = { server: serverConfig, app: { repoUrl: SERVER_REPO, ...overrides.app }, host: overrides.host, monitor: overrides.monitor, cloudflare: overrides.cloudflare };
+  const merged = { server: serverConfig, app: { repoUrl: SERVER_REPO, ...overrides.app }, host: overrides.host, monitor: overrides.monitor, cloudflare: overrides.cloudflare, backup: overrides.backup };
   const { config } = parseStackConfig(stack, rawConfig(merged), SECRET_SECTIONS);
   const { facts } = await inspectServer(config, denyPortsOf(config));
   const name = `${stack}`;
@@ -186,10 +202,43 @@ export async function destroy(server: TestServer, deployment: Deployment): Promi
   const deletes = [...deployment.graph.values()].filter((r) => r.inputs.delete).reverse();
   const order = (r: Recorded) => {
     const step = r.name.slice(deployment.name.length + 1);
-    return ["monitor-remove", "service-remove", "firewall-rules", "journald-dropin", "host-layout"].indexOf(step);
+    return ["offsite-backup-remove", "monitor-remove", "service-remove", "firewall-rules", "journald-dropin", "host-layout"].indexOf(step);
   };
   for (const resource of deletes.sort((a, b) => order(a) - order(b))) {
     const result = await sh(server, resource.inputs.delete);
     if (result.code !== 0) throw new StepFailed(`${resource.name} (delete)`, result);
   }
+}
+
+/**
+ * A stand-in for the pulumi CLI that answers `config get --path KEY --stack STACK` and
+ * `stack output NAME --stack STACK` for scripts/backup.sh from the given values
+ * (`config.<key>`, `output.<name>`); its directory goes first on PATH.
+ */
+export function fakePulumi(stack: string, values: Record<string, string>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ai4artsed-fake-pulumi-"));
+  for (const [key, value] of Object.entries(values)) fs.writeFileSync(path.join(dir, key), value);
+  fs.writeFileSync(
+    path.join(dir, "pulumi"),
+    `#!/bin/bash
+# Test stand-in: pulumi config get --path KEY --stack ${stack} | pulumi stack output NAME --stack ${stack}
+case "$1 $2" in
+  "config get") [[ "$5 $6" == "--stack ${stack}" ]] && file="config.$4" ;;
+  "stack output") [[ "$4 $5" == "--stack ${stack}" ]] && file="output.$3" ;;
+esac
+[[ -n "\${file:-}" && -f "${dir}/\${file}" ]] || { echo "error: configuration key not found" >&2; exit 1; }
+cat "${dir}/\${file}"
+`,
+    { mode: 0o755 },
+  );
+  return dir;
+}
+
+/** Run scripts/backup.sh with a stand-in pulumi directory first on PATH; its stdout. */
+export function backupScript(fake: string, ...args: string[]): string {
+  return execFileSync("bash", [path.join(ROOT, "scripts", "backup.sh"), ...args], {
+    env: { ...process.env, PATH: `${fake}:${process.env.PATH}` },
+    stdio: ["ignore", "pipe", "pipe"],
+    maxBuffer: 16 * 1024 * 1024,
+  }).toString();
 }

@@ -9,7 +9,22 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { deploy, Deployment, destroy, makeFixtureRepo, publishRepo, ROOT, SERVER_REPO, sh, shOk, startTestServer, StepFailed, stopTestServer, TestServer } from "./harness";
+import {
+  backupScript,
+  deploy,
+  Deployment,
+  destroy,
+  fakePulumi,
+  makeFixtureRepo,
+  publishRepo,
+  SERVER_REPO,
+  sh,
+  shOk,
+  startTestServer,
+  StepFailed,
+  stopTestServer,
+  TestServer,
+} from "./harness";
 
 const NAME = `ai4o${process.pid % 10000}`;
 const PROD = "/opt/ai4artsed-production";
@@ -351,29 +366,9 @@ test("4. the health monitor alerts once per outage (journal err + one webhook PO
   await shOk(server, "systemctl stop hook-receiver");
 });
 
-/** A stand-in for the pulumi CLI that answers `config get` and `stack output` for scripts/backup.sh. */
-function fakePulumi(values: Record<string, string>): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ai4artsed-fake-pulumi-"));
-  for (const [key, value] of Object.entries(values)) fs.writeFileSync(path.join(dir, key), value);
-  fs.writeFileSync(
-    path.join(dir, "pulumi"),
-    `#!/bin/bash
-# Test stand-in: pulumi config get --path KEY --stack production | pulumi stack output NAME --stack production
-case "$1 $2" in
-  "config get") [[ "$5 $6" == "--stack production" ]] && file="config.$4" ;;
-  "stack output") [[ "$4 $5" == "--stack production" ]] && file="output.$3" ;;
-esac
-[[ -n "\${file:-}" && -f "${dir}/\${file}" ]] || { echo "error: configuration key not found" >&2; exit 1; }
-cat "${dir}/\${file}"
-`,
-    { mode: 0o755 },
-  );
-  return dir;
-}
-
 test("5. scripts/backup.sh lists the backups and restores the latest: damaged settings come back, the app serves them", async () => {
   const serving = await shOk(server, "systemctl list-units --state=active --plain --no-legend 'ai4artsed-production*.service' | awk '{print $1}' | grep -v -e '-health' -e '-proxy' -e '-bridge' | head -n 1");
-  const fake = fakePulumi({
+  const fake = fakePulumi("production", {
     "config.server.address": server.host,
     "config.server.port": String(server.port),
     "config.server.hostKey": server.hostKey!,
@@ -382,8 +377,7 @@ test("5. scripts/backup.sh lists the backups and restores the latest: damaged se
     "output.url": "http://127.0.0.1:17801/api/schema/info",
     "output.releasePath": await shOk(server, `readlink ${PROD}/current`),
   });
-  const run = (...args: string[]) =>
-    execFileSync("bash", [path.join(ROOT, "scripts", "backup.sh"), ...args], { env: { ...process.env, PATH: `${fake}:${process.env.PATH}` } }).toString();
+  const run = (...args: string[]) => backupScript(fake, ...args);
 
   const listed = run("list", "production");
   assert.match(listed, /^\d{8}T\d{6}Z-[0-9a-f]{12}\.tar\.gz\t\S+\t\d+ files$/m);

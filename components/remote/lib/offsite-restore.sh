@@ -120,7 +120,7 @@ restore_offsite() {
 }
 
 offsite_action() {
-  [[ -n "${REPOSITORY:-}" ]] || die "stack ${STACK:-?} has no off-host backup (backup.offsite.repository); see README: Off-host backups"
+  require_vars REPOSITORY
   case "${ACTION}" in
     snapshots) list_snapshots ;;
     restore-offsite) restore_offsite ;;
