@@ -86,7 +86,7 @@ export function renderOffsiteService(spec: OffsiteUnitSpec): string {
   const paths = offsitePaths(spec.unitName);
   const credentials = [
     `LoadCredential=restic-password:${paths.passwordFile}`,
-    ...(spec.withSshKey ? [`LoadCredential=ssh-key:${paths.sshKeyFile}`] : []),
+    ...(spec.withSshKey ? [`LoadCredential=ssh-key:${paths.sshKeyFile}`, `LoadCredential=known-hosts:${paths.knownHostsFile}`] : []),
     ...(spec.withCredentials ? [`LoadCredential=backend-credentials:${paths.credentialsFile}`] : []),
   ];
   return `${MANAGED_UNIT_HEADER}

@@ -242,3 +242,51 @@ export function backupScript(fake: string, ...args: string[]): string {
     maxBuffer: 16 * 1024 * 1024,
   }).toString();
 }
+
+const HOOK_PORT = 18999;
+const HOOK_LOG = "/var/log/ai4artsed-test-hooks.log";
+const RECEIVER = `import http.server
+
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        with open("${HOOK_LOG}", "ab") as log:
+            log.write(body + b"\\n")
+        self.send_response(204)
+        self.end_headers()
+
+http.server.HTTPServer(("127.0.0.1", ${HOOK_PORT}), Hook).serve_forever()
+`;
+
+/** A local webhook receiver on the server that records every POST; returns its URL (with a token in the path). */
+export async function startHookReceiver(server: TestServer, token: string): Promise<string> {
+  await shOk(server, `cat >/usr/local/lib/hook-receiver.py <<'EOF'\n${RECEIVER}EOF\nsystemd-run --quiet --unit=hook-receiver python3 /usr/local/lib/hook-receiver.py`);
+  return `http://127.0.0.1:${HOOK_PORT}/hooks/${token}`;
+}
+
+export async function stopHookReceiver(server: TestServer): Promise<void> {
+  await shOk(server, `systemctl stop hook-receiver; rm -f ${HOOK_LOG}`);
+}
+
+/** The webhook POSTs the receiver got, in order. */
+export async function hooks(server: TestServer): Promise<Array<Record<string, string>>> {
+  const out = await shOk(server, `cat ${HOOK_LOG} 2>/dev/null || true`);
+  return out ? out.split("\n").map((l) => JSON.parse(l)) : [];
+}
+
+/** Alert journal entries that mention `about`, as "PRIORITY MESSAGE" lines. */
+export async function alerts(server: TestServer, about: string): Promise<string[]> {
+  await shOk(server, "journalctl --sync");
+  const out = await shOk(server, `journalctl -t ai4artsed-health-alert -o json --no-pager | python3 -c 'import json,sys; [print(e["PRIORITY"], e["MESSAGE"]) for e in map(json.loads, sys.stdin)]'`);
+  return out.split("\n").filter((l) => l.includes(about));
+}
+
+/** Poll until done(read()) holds; fails with the last value after `seconds`. */
+export async function waitFor<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, seconds = 30): Promise<T> {
+  for (let i = 0; i < seconds * 2; i++) {
+    const value = await read();
+    if (done(value)) return value;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(await read())}`);
+}

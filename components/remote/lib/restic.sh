@@ -18,13 +18,14 @@ credential_file() {
 # (port SFTP_PORT) with SSH_KEY_FILE and the pinned KNOWN_HOSTS_FILE; other backends read
 # their credentials from CREDENTIALS_FILE (NAME="value" lines) when there is one.
 offsite_restic() {
-  local password_path key_path backend_path
+  local password_path key_path known_hosts_path backend_path
   password_path="$(credential_file restic-password "${PASSWORD_FILE}")"
   [[ -r "${password_path}" ]] || die "the repository password file ${password_path} is missing; run 'pulumi up' (backup.offsite.password)"
   local -a options=()
   if [[ -n "${SFTP_LOGIN:-}" ]]; then
     key_path="$(credential_file ssh-key "${SSH_KEY_FILE}")"
-    options+=(-o "sftp.command=ssh -F none -i ${key_path} -p ${SFTP_PORT} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=${KNOWN_HOSTS_FILE} -o GlobalKnownHostsFile=/dev/null -o ConnectTimeout=${CONNECT_TIMEOUT_SECONDS:-20} -o ServerAliveInterval=30 -o ServerAliveCountMax=4 ${SFTP_LOGIN} -s sftp")
+    known_hosts_path="$(credential_file known-hosts "${KNOWN_HOSTS_FILE}")"
+    options+=(-o "sftp.command=ssh -F none -i ${key_path} -p ${SFTP_PORT} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=${known_hosts_path} -o GlobalKnownHostsFile=/dev/null -o ConnectTimeout=${CONNECT_TIMEOUT_SECONDS:-20} -o ServerAliveInterval=30 -o ServerAliveCountMax=4 ${SFTP_LOGIN} -s sftp")
   fi
   backend_path="$(credential_file backend-credentials "${CREDENTIALS_FILE:-}")"
   (
