@@ -31,9 +31,11 @@ async function userFacing<T>(step: () => T | Promise<T>): Promise<T> {
 }
 
 export = async () => {
+  const stack = pulumi.getStack();
   const { environment, config } = await userFacing(readConfig);
-  const { facts, observed } = await userFacing(() => inspectServer(config, denyPortsOf(config)));
-  const env = new Environment(environment, { environment, config, facts, observed, connection: serverConnection(config.server, config.providers) });
+  const { facts, observed } = await userFacing(() => inspectServer(stack, environment, config, denyPortsOf(config)));
+  const connection = serverConnection(config.server, config.providers, facts.layoutId);
+  const env = new Environment(environment, { environment, stack, config, facts, observed, connection });
   return {
     url: env.url,
     revision: env.revision,

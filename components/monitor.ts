@@ -57,6 +57,8 @@ export function monitorPaths(unitName: string, envDir: string) {
     probeFile: `${PROBE_DIR}/${unit}-probe.sh`,
     webhookFile: `${envDir}/${unit}.webhook`,
     stateFile: `${MONITOR_STATE_DIR}/${unit}.state`,
+    /** The checked unit's restart count at the last probe: a crash loop shows as a rising count. */
+    restartsFile: `${MONITOR_STATE_DIR}/${unit}.restarts`,
   };
 }
 
@@ -139,6 +141,7 @@ export class HealthMonitor extends pulumi.ComponentResource {
       HEALTH_URL: args.healthUrl,
       ALERT_AFTER_SECONDS: spec.alertAfterSeconds,
       STATE_FILE: paths.stateFile,
+      RESTARTS_FILE: paths.restartsFile,
       WEBHOOK_FILE: paths.webhookFile,
       ALERT_IDENTIFIER,
       ...(args.offsite
@@ -215,7 +218,7 @@ export class HealthMonitor extends pulumi.ComponentResource {
         deleteParams: {
           TIMER_UNIT: paths.unit,
           UNIT_FILES: [paths.serviceFile, paths.timerFile].join(" "),
-          FILES: [paths.probeFile, paths.webhookFile, paths.stateFile, ...(args.offsite ? [args.offsite.alertFile] : [])].join(" "),
+          FILES: [paths.probeFile, paths.webhookFile, paths.stateFile, paths.restartsFile, ...(args.offsite ? [args.offsite.alertFile] : [])].join(" "),
         },
       },
       child,

@@ -45,8 +45,8 @@ const UNIT = "ai4artsed-development-offsite-backup";
 const STATE = `/var/lib/ai4artsed/${UNIT}.state`;
 const REPO_DIR = "/srv/restic/ai4artsed/development";
 const PASSWORD = "restic-test-password-5b8e21c4d9f3";
-/** The mocked graph's stack name: snapshots are tagged with it, scripts/backup.sh is called with it. */
-const STACK = "unit";
+/** The stack: snapshots are tagged with it, scripts/backup.sh is called with it. */
+const STACK = "development";
 /** The data set's own paths below shared/, as the fingerprints compare them. */
 const DATA = "exports devserver/settings_password.key devserver/api_keys.json";
 
@@ -268,7 +268,7 @@ async function recoveryEpisode(posts: number): Promise<void> {
   assert.equal((await runBackup()).code, 0);
   const posted = await waitFor("the recovery POST", () => hooks(app), (h) => h.length === posts + 1);
   assert.equal(posted.at(-1)!.state, "recovered");
-  assert.match(posted.at(-1)!.text, /off-host backup of unit recovered: snapshot [0-9a-f]{8}/);
+  assert.match(posted.at(-1)!.text, /off-host backup of development recovered: snapshot [0-9a-f]{8}/);
 }
 
 test("6. a wrong password fails the unit clearly and alerts once; the right one recovers with one message", async () => {
@@ -296,7 +296,7 @@ test("8. stale: the monitor's timer alerts when the last good backup is older th
   await shOk(app, `sed -i 's/^last_success=.*/last_success=${old}/' ${STATE}`);
   await shOk(app, "systemctl start ai4artsed-development-health.service && systemctl start ai4artsed-development-health.service");
   const posted = await waitFor("the stale alert", () => hooks(app), (h) => h.length === posts + 1);
-  assert.match(posted.at(-1)!.text, /off-host backup of unit is stale: the last good one is 49h old, more than backup\.offsite\.maxAgeHours \(48h\)/);
+  assert.match(posted.at(-1)!.text, /off-host backup of development is stale: the last good one is 49h old, more than backup\.offsite\.maxAgeHours \(48h\)/);
   await recoveryEpisode(posts + 1);
 });
 
@@ -321,7 +321,7 @@ test("10. observe.sh: drift review of timer and files, and the last backup's res
     rawConfig({ server: { address: app.host, port: app.port, user: app.user, privateKey: app.privateKey, hostKey: app.hostKey }, backup: { offsite: offsite() } }),
     SECRET_SECTIONS,
   );
-  const observe = async () => (await inspectServer(config, denyPortsOf(config))).observed;
+  const observe = async () => (await inspectServer("development", "development", config, denyPortsOf(config))).observed;
   const wanted = dev.graph.get("development-offsite-backup-state")!.inputs.expected;
   assert.equal(stateSummary(normalizeState((await observe()).get("offsite")!)), wanted, "a fresh deploy shows no drift");
   const report = lastBackupReport((await observe()).get("offsite-status")!, 48);

@@ -89,7 +89,7 @@ test("graph: restic from Debian, the backup's steps, secrets only on stdin, remo
   const script = remoteStep(graph, "off-offsite-backup-script");
   assert.match(script.create, /\nTARGET_FILE=\/usr\/local\/lib\/ai4artsed\/ai4artsed-production-offsite-backup\.sh\nFILE_MODE=755\n/);
   for (const param of [
-    "STACK=unit",
+    "STACK=production",
     "INSTALL_DIR=/opt/ai4artsed-production",
     "REPOSITORY=sftp:ai4artsed-backup@10.0.0.9:/production",
     "SFTP_LOGIN=ai4artsed-backup@10.0.0.9",
@@ -166,7 +166,7 @@ test("preview: the last backup's result and age from the state file, a warning w
 test("observe.sh reads the backup's timer, files and status in the one program-time session", async () => {
   const { config } = parseStackConfig("production", rawConfig({ backup: { offsite: OFFSITE } }), SECRET_SECTIONS);
   let command = "";
-  await inspectServer(config, denyPortsOf(config), async (_target, text) => {
+  await inspectServer("production", "production", config, denyPortsOf(config), async (_target, text) => {
     command = text;
     return { code: 0, stdout: `commit=${"1".repeat(40)}\nrequirements=${"2".repeat(40)}\nfrontend=${"3".repeat(40)}\n`, stderr: "" };
   });

@@ -114,7 +114,7 @@ restore_offsite() {
   rm -f "${INSTALL_DIR}/restore/.config"
   if systemctl cat "${UNIT_NAME}" >/dev/null 2>&1; then
     systemctl restart "${UNIT_NAME}"
-    wait_healthy || die "restored shared/${relative}, but ${UNIT_NAME} is not healthy at ${HEALTH_URL}; check 'journalctl -u ${UNIT_NAME}'"
+    wait_healthy "${HEALTH_TIMEOUT_SECONDS:-60}" "${HEALTH_URL}" || die "restored shared/${relative}, but ${UNIT_NAME} is not healthy at ${HEALTH_URL}; check 'journalctl -u ${UNIT_NAME}'"
     log "${UNIT_NAME} is healthy (${HEALTH_URL})"
   fi
 }
