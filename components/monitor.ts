@@ -6,6 +6,7 @@ import { Host } from "./host";
 import { unitFileOf } from "./paths";
 import { MANAGED_UNIT_HEADER } from "./unitParts";
 import { remoteScript } from "./remoteScript";
+import { timerSteps } from "./timerSteps";
 
 /** Journal identifier of every alert and recovery message, the same for all stacks. */
 export const ALERT_IDENTIFIER = "ai4artsed-health-alert";
@@ -192,38 +193,24 @@ export class HealthMonitor extends pulumi.ComponentResource {
         child,
       ),
     );
-    const timer = `${paths.unit}.timer`;
-    remoteScript(
-      `${name}-timer`,
-      {
-        connection,
-        script: "install-file",
-        params: {
-          TARGET_FILE: paths.timerFile,
-          FILE_MODE: "644",
-          ON_CHANGE: `systemctl daemon-reload && systemctl enable ${timer} && systemctl restart ${timer}`,
-          ENSURE: `{ systemctl is-enabled --quiet ${timer} && systemctl is-active --quiet ${timer}; } || systemctl enable --now ${timer}`,
-          REPAIR: state.repairs,
-        },
-        stdin: timerText,
-      },
-      { parent: this, dependsOn: steps },
-    );
     // Destroy only (or monitor.enabled false): removes this stack's timer, service, probe, webhook file and state.
-    remoteScript(
-      `${name}-remove`,
+    timerSteps(
+      name,
       {
         connection,
-        deleteScript: "timer-remove",
-        deleteParams: {
-          TIMER_UNIT: paths.unit,
-          UNIT_FILES: [paths.serviceFile, paths.timerFile].join(" "),
-          FILES: [paths.probeFile, paths.webhookFile, paths.stateFile, paths.restartsFile, ...(args.offsite ? [args.offsite.alertFile] : [])].join(" "),
-        },
+        unit: paths.unit,
+        timerFile: paths.timerFile,
+        serviceFile: paths.serviceFile,
+        timerText,
+        repairs: state.repairs,
+        files: [paths.probeFile, paths.webhookFile, paths.stateFile, paths.restartsFile, ...(args.offsite ? [args.offsite.alertFile] : [])],
+        dependsOn: steps,
+        removeDependsOn: [host.ready],
       },
-      child,
+      this,
     );
 
+    const timer = `${paths.unit}.timer`;
     this.timerName = pulumi.output(timer);
     this.registerOutputs({ timerName: this.timerName });
   }

@@ -7,6 +7,7 @@ import { Host } from "./host";
 import { MONITOR_STATE_DIR, OffsiteWatch, PROBE_DIR } from "./monitor";
 import { ENV_DIR, unitFileOf } from "./paths";
 import { remoteScript } from "./remoteScript";
+import { timerSteps } from "./timerSteps";
 import { renderEnvironmentFile } from "./serviceFiles";
 import { MANAGED_UNIT_HEADER, sharedSandbox } from "./unitParts";
 
@@ -273,41 +274,26 @@ export class OffsiteBackup extends pulumi.ComponentResource {
       steps.push(install("credentials", paths.credentialsFile, "600", text));
     }
     steps.push(install("service", paths.serviceFile, "644", serviceText, { ON_CHANGE: "systemctl daemon-reload" }));
-    const timer = `${paths.unit}.timer`;
-    remoteScript(
-      `${name}-timer`,
-      {
-        connection,
-        script: "install-file",
-        params: {
-          TARGET_FILE: paths.timerFile,
-          FILE_MODE: "644",
-          ON_CHANGE: `systemctl daemon-reload && systemctl enable ${timer} && systemctl restart ${timer}`,
-          ENSURE:
-            `systemd-analyze calendar ${JSON.stringify(settings.schedule)} >/dev/null || { echo "backup.offsite.schedule '${settings.schedule}' is not a systemd OnCalendar expression (man systemd.time)" >&2; exit 1; }; ` +
-            `{ systemctl is-enabled --quiet ${timer} && systemctl is-active --quiet ${timer}; } || systemctl enable --now ${timer}`,
-          REPAIR: state.repairs,
-        },
-        stdin: timerText,
-      },
-      { parent: this, dependsOn: steps },
-    );
     // Destroy only (or backup.offsite off): the timer, units, script and credential files go; the
     // repository, shared/ and the state (which repository this data continues) stay.
-    remoteScript(
-      `${name}-remove`,
+    timerSteps(
+      name,
       {
         connection,
-        deleteScript: "timer-remove",
-        deleteParams: {
-          TIMER_UNIT: paths.unit,
-          UNIT_FILES: [paths.serviceFile, paths.timerFile].join(" "),
-          FILES: [paths.scriptFile, paths.passwordFile, paths.sshKeyFile, paths.knownHostsFile, paths.credentialsFile, paths.ownersFile, paths.alertFile].join(" "),
-        },
+        unit: paths.unit,
+        timerFile: paths.timerFile,
+        serviceFile: paths.serviceFile,
+        timerText,
+        repairs: state.repairs,
+        files: [paths.scriptFile, paths.passwordFile, paths.sshKeyFile, paths.knownHostsFile, paths.credentialsFile, paths.ownersFile, paths.alertFile],
+        check: `systemd-analyze calendar ${JSON.stringify(settings.schedule)} >/dev/null || { echo "backup.offsite.schedule '${settings.schedule}' is not a systemd OnCalendar expression (man systemd.time)" >&2; exit 1; }`,
+        dependsOn: steps,
+        removeDependsOn: [host.ready],
       },
-      child,
+      this,
     );
 
+    const timer = `${paths.unit}.timer`;
     this.timerName = pulumi.output(timer);
     this.registerOutputs({ timerName: this.timerName });
   }

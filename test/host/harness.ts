@@ -295,3 +295,68 @@ export async function waitFor<T>(what: string, read: () => Promise<T>, done: (va
   }
   throw new Error(`timed out waiting for ${what}: ${JSON.stringify(await read())}`);
 }
+
+/** The README's backup-server block, as it stands there. */
+function backupServerSetup(): string {
+  const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+  const block = readme.split("<!-- backup-server-setup")[1]?.match(/```bash\n([\s\S]*?)```/);
+  if (!block) throw new Error("the README lacks the backup server's setup block");
+  return block[1];
+}
+
+/** A backup account's key pair, made here as an operator would. */
+export interface BackupKey {
+  readonly dir: string;
+  readonly privateKey: string;
+}
+
+/**
+ * Set a test server up as the README's backup server, for a fresh key pair; the stacks'
+ * repositories are then sftp:ai4artsed-backup@<address>:/production and /development.
+ */
+export async function setUpBackupServer(target: TestServer): Promise<BackupKey> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ai4artsed-backup-key-"));
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "ai4artsed-test-backup", "-f", path.join(dir, "ai4artsed_backup")]);
+  await shOk(target, `cat >/root/ai4artsed_backup.pub <<'EOF'\n${fs.readFileSync(path.join(dir, "ai4artsed_backup.pub"), "utf8")}EOF`);
+  const setup = await sh(target, "cd /root && bash -euo pipefail -s", backupServerSetup());
+  if (setup.code !== 0) throw new Error(`the README's backup server setup failed:\n${setup.stderr}`);
+  return { dir, privateKey: fs.readFileSync(path.join(dir, "ai4artsed_backup"), "utf8") };
+}
+
+/** The pupils' data set's own paths below shared/, as the fingerprints compare them. */
+export const DATA_SET = "exports devserver/settings_password.key devserver/api_keys.json";
+
+/**
+ * A data set below shared/ as a workshop leaves it: names with spaces and non-ASCII characters,
+ * a file over 50 MB, nested folders, 0600 key files and a symlink, owned by the service user.
+ */
+export async function writeDataSet(server: TestServer, shared: string, owner: string): Promise<void> {
+  await shOk(
+    server,
+    `set -e
+cd ${shared}
+mkdir -p "exports/Klasse 7a/Gruppe Ü/Bilder" "exports/Projekt Ästhetik/ein ganz tiefer/Ordner" devserver
+head -c 60000000 /dev/urandom >"exports/Klasse 7a/Aufnahme groß.bin"
+for i in $(seq 1 30); do head -c $((2000 + i * 100)) /dev/urandom | base64 >"exports/Klasse 7a/Gruppe Ü/Aufsatz $i – Entwurf.txt"; done
+head -c 300000 /dev/urandom >"exports/Klasse 7a/Gruppe Ü/Bilder/Bild café №1.png"
+printf 'tief\\n' >"exports/Projekt Ästhetik/ein ganz tiefer/Ordner/notiz.md"
+printf 'settings-password-of-the-lab\\n' >devserver/settings_password.key
+printf '{"OPENROUTER_API_KEY": "sk-or-pupils"}\\n' >devserver/api_keys.json
+chmod 600 devserver/settings_password.key devserver/api_keys.json
+chmod 640 "exports/Projekt Ästhetik/ein ganz tiefer/Ordner/notiz.md"
+ln -sfn "Klasse 7a" "exports/aktuelle Klasse"
+chown -R -h ${owner}:${owner} exports devserver
+touch -h -d '2025-11-03 09:15:00' "exports/aktuelle Klasse" "exports/Klasse 7a/Aufnahme groß.bin"`,
+  );
+}
+
+/**
+ * Path, type, mode, owner and group names, size, link target, mtime (of files and links; a
+ * restore renames directories into place) and sha256 of every entry of `paths` below root.
+ */
+export function dataFingerprint(server: TestServer, root: string, paths = DATA_SET): Promise<string> {
+  return shOk(
+    server,
+    `cd ${root} && { find ${paths} -printf '%p\\t%y\\t%m\\t%u\\t%g\\t%s\\t%l\\t' \\( -type d -printf '\\n' -o -printf '%T@\\n' \\); find ${paths} -type f -print0 | xargs -0 sha256sum; } | LC_ALL=C sort`,
+  );
+}

@@ -7,10 +7,7 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 import { parseStackConfig } from "../../config/load";
 import { inspectServer } from "../../components/deployFacts";
 import { normalizeState, stateSummary } from "../../components/drift";
@@ -19,13 +16,16 @@ import { lastBackupReport } from "../../components/offsiteBackup";
 import { rawConfig, SECRET_SECTIONS } from "../unit/fixtures";
 import {
   alerts,
+  BackupKey,
   backupScript,
+  dataFingerprint,
   deploy,
   Deployment,
   fakePulumi,
   hooks,
   linkServers,
-  ROOT,
+  SERVER_REPO,
+  setUpBackupServer,
   sh,
   shOk,
   startHookReceiver,
@@ -35,6 +35,7 @@ import {
   TestServer,
   unlinkServers,
   waitFor,
+  writeDataSet,
 } from "./harness";
 
 const APP = `ai4r${process.pid % 10000}`;
@@ -47,12 +48,10 @@ const REPO_DIR = "/srv/restic/ai4artsed/development";
 const PASSWORD = "restic-test-password-5b8e21c4d9f3";
 /** The stack: snapshots are tagged with it, scripts/backup.sh is called with it. */
 const STACK = "development";
-/** The data set's own paths below shared/, as the fingerprints compare them. */
-const DATA = "exports devserver/settings_password.key devserver/api_keys.json";
 
 let app: TestServer;
 let target: TestServer;
-let keyDir: string;
+let key: BackupKey;
 let sshKey: string;
 let dev: Deployment;
 let fake: string;
@@ -64,14 +63,6 @@ function offsite(overrides: object = {}) {
 
 function deployDev(overrides: object = {}): Promise<Deployment> {
   return deploy(app, "development", { monitor: { intervalSeconds: 3600, alertAfterSeconds: 5, webhookUrl }, backup: { offsite: offsite(overrides) } });
-}
-
-/** The README's backup-server block, run as it stands there. */
-function readmeSetup(): string {
-  const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
-  const block = readme.split("<!-- backup-server-setup")[1]?.match(/```bash\n([\s\S]*?)```/);
-  assert.ok(block, "the README has the backup server's setup block");
-  return block[1];
 }
 
 /** Start the backup unit as its timer would; exit code and seconds. */
@@ -90,14 +81,6 @@ async function repositoryBytes(): Promise<number> {
   return Number(await shOk(target, `du -sb ${REPO_DIR} | cut -f1`));
 }
 
-/** path, type, mode, owner and group names, mtime (files and links), size, link target, sha256: every entry below root. */
-function fingerprint(root: string, paths = DATA): Promise<string> {
-  return shOk(
-    app,
-    `cd ${root} && { find ${paths} -printf '%p\\t%y\\t%m\\t%u\\t%g\\t%s\\t%l\\t' \\( -type d -printf '\\n' -o -printf '%T@\\n' \\); find ${paths} -type f -print0 | xargs -0 sha256sum; } | LC_ALL=C sort`,
-  );
-}
-
 /** Everything about a tree, ctimes included: proves that nothing wrote into it. */
 function untouched(root: string): Promise<string> {
   return shOk(app, `cd ${root} && find . -printf '%p %m %U %G %s %T@ %C@\\n' | LC_ALL=C sort`);
@@ -110,12 +93,8 @@ function mb(bytes: number): string {
 before(async () => {
   ({ server: app } = await startTestBed(APP));
   target = startTestServer(TARGET);
-  keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "ai4artsed-backup-key-"));
-  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "ai4artsed-test-backup", "-f", path.join(keyDir, "ai4artsed_backup")]);
-  sshKey = fs.readFileSync(path.join(keyDir, "ai4artsed_backup"), "utf8");
-  await shOk(target, `cat >/root/ai4artsed_backup.pub <<'EOF'\n${fs.readFileSync(path.join(keyDir, "ai4artsed_backup.pub"), "utf8")}EOF`);
-  const setup = await sh(target, "cd /root && bash -euo pipefail -s", readmeSetup());
-  assert.equal(setup.code, 0, setup.stderr);
+  key = await setUpBackupServer(target);
+  sshKey = key.privateKey;
   linkServers(app, target);
   webhookUrl = await startHookReceiver(app, "backup-hook-token-77");
   fake = fakePulumi(STACK, {
@@ -134,7 +113,7 @@ before(async () => {
 after(() => {
   if (app) stopTestServer(APP);
   if (target) stopTestServer(TARGET);
-  for (const dir of [keyDir, fake]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  for (const dir of [key?.dir, fake]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 /** Exit code of a TCP connection attempt from one server to another (124: dropped, timed out). */
@@ -167,24 +146,7 @@ test("2. deploy installs restic, the timer and the credentials; the timer's serv
   const verify = await sh(app, `systemd-analyze verify /etc/systemd/system/${UNIT}.service /etc/systemd/system/${UNIT}.timer`);
   assert.equal(verify.code, 0, verify.stderr);
 
-  // The data set: spaces and non-ASCII names, one file over 50 MB, nested folders, 0600 keys, a symlink.
-  await shOk(
-    app,
-    `set -e
-cd ${SHARED}
-mkdir -p "exports/Klasse 7a/Gruppe Ü/Bilder" "exports/Projekt Ästhetik/ein ganz tiefer/Ordner" devserver
-head -c 60000000 /dev/urandom >"exports/Klasse 7a/Aufnahme groß.bin"
-for i in $(seq 1 30); do head -c $((2000 + i * 100)) /dev/urandom | base64 >"exports/Klasse 7a/Gruppe Ü/Aufsatz $i – Entwurf.txt"; done
-head -c 300000 /dev/urandom >"exports/Klasse 7a/Gruppe Ü/Bilder/Bild café №1.png"
-printf 'tief\\n' >"exports/Projekt Ästhetik/ein ganz tiefer/Ordner/notiz.md"
-printf 'settings-password-of-the-lab\\n' >devserver/settings_password.key
-printf '{"OPENROUTER_API_KEY": "sk-or-pupils"}\\n' >devserver/api_keys.json
-chmod 600 devserver/settings_password.key devserver/api_keys.json
-chmod 640 "exports/Projekt Ästhetik/ein ganz tiefer/Ordner/notiz.md"
-ln -sfn "Klasse 7a" "exports/aktuelle Klasse"
-chown -R -h ai4artsed-development:ai4artsed-development exports devserver
-touch -h -d '2025-11-03 09:15:00' "exports/aktuelle Klasse" "exports/Klasse 7a/Aufnahme groß.bin"`,
-  );
+  await writeDataSet(app, SHARED, "ai4artsed-development");
   const first = await runBackup();
   assert.equal(first.code, 0, await shOk(app, `journalctl -u ${UNIT} -o cat --no-pager | tail -n 20`));
   const bytes = await repositoryBytes();
@@ -218,15 +180,15 @@ test("3. incremental: after a 1% change the next backup uploads a small fraction
 });
 
 test("4. restore one path: a deleted class folder comes back, names, modes, times and owners intact", async () => {
-  const before = await fingerprint(SHARED);
+  const before = await dataFingerprint(app, SHARED);
   await shOk(app, `rm -rf "${SHARED}/exports/Klasse 7a/Gruppe Ü"`);
   const out = backupScript(fake, "restore-offsite", STACK, "latest", "exports/Klasse 7a/Gruppe Ü");
   assert.match(out, /restored shared\/exports\/Klasse 7a\/Gruppe Ü from snapshot latest/);
-  assert.equal(await fingerprint(SHARED), before);
+  assert.equal(await dataFingerprint(app, SHARED), before);
 });
 
 test("5. restore all of shared/ where the service user's uid differs: owners by name, what was there moved aside, the app serves", async () => {
-  const before = await fingerprint(SHARED);
+  const before = await dataFingerprint(app, SHARED);
   await shOk(app, `printf 'overwritten by mistake\\n' >"${SHARED}/exports/Projekt Ästhetik/ein ganz tiefer/Ordner/notiz.md"`);
   await shOk(app, "systemctl stop ai4artsed-development && usermod -u 2345 ai4artsed-development && groupmod -g 2345 ai4artsed-development && systemctl start ai4artsed-development");
   const started = Date.now();
@@ -235,9 +197,9 @@ test("5. restore all of shared/ where the service user's uid differs: owners by 
   console.log(`# full restore of shared/ (${mb(Number(await state("last_total_bytes")))}): ${seconds.toFixed(1)} s, service restart and health included`);
   assert.match(out, /restored shared\/ from snapshot latest/);
   assert.match(out, /is healthy/);
-  assert.equal(await fingerprint(SHARED), before);
+  assert.equal(await dataFingerprint(app, SHARED), before);
   assert.equal(await shOk(app, `stat -c '%u %U' ${SHARED}/devserver/settings_password.key`), "2345 ai4artsed-development");
-  const aside = (out.match(/what was there is in (\S+)/) ?? [])[1];
+  const aside = (out.match(/what was there is now in '([^']+)'/) ?? [])[1];
   assert.ok(aside, out);
   assert.equal(await shOk(app, `cat "${aside}/exports/Projekt Ästhetik/ein ganz tiefer/Ordner/notiz.md"`), "overwritten by mistake");
   await shOk(app, `rm -rf ${DEV}/restore`);
@@ -318,7 +280,11 @@ test("9. secret scan: the password and the key are in no ps line, journal, unit,
 test("10. observe.sh: drift review of timer and files, and the last backup's result for preview", async () => {
   const { config } = parseStackConfig(
     "development",
-    rawConfig({ server: { address: app.host, port: app.port, user: app.user, privateKey: app.privateKey, hostKey: app.hostKey }, backup: { offsite: offsite() } }),
+    rawConfig({
+      server: { address: app.host, port: app.port, user: app.user, privateKey: app.privateKey, hostKey: app.hostKey },
+      app: { repoUrl: SERVER_REPO },
+      backup: { offsite: offsite() },
+    }),
     SECRET_SECTIONS,
   );
   const observe = async () => (await inspectServer("development", "development", config, denyPortsOf(config))).observed;
@@ -338,7 +304,7 @@ test("10. observe.sh: drift review of timer and files, and the last backup's res
 });
 
 test("11. removal takes the timer, units, script and credentials; the repository and shared/ stay", async () => {
-  const data = await fingerprint(SHARED);
+  const data = await dataFingerprint(app, SHARED);
   const snapshots = await shOk(target, `ls ${REPO_DIR}/snapshots | wc -l`);
   const remove = dev.graph.get("development-offsite-backup-remove")!.inputs.delete;
   assert.equal((await sh(app, remove)).code, 0);
@@ -346,5 +312,5 @@ test("11. removal takes the timer, units, script and credentials; the repository
   await shOk(app, `test ! -e /etc/ai4artsed/${UNIT}.password && test ! -e /etc/ai4artsed/${UNIT}.ssh-key && test -f ${STATE}`);
   assert.equal(await shOk(app, `systemctl is-active ${UNIT}.timer || true`), "inactive");
   assert.equal(await shOk(target, `ls ${REPO_DIR}/snapshots | wc -l`), snapshots);
-  assert.equal(await fingerprint(SHARED), data);
+  assert.equal(await dataFingerprint(app, SHARED), data);
 });

@@ -104,7 +104,7 @@ restore_offsite() {
   rm -rf "${work}/staging"
   log "restored shared/${relative} from snapshot ${snapshot} in $((SECONDS - started))s"
   if [[ -e "${aside}" || -L "${aside}" ]]; then
-    log "what was there is in ${aside}; remove it once the restore is checked"
+    log "what was there is now in '${aside}'; remove it once the restore is checked"
   else
     rmdir "${work}"
   fi
