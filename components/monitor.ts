@@ -193,7 +193,7 @@ export class HealthMonitor extends pulumi.ComponentResource {
         child,
       ),
     );
-    // Destroy only (or monitor.enabled false): removes this stack's timer, service, probe, webhook file and state.
+    // The timer, enabled; on destroy only (or monitor.enabled false) its removal with the service, probe, webhook file and state.
     timerSteps(
       name,
       {

@@ -274,8 +274,9 @@ export class OffsiteBackup extends pulumi.ComponentResource {
       steps.push(install("credentials", paths.credentialsFile, "600", text));
     }
     steps.push(install("service", paths.serviceFile, "644", serviceText, { ON_CHANGE: "systemctl daemon-reload" }));
-    // Destroy only (or backup.offsite off): the timer, units, script and credential files go; the
-    // repository, shared/ and the state (which repository this data continues) stay.
+    // The timer, enabled once its schedule parses; on destroy only (or backup.offsite off) the timer,
+    // units, script and credential files go; the repository, shared/ and the state (which
+    // repository this data continues) stay.
     timerSteps(
       name,
       {
