@@ -328,15 +328,15 @@ export const DATA_SET = "exports devserver/settings_password.key devserver/api_k
 
 /**
  * A data set below shared/ as a workshop leaves it: names with spaces and non-ASCII characters,
- * a file over 50 MB, nested folders, 0600 key files and a symlink, owned by the service user.
+ * a large recording (60 MB unless told), nested folders, 0600 key files and a symlink, owned by the service user.
  */
-export async function writeDataSet(server: TestServer, shared: string, owner: string): Promise<void> {
+export async function writeDataSet(server: TestServer, shared: string, owner: string, recordingBytes = 60_000_000): Promise<void> {
   await shOk(
     server,
     `set -e
 cd ${shared}
 mkdir -p "exports/Klasse 7a/Gruppe Ü/Bilder" "exports/Projekt Ästhetik/ein ganz tiefer/Ordner" devserver
-head -c 60000000 /dev/urandom >"exports/Klasse 7a/Aufnahme groß.bin"
+head -c ${recordingBytes} /dev/urandom >"exports/Klasse 7a/Aufnahme groß.bin"
 for i in $(seq 1 30); do head -c $((2000 + i * 100)) /dev/urandom | base64 >"exports/Klasse 7a/Gruppe Ü/Aufsatz $i – Entwurf.txt"; done
 head -c 300000 /dev/urandom >"exports/Klasse 7a/Gruppe Ü/Bilder/Bild café №1.png"
 printf 'tief\\n' >"exports/Projekt Ästhetik/ein ganz tiefer/Ordner/notiz.md"
