@@ -72,7 +72,8 @@ test("2. a setting that would tear the environment down is refused before anythi
   for (const [key, value, was] of cases) {
     if (key === "providers" || key === "environment") ws.ok(["config", "set", key, value]);
     else ws.set(key, value);
-    for (const command of [["preview"], ["up", "--yes", "--skip-preview"]]) {
+    // `up` runs the same program-time check as `preview`; one setting is enough to show it.
+    for (const command of key === "app.installDir" ? [["preview"], ["up", "--yes", "--skip-preview"]] : [["preview"]]) {
       const refused = ws.run(command);
       const text = refused.stdout + refused.stderr;
       assert.notEqual(refused.code, 0, `${key} ${command[0]}`);
@@ -109,8 +110,10 @@ test("4. a server replaced by a fresh machine converges with one up; preview say
   stopTestServer(NAME);
   server = startTestServer(NAME);
   await publishRepo(server, repo);
-  ws.set("server.hostKey", server.hostKey!);
+  // The new machine: its address, its host key, and (as a new test server) its own login key.
   ws.set("server.address", server.host);
+  ws.set("server.hostKey", server.hostKey!);
+  ws.set("server.privateKey", server.privateKey, true);
   const preview = ws.ok(["preview", "--diff"]);
   const updates = (preview.stdout.match(/^\s+~ \S+/gm) ?? []).length;
   console.log(`# preview against the fresh server: ${updates} updates`);

@@ -315,15 +315,17 @@ test("6. drift review works on blue-green: clean after a deploy, a stopped color
 
 test("6b. a deploy that needs the color still draining from the last one waits for it; no request lost", async () => {
   // Slow requests outlast the first deploy, so its old color is still draining when the second one wants it.
-  const load = await startLoad(server, { port: 17801, rate: 20, slow: 3, slowSeconds: 15 });
+  // Slow requests longer than a deploy takes on a busy machine, so some are surely in flight at the switch.
+  const load = await startLoad(server, { port: 17801, rate: 20, slow: 3, slowSeconds: 30 });
   await new Promise((resolve) => setTimeout(resolve, 3000));
   // An environment change moves the app to the other color like a new commit does.
-  const first = await deploy(server, "production", { app: { environment: { DEPLOY_ROUND: "1" } } });
+  // No watch window: the deploy returns while the old color still holds the slow requests.
+  const first = await deploy(server, "production", { app: { stableSeconds: 0, environment: { DEPLOY_ROUND: "1" } } });
   const draining = activateOutput(first).match(/(ai4artsed-production@(?:blue|green)\.service) drains in the background/);
   assert.ok(draining, activateOutput(first));
   const retired = draining[1];
   assert.equal(await active(retired), "active", "the old color is still finishing its slow requests");
-  prod = await deploy(server, "production", { app: { environment: { DEPLOY_ROUND: "2" } } });
+  prod = await deploy(server, "production", { app: { stableSeconds: 0, environment: { DEPLOY_ROUND: "2" } } });
   const summary = await load.stop();
   console.log(`# two deploys back to back under slow load: ${describe(summary)}`);
   assert.ok(activateOutput(prod).includes(`waiting for ${retired} to finish draining`), activateOutput(prod));

@@ -73,22 +73,26 @@ now_ms() {
 watch_stable() {
   local seconds="$1" url="$2" socket="$3" unit="$4"
   ((seconds > 0)) || return 0
-  local run started next_probe now elapsed
+  local run started next_probe now elapsed probe_failed
   run="$(unit_run "${unit}")"
   started="$(now_ms)"
   next_probe="${started}"
   while now="$(now_ms)" && ((now - started < seconds * 1000)); do
     elapsed="$(((now - started) / 1000))s"
+    probe_failed=""
+    if ((now >= next_probe)); then
+      # A probe that failed because the process is dying names the death, the cause: systemd
+      # notices an exit a moment after the socket closes.
+      probe_health "${url}" "${socket}" || { probe_failed=yes && sleep 0.3; }
+      next_probe=$((now + 1000))
+    fi
     if unit_down "${unit}" || [[ "$(unit_run "${unit}")" != "${run}" ]]; then
       HEALTH_FAILURE="${unit} $(unit_exit "${unit}") ${elapsed} into the ${seconds}s watch window (at $(date -u +%H:%M:%SZ))"
       return 1
     fi
-    if ((now >= next_probe)); then
-      if ! probe_health "${url}" "${socket}"; then
-        HEALTH_FAILURE="the health probe ${url}${socket:+ through ${socket}} failed ${elapsed} into the ${seconds}s watch window (at $(date -u +%H:%M:%SZ))"
-        return 1
-      fi
-      next_probe=$((now + 1000))
+    if [[ -n "${probe_failed}" ]]; then
+      HEALTH_FAILURE="the health probe ${url}${socket:+ through ${socket}} failed ${elapsed} into the ${seconds}s watch window (at $(date -u +%H:%M:%SZ))"
+      return 1
     fi
     sleep 0.1
   done
