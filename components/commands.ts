@@ -26,8 +26,9 @@ export type ScriptName =
   | "adopt"
   | "adopt-switch"
   | "health-probe"
-  | "monitor-remove"
-  | "backup-restore";
+  | "timer-remove"
+  | "backup-restore"
+  | "offsite-backup";
 
 /** Helper files (below remote/lib/) a script needs besides lib.sh, inlined after it in this order. */
 const SCRIPT_HELPERS: Partial<Record<ScriptName, readonly string[]>> = {
@@ -35,9 +36,10 @@ const SCRIPT_HELPERS: Partial<Record<ScriptName, readonly string[]>> = {
   "activate-blue-green": ["lib/releases.sh", "lib/health.sh", "lib/colors.sh"],
   adopt: ["lib/adoption.sh"],
   "adopt-switch": ["lib/adoption.sh", "lib/releases.sh"],
-  "backup-restore": ["lib/health.sh"],
-  "health-probe": ["lib/health.sh", "lib/colors.sh"],
-  observe: ["lib/colors.sh"],
+  "backup-restore": ["lib/health.sh", "lib/state.sh", "lib/restic.sh", "lib/offsite-restore.sh"],
+  "health-probe": ["lib/health.sh", "lib/colors.sh", "lib/state.sh", "lib/offsite-alert.sh"],
+  observe: ["lib/colors.sh", "lib/offsite-observe.sh"],
+  "offsite-backup": ["lib/state.sh", "lib/restic.sh"],
 };
 
 export type ScriptParams = Readonly<Record<string, string | number | boolean | undefined>>;

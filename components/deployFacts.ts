@@ -3,11 +3,12 @@ import { remoteInvocation, renderScript } from "./commands";
 import { parseObservation, ServerObservation } from "./drift";
 import { JOURNALD_DROPIN } from "./journald";
 import { monitorObservationParams } from "./monitor";
+import { offsiteObservationParams } from "./offsiteBackup";
 import { ENV_DIR, environmentFileOf } from "./paths";
 import { serviceObservationParams } from "./blueGreen";
 import { ConfigError } from "../config/load";
 import { EnvironmentName } from "../config/defaults";
-import { StackConfig } from "../config/schema";
+import { offsiteEnabled, StackConfig } from "../config/schema";
 import { identityOf, identityProblems, identityRecordOf, renderIdentity } from "./stackIdentity";
 import { runOverSsh, SshResult, SshTarget } from "../lib/ssh";
 
@@ -79,6 +80,7 @@ export async function inspectServer(
     DENY_PORTS: denyPorts.join(" "),
     JOURNALD_DROPIN,
     ...(config.monitor.enabled ? monitorObservationParams(app.serviceName, ENV_DIR) : {}),
+    ...(offsiteEnabled(config.backup.offsite) ? offsiteObservationParams(app.serviceName, config.backup.offsite.repository) : {}),
   });
   const resolve = renderScript("resolve", {
     INSTALL_DIR: app.installDir,

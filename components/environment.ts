@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { ENVIRONMENT_DEFAULTS, EnvironmentName } from "../config/defaults";
-import { StackConfig, writablePathsOf } from "../config/schema";
+import { offsiteEnabled, StackConfig, writablePathsOf } from "../config/schema";
 import { AppService } from "./appService";
 import { ServerConnection } from "./connection";
 import { DeployFacts } from "./deployFacts";
@@ -13,7 +13,8 @@ import { BASE_PACKAGES, Host } from "./host";
 import { BLUE_GREEN_PACKAGES } from "./blueGreen";
 import { Journald } from "./journald";
 import { aiToolsBaseOf } from "./paths";
-import { HealthMonitor } from "./monitor";
+import { HealthMonitor, monitorPaths } from "./monitor";
+import { OFFSITE_PACKAGES, OffsiteBackup, offsiteWatch } from "./offsiteBackup";
 import { PythonEnv } from "./pythonEnv";
 import { Release } from "./release";
 import { identityOf, identityRecordOf, renderIdentity } from "./stackIdentity";
@@ -62,7 +63,7 @@ export function denyPortsOf(config: StackConfig): number[] {
 /**
  * One environment on one server, in deploy order:
  * Host (adopting a hand-made checkout first) -> PythonEnv/FrontendBuild -> Release -> Backup/AppService
- * -> HealthMonitor, beside Firewall and Journald, then the Cloudflare edge (Access, tunnel,
+ * -> HealthMonitor and OffsiteBackup, beside Firewall and Journald, then the Cloudflare edge (Access, tunnel,
  * connector, rate limiting) when enabled.
  */
 export class Environment extends pulumi.ComponentResource {
@@ -79,7 +80,14 @@ export class Environment extends pulumi.ComponentResource {
     const { app, host: hostConfig } = config;
     const child = { parent: this };
 
-    const packages = [...BASE_PACKAGES, ...(app.deployStrategy === "blue-green" ? BLUE_GREEN_PACKAGES : []), ...app.systemPackages];
+    const offsite = config.backup.offsite;
+    const backsUpOffsite = offsiteEnabled(offsite);
+    const packages = [
+      ...BASE_PACKAGES,
+      ...(app.deployStrategy === "blue-green" ? BLUE_GREEN_PACKAGES : []),
+      ...(backsUpOffsite ? OFFSITE_PACKAGES : []),
+      ...app.systemPackages,
+    ];
     const writablePaths = writablePathsOf(app);
     const host = new Host(
       `${name}-host`,
@@ -157,8 +165,25 @@ export class Environment extends pulumi.ComponentResource {
           alertAfterSeconds,
           webhookUrl: webhookUrl === undefined ? undefined : pulumi.secret(webhookUrl),
           observed: observed?.get("monitor"),
+          offsite: backsUpOffsite ? offsiteWatch(args.stack, app.serviceName, offsite.maxAgeHours) : undefined,
         },
         // Its first probe comes after the first deploy.
+        { ...child, dependsOn: [service] },
+      );
+    }
+    if (offsiteEnabled(offsite)) {
+      new OffsiteBackup(
+        `${name}-offsite-backup`,
+        {
+          host,
+          stack: args.stack,
+          unitName: app.serviceName,
+          settings: offsite,
+          monitorUnit: monitorPaths(app.serviceName, host.envDir).unit,
+          observed: observed?.get("offsite"),
+          status: args.observed?.get("offsite-status"),
+        },
+        // The first backup comes after the first deploy; a restore before it continues the repository's history.
         { ...child, dependsOn: [service] },
       );
     }

@@ -6,6 +6,7 @@ import { Host } from "./host";
 import { unitFileOf } from "./paths";
 import { MANAGED_UNIT_HEADER } from "./unitParts";
 import { remoteScript } from "./remoteScript";
+import { timerSteps } from "./timerSteps";
 
 /** Journal identifier of every alert and recovery message, the same for all stacks. */
 export const ALERT_IDENTIFIER = "ai4artsed-health-alert";
@@ -32,6 +33,19 @@ export interface HealthMonitorArgs {
   readonly webhookUrl?: pulumi.Input<string>;
   /** observe.sh's `monitor` section; undefined when the server was not observed. */
   readonly observed?: string;
+  /** The off-host backup the probe also watches (its age and last result). Defaults to none. */
+  readonly offsite?: OffsiteWatch;
+}
+
+/** What the probe needs to watch a stack's off-host backup. */
+export interface OffsiteWatch {
+  readonly stack: string;
+  /** The backup's unit without .service. */
+  readonly unit: string;
+  readonly stateFile: string;
+  /** Where the probe records that it alerted about the backup. */
+  readonly alertFile: string;
+  readonly maxAgeHours: number;
 }
 
 /** The names a stack's monitor uses on the server; the delete step removes exactly these. */
@@ -131,6 +145,15 @@ export class HealthMonitor extends pulumi.ComponentResource {
       RESTARTS_FILE: paths.restartsFile,
       WEBHOOK_FILE: paths.webhookFile,
       ALERT_IDENTIFIER,
+      ...(args.offsite
+        ? {
+            OFFSITE_STACK: args.offsite.stack,
+            OFFSITE_UNIT: args.offsite.unit,
+            OFFSITE_STATE_FILE: args.offsite.stateFile,
+            OFFSITE_ALERT_FILE: args.offsite.alertFile,
+            OFFSITE_MAX_AGE_HOURS: args.offsite.maxAgeHours,
+          }
+        : {}),
     });
     const serviceText = renderProbeService(spec);
     const timerText = renderProbeTimer(spec);
@@ -170,42 +193,24 @@ export class HealthMonitor extends pulumi.ComponentResource {
         child,
       ),
     );
-    const timer = `${paths.unit}.timer`;
-    remoteScript(
-      `${name}-timer`,
+    // The timer, enabled; on destroy only (or monitor.enabled false) its removal with the service, probe, webhook file and state.
+    timerSteps(
+      name,
       {
         connection,
-        script: "install-file",
-        params: {
-          TARGET_FILE: paths.timerFile,
-          FILE_MODE: "644",
-          ON_CHANGE: `systemctl daemon-reload && systemctl enable ${timer} && systemctl restart ${timer}`,
-          ENSURE: `{ systemctl is-enabled --quiet ${timer} && systemctl is-active --quiet ${timer}; } || systemctl enable --now ${timer}`,
-          REPAIR: state.repairs,
-        },
-        stdin: timerText,
+        unit: paths.unit,
+        timerFile: paths.timerFile,
+        serviceFile: paths.serviceFile,
+        timerText,
+        repairs: state.repairs,
+        files: [paths.probeFile, paths.webhookFile, paths.stateFile, paths.restartsFile, ...(args.offsite ? [args.offsite.alertFile] : [])],
+        dependsOn: steps,
+        removeDependsOn: [host.ready],
       },
-      { parent: this, dependsOn: steps },
-    );
-    // Destroy only (or monitor.enabled false): removes this stack's timer, service, probe, webhook file and state.
-    remoteScript(
-      `${name}-remove`,
-      {
-        connection,
-        deleteScript: "monitor-remove",
-        deleteParams: {
-          MONITOR_UNIT: paths.unit,
-          PROBE_FILE: paths.probeFile,
-          WEBHOOK_FILE: paths.webhookFile,
-          STATE_FILE: paths.stateFile,
-          RESTARTS_FILE: paths.restartsFile,
-          SERVICE_FILE: paths.serviceFile,
-          TIMER_FILE: paths.timerFile,
-        },
-      },
-      child,
+      this,
     );
 
+    const timer = `${paths.unit}.timer`;
     this.timerName = pulumi.output(timer);
     this.registerOutputs({ timerName: this.timerName });
   }

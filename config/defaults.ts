@@ -19,6 +19,21 @@ export const DEFAULT_DRAIN_TIMEOUT_SECONDS = 660;
  */
 export const DEFAULT_HOST_LOOPBACK_PORTS = [11434, 17803, 7801, 7821];
 
+/**
+ * Off-host backups (restic): nightly at 02:30, keep 7 daily, 4 weekly, 12 monthly snapshots,
+ * read back a 5% subset of the data once a week, and alert when the last good backup is older
+ * than two nightly intervals.
+ */
+export const OFFSITE_DEFAULTS = {
+  schedule: "*-*-* 02:30:00",
+  keepDaily: 7,
+  keepWeekly: 4,
+  keepMonthly: 12,
+  checkSubset: "5%",
+  checkEveryDays: 7,
+  maxAgeHours: 48,
+} as const;
+
 /** The seed: check every 5 minutes, alert when down more than 2 minutes. */
 export const MONITOR_DEFAULTS = { intervalSeconds: 300, alertAfterSeconds: 120 } as const;
 

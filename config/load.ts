@@ -3,7 +3,7 @@ import { ENVIRONMENTS, EnvironmentName } from "./defaults";
 import { configSchema, EXAMPLES, LIST_SETTINGS, StackConfig } from "./schema";
 
 export const PROJECT = "ai4artsed";
-export const CONFIG_SECTIONS = ["environment", "providers", "server", "app", "host", "monitor", "cloudflare"] as const;
+export const CONFIG_SECTIONS = ["environment", "providers", "server", "app", "host", "monitor", "cloudflare", "backup"] as const;
 
 /** Raw values as Pulumi hands them over: one entry per top-level key of the project namespace. */
 export type RawConfig = Partial<Record<(typeof CONFIG_SECTIONS)[number], unknown>>;
@@ -36,7 +36,7 @@ function describeInput(input: unknown): string {
 
 /** The example for a path; array and record entries share their parent's example. */
 function exampleFor(path: string): string | undefined {
-  const parent = path.replace(/\[\d+\]$/, "").replace(/^(app\.(environment|secrets))\..*$/, "$1");
+  const parent = path.replace(/\[\d+\]$/, "").replace(/^(app\.(environment|secrets)|backup\.offsite\.credentials)\..*$/, "$1");
   return EXAMPLES[path] ?? EXAMPLES[parent];
 }
 
@@ -108,6 +108,17 @@ export function parseStackConfig(stack: string, raw: RawConfig, secretSections: 
     problems.push(
       `${PROJECT}:monitor.webhookUrl: is stored in plain text in Pulumi.${stack}.yaml (a webhook URL is a credential). Store it as a secret: pulumi config set --path --secret monitor.webhookUrl -- "https://hooks.example.org/services/T000/B000/XXXX" -s ${stack}`,
     );
+  }
+  const rawOffsite = (raw.backup as { offsite?: Record<string, unknown> } | undefined)?.offsite ?? {};
+  for (const key of ["password", "sshKey", "credentials"]) {
+    const value = rawOffsite[key];
+    const set = key === "credentials" ? typeof value === "object" && value !== null && Object.keys(value).length > 0 : value !== undefined;
+    if (set && !secretSections.has("backup")) {
+      const example = key === "credentials" ? ".AWS_SECRET_ACCESS_KEY <value>" : ` ${EXAMPLES[`backup.offsite.${key}`].replace(/^--secret /, "")}`;
+      problems.push(
+        `${PROJECT}:backup.offsite.${key}: is stored in plain text in Pulumi.${stack}.yaml. Store it as a secret: pulumi config set --path --secret backup.offsite.${key}${example} -s ${stack}`,
+      );
+    }
   }
   if (problems.length > 0 || !result.success) throw new ConfigError(stack, problems);
   return { environment, config: result.data };

@@ -13,6 +13,7 @@ import {
   ENVIRONMENTS,
   EnvironmentName,
   MONITOR_DEFAULTS,
+  OFFSITE_DEFAULTS,
 } from "./defaults";
 
 /**
@@ -76,6 +77,19 @@ export const EXAMPLES: Record<string, string> = {
   "monitor.intervalSeconds": "300",
   "monitor.alertAfterSeconds": "120",
   "monitor.webhookUrl": "--secret -- \"https://hooks.example.org/services/T000/B000/XXXX\"",
+  "backup.offsite.enabled": "true",
+  "backup.offsite.repository": "sftp:ai4artsed-backup@backup.example.org:/production",
+  "backup.offsite.password": "--secret -- \"$(cat ~/ai4artsed-production-restic-password)\"",
+  "backup.offsite.sshKey": "--secret -- \"$(cat ~/.ssh/ai4artsed_backup)\"",
+  "backup.offsite.hostKey": "\"$(ssh-keyscan -t ed25519 backup.example.org | cut -d' ' -f2-)\"",
+  "backup.offsite.credentials": "AKIA... --secret",
+  "backup.offsite.schedule": `"${OFFSITE_DEFAULTS.schedule}"`,
+  "backup.offsite.keepDaily": String(OFFSITE_DEFAULTS.keepDaily),
+  "backup.offsite.keepWeekly": String(OFFSITE_DEFAULTS.keepWeekly),
+  "backup.offsite.keepMonthly": String(OFFSITE_DEFAULTS.keepMonthly),
+  "backup.offsite.checkSubset": OFFSITE_DEFAULTS.checkSubset,
+  "backup.offsite.checkEveryDays": String(OFFSITE_DEFAULTS.checkEveryDays),
+  "backup.offsite.maxAgeHours": String(OFFSITE_DEFAULTS.maxAgeHours),
   "host.journald.manage": "true",
   "host.journald.systemMaxUse": "1G",
   "host.journald.systemKeepFree": "2G",
@@ -158,6 +172,28 @@ const noNewline = (what: string) =>
     error: `must be one line (${what})`,
   });
 
+/** An SSH private key, stored as a secret. */
+const privateKey = (what: string) =>
+  z
+    .string({ error: `is required: ${what}, stored as a secret` })
+    .regex(/-----BEGIN [A-Z ]*PRIVATE KEY-----/, { error: "must be an OpenSSH or PEM private key (-----BEGIN ... PRIVATE KEY-----)" });
+/** A pinned OpenSSH host key line. */
+const hostKey = z
+  .string()
+  .regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( .*)?$/, {
+    error: "must be one OpenSSH public host key line, e.g. ssh-ed25519 AAAA...",
+  });
+
+/** restic backends off this server; a local path would keep the backup on the disk it protects. */
+const OFFSITE_REPOSITORY = /^(sftp|rest|s3|b2|azure|gs|swift|rclone):[A-Za-z0-9._\/:@\[\]-]+$/;
+/**
+ * A backend credential (e.g. AWS_SECRET_ACCESS_KEY): one line without quotes, backslashes, $ or
+ * backticks, so systemd's EnvironmentFile and a shell read it alike.
+ */
+const credentialValue = z
+  .string({ error: "must be a credential value, stored as a secret" })
+  .regex(/^[^\r\n\0"'`$\\]*$/, { error: "must be one line without quotes, backslashes, $ or backticks" });
+
 /** Extra variables for the unit: names the program does not set itself, one-line values. */
 const variableMap = (what: string) =>
   z
@@ -187,15 +223,8 @@ export function configSchema(environment: EnvironmentName) {
       .string()
       .regex(/^[a-z_][a-z0-9_-]*$/, { error: "must be a Unix user name" })
       .default("root"),
-    privateKey: z
-      .string({ error: "is required: the SSH private key that logs in to the server, stored as a secret" })
-      .regex(/-----BEGIN [A-Z ]*PRIVATE KEY-----/, { error: "must be an OpenSSH or PEM private key (-----BEGIN ... PRIVATE KEY-----)" }),
-    hostKey: z
-      .string()
-      .regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( .*)?$/, {
-        error: "must be one OpenSSH public host key line, e.g. ssh-ed25519 AAAA...",
-      })
-      .optional(),
+    privateKey: privateKey("the SSH private key that logs in to the server"),
+    hostKey: hostKey.optional(),
     },
     { error: "is required: the server to deploy to (address, hostKey, privateKey)" },
   );
@@ -295,6 +324,40 @@ export function configSchema(environment: EnvironmentName) {
       .optional(),
   });
 
+  // Off-host backups of shared/ with restic; on once a repository is set (unless enabled is false).
+  const offsite = z.strictObject({
+    enabled: bool.optional(),
+    repository: z
+      .string({ error: "must be a restic repository URL" })
+      .regex(OFFSITE_REPOSITORY, {
+        error: "must be a restic repository off this server: sftp:user@host:/path (tested), or rest:, s3:, b2:, azure:, gs:, swift:, rclone: (letters, digits and . _ - / : @ only)",
+      })
+      .optional(),
+    password: z
+      .string({ error: "must be the repository password, stored as a secret" })
+      .min(16, { error: "must be at least 16 characters: it alone protects the pupils' data on the backup server" })
+      .refine((v) => !/[\r\n\0]/.test(v), { error: "must be one line" })
+      .optional(),
+    sshKey: privateKey("the SSH private key the server logs in to the backup server with").optional(),
+    hostKey: hostKey.optional(),
+    credentials: z
+      .record(z.string().regex(ENV_NAME, { error: "keys must be environment variable names, e.g. AWS_ACCESS_KEY_ID" }), credentialValue)
+      .default({}),
+    schedule: z
+      .string({ error: "must be a systemd OnCalendar expression" })
+      .regex(/^[A-Za-z0-9*:,.\/~ -]{1,100}$/, { error: "must be a systemd OnCalendar expression such as '*-*-* 02:30:00' or 'daily'" })
+      .default(OFFSITE_DEFAULTS.schedule),
+    keepDaily: wholeNumber(1, 3650).default(OFFSITE_DEFAULTS.keepDaily),
+    keepWeekly: wholeNumber(0, 520).default(OFFSITE_DEFAULTS.keepWeekly),
+    keepMonthly: wholeNumber(0, 1200).default(OFFSITE_DEFAULTS.keepMonthly),
+    checkSubset: z
+      .string({ error: "must be a percentage such as 5% or a part such as 1/7" })
+      .regex(/^(100|[1-9][0-9]?(\.[0-9]+)?)%$|^[1-9][0-9]*\/[1-9][0-9]*$/, { error: "must be a percentage such as 5% or a part such as 1/7 (restic check --read-data-subset)" })
+      .default(OFFSITE_DEFAULTS.checkSubset),
+    checkEveryDays: wholeNumber(1, 365).default(OFFSITE_DEFAULTS.checkEveryDays),
+    maxAgeHours: wholeNumber(1, 8760).default(OFFSITE_DEFAULTS.maxAgeHours),
+  });
+
   // Cloudflare: tunnel, DNS, Access, rate limiting. Nothing is built, nor any Cloudflare code loaded, unless enabled.
   const cloudflareId = (what: string) =>
     z.string({ error: `must be the 32-character ${what} ID` }).regex(/^[0-9a-f]{32}$/, { error: `must be the 32-character hex ${what} ID from the Cloudflare dashboard` });
@@ -365,6 +428,7 @@ export function configSchema(environment: EnvironmentName) {
       host: host.prefault({}),
       monitor: monitor.prefault({}),
       cloudflare: cloudflare.prefault({}),
+      backup: z.strictObject({ offsite: offsite.prefault({}) }).prefault({}),
     })
     .superRefine((config, ctx) => {
       if (environment === "production" && !config.server.hostKey) {
@@ -399,6 +463,7 @@ export function configSchema(environment: EnvironmentName) {
       checkWritablePaths(config.app, ctx);
       if (config.app.deployStrategy === "blue-green") checkBlueGreen(config.app, ctx);
       if (config.cloudflare.enabled) checkCloudflare(config.cloudflare, environment, ctx);
+      checkOffsite(config.backup.offsite, config.monitor.enabled, ctx);
     });
 }
 
@@ -453,6 +518,46 @@ function checkBlueGreen(app: { serviceName: string; installDir: string; port: nu
   if (names.servingLink.length > MAX_SOCKET_PATH) {
     ctx.addIssue({ code: "custom", path: ["app", "installDir"], message: `is too long for blue-green: the socket link ${names.servingLink} exceeds ${MAX_SOCKET_PATH} characters` });
   }
+}
+
+/** Whether a stack backs up off the server: a repository is set and enabled is not false. */
+export function offsiteEnabled<T extends { enabled?: boolean; repository?: string }>(offsite: T): offsite is T & { repository: string } {
+  return offsite.enabled !== false && offsite.repository !== undefined;
+}
+
+/** What an enabled off-host backup needs beyond each key's own format. */
+function checkOffsite(
+  offsite: { enabled?: boolean; repository?: string; password?: string; sshKey?: string; hostKey?: string },
+  monitorEnabled: boolean,
+  ctx: z.RefinementCtx,
+) {
+  const issue = (key: string, message: string) => ctx.addIssue({ code: "custom", path: ["backup", "offsite", key], message });
+  if (offsite.enabled === true && offsite.repository === undefined) {
+    issue("repository", "is required when backup.offsite.enabled is true: where restic keeps the encrypted snapshots, e.g. an SFTP account on another machine");
+  }
+  if (!offsiteEnabled(offsite)) return;
+  if (offsite.password === undefined) {
+    issue("password", "is required for an off-host backup: restic encrypts the repository with it; keep a copy off this server (README: Disaster recovery)");
+  }
+  if (offsite.repository.startsWith("sftp:")) {
+    if (sftpTarget(offsite.repository) === undefined) {
+      issue("repository", "must name the account: sftp:user@host:/path or sftp://user@host:port//path");
+    }
+    if (offsite.sshKey === undefined) issue("sshKey", "is required for an sftp repository: the private key of the backup account, stored as a secret");
+    if (offsite.hostKey === undefined) issue("hostKey", "is required for an sftp repository: pin the backup server's SSH host key");
+  }
+  if (!monitorEnabled) {
+    issue("enabled", "needs monitor.enabled true: the health monitor's timer checks the backup's age and alerts when it fails or goes stale; set monitor.enabled true, or backup.offsite.enabled false");
+  }
+}
+
+/** The SSH side of an sftp repository URL (both of restic's forms), or undefined when it names no user and host. */
+export function sftpTarget(repository: string): { user: string; host: string; port: number } | undefined {
+  const short = repository.match(/^sftp:([a-z_][a-z0-9_-]*)@([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):(?!\/\/)./);
+  if (short) return { user: short[1], host: short[2], port: 22 };
+  const url = repository.match(/^sftp:\/\/([a-z_][a-z0-9_-]*)@([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(?::(\d{1,5}))?\/./);
+  if (url) return { user: url[1], host: url[2], port: url[3] ? Number(url[3]) : 22 };
+  return undefined;
 }
 
 /** What an enabled Cloudflare section needs beyond each key's own format. */

@@ -1,5 +1,6 @@
 #!/bin/bash
-# List or restore a stack's pre-deploy backups on its server: scripts/backup.sh list|restore <stack> [name|latest]
+# List or restore a stack's pre-deploy backups on its server, or its off-host snapshots (restic):
+# scripts/backup.sh list|restore <stack> [name|latest]; snapshots|restore-offsite <stack> [snapshot|latest] [path]
 set -euo pipefail
 shopt -s inherit_errexit
 STEP="backup"
@@ -19,6 +20,8 @@ die() {
 usage() {
   echo "usage: scripts/backup.sh list <stack>" >&2
   echo "       scripts/backup.sh restore <stack> [<backup name>|latest]" >&2
+  echo "       scripts/backup.sh snapshots <stack>" >&2
+  echo "       scripts/backup.sh restore-offsite <stack> [<snapshot id>|latest] [<path below shared/>]" >&2
   exit 2
 }
 
@@ -44,16 +47,21 @@ output() {
     || die "stack ${STACK} has no output $1; run 'pulumi up -s ${STACK}' first"
 }
 
-# render ACTION BACKUP: the remote script, rendered by the program's own renderer.
+# render ACTION BACKUP [PATH]: the remote script, rendered by the program's own renderer.
 render() {
-  local environment service_name release_path install_dir unit url
+  local environment service_name release_path install_dir unit url repository
   environment="$(config environment "${STACK}")"
   service_name="$(config app.serviceName "ai4artsed-${environment}")"
   release_path="$(output releasePath)"
   install_dir="$(config app.installDir "$(dirname "$(dirname "${release_path}")")")"
   unit="$(output serviceName)"
   url="$(output url)"
-  (cd "${ROOT}" && node --import tsx scripts/backup-script.ts "$1" "$2" "${install_dir}" "${unit}" "${service_name}" "${url}")
+  repository="$(config backup.offsite.repository "")"
+  if [[ "$1" == snapshots || "$1" == restore-offsite ]] && [[ -z "${repository}" ]]; then
+    die "stack ${STACK} has no off-host backup (backup.offsite.repository); see README: Off-host backups"
+  fi
+  (cd "${ROOT}" && node --import tsx scripts/backup-script.ts "$1" "$2" "${install_dir}" "${unit}" "${service_name}" "${url}" \
+    "${STACK}" "${repository}" "${3:-}")
 }
 
 # run_remote SCRIPT: over SSH with the stack's key and pinned host key, as root.
@@ -83,15 +91,16 @@ main() {
   local action="$1"
   STACK="$2"
   case "${action}" in
-    list) (($# == 2)) || usage ;;
+    list | snapshots) (($# == 2)) || usage ;;
     restore) (($# <= 3)) || usage ;;
+    restore-offsite) (($# <= 4)) || usage ;;
     *) usage ;;
   esac
   command -v pulumi >/dev/null || die "pulumi is not on PATH"
   [[ -d "${ROOT}/node_modules" ]] || die "the program's npm packages are missing; run 'npm ci' in ${ROOT} first"
   trap cleanup EXIT
   local script
-  script="$(render "${action}" "${3:-latest}")"
+  script="$(render "${action}" "${3:-latest}" "${4:-}")"
   run_remote "${script}"
 }
 

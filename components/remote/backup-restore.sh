@@ -72,7 +72,8 @@ main() {
       require_vars UNIT_NAME ENV_FILE HEALTH_URL
       restore
       ;;
-    *) die "ACTION must be list or restore, not '${ACTION}'" ;;
+    snapshots | restore-offsite) offsite_action ;; # lib/offsite-restore.sh
+    *) die "ACTION must be list, restore, snapshots or restore-offsite, not '${ACTION}'" ;;
   esac
 }
 

@@ -61,14 +61,14 @@ json_string() {
   printf '"%s"' "${text//\"/\\\"}"
 }
 
-# announce PRIORITY STATE MESSAGE: one journal entry under ALERT_IDENTIFIER, and the webhook if configured.
+# announce PRIORITY STATE MESSAGE [SERVICE]: one journal entry under ALERT_IDENTIFIER, and the webhook if configured.
 announce() {
-  local priority="$1" state="$2" message="$3"
+  local priority="$1" state="$2" message="$3" service="${4:-}"
   printf '%s\n' "${message}" | systemd-cat --identifier="${ALERT_IDENTIFIER}" --priority="${priority}"
   [[ -s "${WEBHOOK_FILE}" ]] || return 0
   local url payload
   url="$(head -n 1 "${WEBHOOK_FILE}")"
-  payload="{\"text\":$(json_string "${message}"),\"state\":\"${state}\",\"service\":$(json_string "$(alert_unit)"),\"host\":$(json_string "$(hostname)")}"
+  payload="{\"text\":$(json_string "${message}"),\"state\":\"${state}\",\"service\":$(json_string "${service:-$(alert_unit)}"),\"host\":$(json_string "$(hostname)")}"
   # The URL is a credential: curl reads it from its config on stdin, never from the command line.
   if ! printf 'url = "%s"\n' "${url}" | curl --silent --show-error --fail --max-time 15 --retry 2 --config - \
     --header 'Content-Type: application/json' --data-binary "${payload}" --output /dev/null; then
@@ -79,6 +79,8 @@ announce() {
 main() {
   require_vars UNIT_NAME HEALTH_URL ALERT_AFTER_SECONDS STATE_FILE RESTARTS_FILE WEBHOOK_FILE ALERT_IDENTIFIER
   mkdir -p "$(dirname "${STATE_FILE}")"
+  # The off-host backup's age and result (lib/offsite-alert.sh), before the app's probe can wait.
+  [[ -z "${OFFSITE_STATE_FILE:-}" ]] || check_offsite_backup
   read_state
   LAST_RUN="$(cat "${RESTARTS_FILE}" 2>/dev/null || true)"
   if healthy; then

@@ -102,6 +102,7 @@ main() {
     section monitor
     observe_monitor
   fi
+  [[ -z "${OFFSITE_UNIT:-}" ]] || observe_offsite_backup # lib/offsite-observe.sh
 }
 
 main "$@"

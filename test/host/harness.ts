@@ -42,6 +42,15 @@ export function stopTestServer(name: string): void {
   execFileSync("bash", [TESTSERVER, "down", "--name", name], { stdio: ["ignore", "inherit", "inherit"] });
 }
 
+/** Let one test server reach another on one TCP port (SSH); every other pair stays isolated. */
+export function linkServers(from: TestServer, to: TestServer, port = 22): void {
+  execFileSync("bash", [TESTSERVER, "link", "--name", from.name, "--to", to.name, "--port", String(port)], { stdio: ["ignore", "ignore", "inherit"] });
+}
+
+export function unlinkServers(from: TestServer, to: TestServer, port = 22): void {
+  execFileSync("bash", [TESTSERVER, "unlink", "--name", from.name, "--to", to.name, "--port", String(port)], { stdio: ["ignore", "ignore", "inherit"] });
+}
+
 export function sh(server: TestServer, command: string, stdin?: string, timeoutMs = 600_000): Promise<SshResult> {
   return runOverSsh(server, command, { stdin, timeoutMs });
 }
@@ -132,6 +141,13 @@ export const DEPLOY_ORDER = [
   "monitor-webhook",
   "monitor-service",
   "monitor-timer",
+  "offsite-backup-script",
+  "offsite-backup-password",
+  "offsite-backup-ssh-key",
+  "offsite-backup-known-hosts",
+  "offsite-backup-credentials",
+  "offsite-backup-service",
+  "offsite-backup-timer",
 ] as const;
 export type Step = (typeof DEPLOY_ORDER)[number];
 
@@ -164,13 +180,13 @@ export interface Deployment {
 export async function deploy(
   server: TestServer,
   stack: "production" | "development",
-  overrides: { app?: object; host?: object; monitor?: object; cloudflare?: object } = {},
+  overrides: { app?: object; host?: object; monitor?: object; cloudflare?: object; backup?: object } = {},
   steps: readonly string[] = DEPLOY_ORDER,
 ): Promise<Deployment> {
   const serverConfig = { address: server.host, port: server.port, user: server.user, privateKey: server.privateKey, hostKey: server.hostKey };
   // A short watch window keeps the suite fast; the window's own tests set theirs.
   const app = { repoUrl: SERVER_REPO, stableSeconds: TEST_STABLE_SECONDS, ...overrides.app };
-  const merged = { server: serverConfig, app, host: overrides.host, monitor: overrides.monitor, cloudflare: overrides.cloudflare };
+  const merged = { server: serverConfig, app, host: overrides.host, monitor: overrides.monitor, cloudflare: overrides.cloudflare, backup: overrides.backup };
   const { environment, config } = parseStackConfig(stack, rawConfig(merged), SECRET_SECTIONS);
   const { facts } = await inspectServer(stack, environment, config, denyPortsOf(config));
   const name = `${stack}`;
@@ -191,10 +207,156 @@ export async function destroy(server: TestServer, deployment: Deployment): Promi
   const deletes = [...deployment.graph.values()].filter((r) => r.inputs.delete).reverse();
   const order = (r: Recorded) => {
     const step = r.name.slice(deployment.name.length + 1);
-    return ["monitor-remove", "service-remove", "firewall-rules", "journald-dropin", "host-layout"].indexOf(step);
+    return ["offsite-backup-remove", "monitor-remove", "service-remove", "firewall-rules", "journald-dropin", "host-layout"].indexOf(step);
   };
   for (const resource of deletes.sort((a, b) => order(a) - order(b))) {
     const result = await sh(server, resource.inputs.delete);
     if (result.code !== 0) throw new StepFailed(`${resource.name} (delete)`, result);
   }
+}
+
+/**
+ * A stand-in for the pulumi CLI that answers `config get --path KEY --stack STACK` and
+ * `stack output NAME --stack STACK` for scripts/backup.sh from the given values
+ * (`config.<key>`, `output.<name>`); its directory goes first on PATH.
+ */
+export function fakePulumi(stack: string, values: Record<string, string>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ai4artsed-fake-pulumi-"));
+  for (const [key, value] of Object.entries(values)) fs.writeFileSync(path.join(dir, key), value);
+  fs.writeFileSync(
+    path.join(dir, "pulumi"),
+    `#!/bin/bash
+# Test stand-in: pulumi config get --path KEY --stack ${stack} | pulumi stack output NAME --stack ${stack}
+case "$1 $2" in
+  "config get") [[ "$5 $6" == "--stack ${stack}" ]] && file="config.$4" ;;
+  "stack output") [[ "$4 $5" == "--stack ${stack}" ]] && file="output.$3" ;;
+esac
+[[ -n "\${file:-}" && -f "${dir}/\${file}" ]] || { echo "error: configuration key not found" >&2; exit 1; }
+cat "${dir}/\${file}"
+`,
+    { mode: 0o755 },
+  );
+  return dir;
+}
+
+/** Run scripts/backup.sh with a stand-in pulumi directory first on PATH; its stdout. */
+export function backupScript(fake: string, ...args: string[]): string {
+  return execFileSync("bash", [path.join(ROOT, "scripts", "backup.sh"), ...args], {
+    env: { ...process.env, PATH: `${fake}:${process.env.PATH}` },
+    stdio: ["ignore", "pipe", "pipe"],
+    maxBuffer: 16 * 1024 * 1024,
+  }).toString();
+}
+
+const HOOK_PORT = 18999;
+const HOOK_LOG = "/var/log/ai4artsed-test-hooks.log";
+const RECEIVER = `import http.server
+
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        with open("${HOOK_LOG}", "ab") as log:
+            log.write(body + b"\\n")
+        self.send_response(204)
+        self.end_headers()
+
+http.server.HTTPServer(("127.0.0.1", ${HOOK_PORT}), Hook).serve_forever()
+`;
+
+/** A local webhook receiver on the server that records every POST; returns its URL (with a token in the path). */
+export async function startHookReceiver(server: TestServer, token: string): Promise<string> {
+  await shOk(server, `cat >/usr/local/lib/hook-receiver.py <<'EOF'\n${RECEIVER}EOF\nsystemd-run --quiet --unit=hook-receiver python3 /usr/local/lib/hook-receiver.py`);
+  return `http://127.0.0.1:${HOOK_PORT}/hooks/${token}`;
+}
+
+export async function stopHookReceiver(server: TestServer): Promise<void> {
+  await shOk(server, `systemctl stop hook-receiver; rm -f ${HOOK_LOG}`);
+}
+
+/** The webhook POSTs the receiver got, in order. */
+export async function hooks(server: TestServer): Promise<Array<Record<string, string>>> {
+  const out = await shOk(server, `cat ${HOOK_LOG} 2>/dev/null || true`);
+  return out ? out.split("\n").map((l) => JSON.parse(l)) : [];
+}
+
+/** Alert journal entries that mention `about`, as "PRIORITY MESSAGE" lines. */
+export async function alerts(server: TestServer, about: string): Promise<string[]> {
+  await shOk(server, "journalctl --sync");
+  const out = await shOk(server, `journalctl -t ai4artsed-health-alert -o json --no-pager | python3 -c 'import json,sys; [print(e["PRIORITY"], e["MESSAGE"]) for e in map(json.loads, sys.stdin)]'`);
+  return out.split("\n").filter((l) => l.includes(about));
+}
+
+/** Poll until done(read()) holds; fails with the last value after `seconds`. */
+export async function waitFor<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, seconds = 30): Promise<T> {
+  for (let i = 0; i < seconds * 2; i++) {
+    const value = await read();
+    if (done(value)) return value;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(await read())}`);
+}
+
+/** The README's backup-server block, as it stands there. */
+function backupServerSetup(): string {
+  const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+  const block = readme.split("<!-- backup-server-setup")[1]?.match(/```bash\n([\s\S]*?)```/);
+  if (!block) throw new Error("the README lacks the backup server's setup block");
+  return block[1];
+}
+
+/** A backup account's key pair, made here as an operator would. */
+export interface BackupKey {
+  readonly dir: string;
+  readonly privateKey: string;
+}
+
+/**
+ * Set a test server up as the README's backup server, for a fresh key pair; the stacks'
+ * repositories are then sftp:ai4artsed-backup@<address>:/production and /development.
+ */
+export async function setUpBackupServer(target: TestServer): Promise<BackupKey> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ai4artsed-backup-key-"));
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "ai4artsed-test-backup", "-f", path.join(dir, "ai4artsed_backup")]);
+  await shOk(target, `cat >/root/ai4artsed_backup.pub <<'EOF'\n${fs.readFileSync(path.join(dir, "ai4artsed_backup.pub"), "utf8")}EOF`);
+  const setup = await sh(target, "cd /root && bash -euo pipefail -s", backupServerSetup());
+  if (setup.code !== 0) throw new Error(`the README's backup server setup failed:\n${setup.stderr}`);
+  return { dir, privateKey: fs.readFileSync(path.join(dir, "ai4artsed_backup"), "utf8") };
+}
+
+/** The pupils' data set's own paths below shared/, as the fingerprints compare them. */
+export const DATA_SET = "exports devserver/settings_password.key devserver/api_keys.json";
+
+/**
+ * A data set below shared/ as a workshop leaves it: names with spaces and non-ASCII characters,
+ * a large recording (60 MB unless told), nested folders, 0600 key files and a symlink, owned by the service user.
+ */
+export async function writeDataSet(server: TestServer, shared: string, owner: string, recordingBytes = 60_000_000): Promise<void> {
+  await shOk(
+    server,
+    `set -e
+cd ${shared}
+mkdir -p "exports/Klasse 7a/Gruppe Ü/Bilder" "exports/Projekt Ästhetik/ein ganz tiefer/Ordner" devserver
+head -c ${recordingBytes} /dev/urandom >"exports/Klasse 7a/Aufnahme groß.bin"
+for i in $(seq 1 30); do head -c $((2000 + i * 100)) /dev/urandom | base64 >"exports/Klasse 7a/Gruppe Ü/Aufsatz $i – Entwurf.txt"; done
+head -c 300000 /dev/urandom >"exports/Klasse 7a/Gruppe Ü/Bilder/Bild café №1.png"
+printf 'tief\\n' >"exports/Projekt Ästhetik/ein ganz tiefer/Ordner/notiz.md"
+printf 'settings-password-of-the-lab\\n' >devserver/settings_password.key
+printf '{"OPENROUTER_API_KEY": "sk-or-pupils"}\\n' >devserver/api_keys.json
+chmod 600 devserver/settings_password.key devserver/api_keys.json
+chmod 640 "exports/Projekt Ästhetik/ein ganz tiefer/Ordner/notiz.md"
+ln -sfn "Klasse 7a" "exports/aktuelle Klasse"
+chown -R -h ${owner}:${owner} exports devserver
+touch -h -d '2025-11-03 09:15:00' "exports/aktuelle Klasse" "exports/Klasse 7a/Aufnahme groß.bin"`,
+  );
+}
+
+/**
+ * Path, type, mode, owner and group names, size, link target, mtime (of files and links; a
+ * restore renames directories into place) and sha256 of every entry of `paths` below root.
+ */
+export function dataFingerprint(server: TestServer, root: string, paths = DATA_SET): Promise<string> {
+  return shOk(
+    server,
+    `cd ${root} && { find ${paths} -printf '%p\\t%y\\t%m\\t%u\\t%g\\t%s\\t%l\\t' \\( -type d -printf '\\n' -o -printf '%T@\\n' \\); find ${paths} -type f -print0 | xargs -0 sha256sum; } | LC_ALL=C sort`,
+  );
 }

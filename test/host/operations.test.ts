@@ -11,7 +11,28 @@ import * as os from "os";
 import * as path from "path";
 import { DEFAULT_SYSTEM_PACKAGES } from "../../config/defaults";
 import { TOOL_DIRS } from "./appNeeds";
-import { deploy, Deployment, destroy, makeFixtureRepo, publishRepo, ROOT, SERVER_REPO, sh, shOk, startTestServer, StepFailed, stopTestServer, TestServer } from "./harness";
+import {
+  alerts,
+  backupScript,
+  deploy,
+  Deployment,
+  destroy,
+  fakePulumi,
+  hooks,
+  makeFixtureRepo,
+  publishRepo,
+  ROOT,
+  SERVER_REPO,
+  sh,
+  shOk,
+  startHookReceiver,
+  startTestServer,
+  StepFailed,
+  stopHookReceiver,
+  stopTestServer,
+  TestServer,
+  waitFor,
+} from "./harness";
 
 const NAME = `ai4o${process.pid % 10000}`;
 const PROD = "/opt/ai4artsed-production";
@@ -19,7 +40,6 @@ const DEV = "/opt/ai4artsed-development";
 /** The data a hand-made install keeps inside its checkout and that must survive byte for byte. */
 const DATA = "exports devserver/settings_password.key devserver/api_keys.json devserver/user_settings.json devserver/setup_aws_env.sh devserver/hardware_matrix.json";
 const LEGACY_SETTINGS = { theme: "legacy", workshop: "7a", n: 7 };
-const HOOK_PORT = 18999;
 
 let server: TestServer;
 let repo: string;
@@ -287,43 +307,8 @@ test("3. app.testCommand runs in the new release before the switch; its failure 
   assert.equal((await healthy(17802)).release, `${DEV}/releases/${dev.facts.commit}`);
 });
 
-const RECEIVER = `import http.server
-
-class Hook(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        with open("/tmp/hooks.log", "ab") as log:
-            log.write(body + b"\\n")
-        self.send_response(204)
-        self.end_headers()
-
-http.server.HTTPServer(("127.0.0.1", ${HOOK_PORT}), Hook).serve_forever()
-`;
-
-/** Alert journal entries of one stack, as "PRIORITY MESSAGE" lines. */
-async function alerts(unit: string): Promise<string[]> {
-  await shOk(server, "journalctl --sync");
-  const out = await shOk(server, `journalctl -t ai4artsed-health-alert -o json --no-pager | python3 -c 'import json,sys; [print(e["PRIORITY"], e["MESSAGE"]) for e in map(json.loads, sys.stdin)]'`);
-  return out.split("\n").filter((l) => l.includes(unit));
-}
-
-async function hooks(): Promise<Array<Record<string, string>>> {
-  const out = await shOk(server, "cat /tmp/hooks.log 2>/dev/null || true");
-  return out ? out.split("\n").map((l) => JSON.parse(l)) : [];
-}
-
-async function waitFor<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, seconds = 30): Promise<T> {
-  for (let i = 0; i < seconds * 2; i++) {
-    const value = await read();
-    if (done(value)) return value;
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(await read())}`);
-}
-
 test("4. the health monitor alerts once per outage (journal err + one webhook POST) and reports the recovery once", async () => {
-  await shOk(server, `cat >/tmp/receiver.py <<'EOF'\n${RECEIVER}EOF\nsystemd-run --quiet --unit=hook-receiver python3 /tmp/receiver.py`);
-  const webhookUrl = `http://127.0.0.1:${HOOK_PORT}/hooks/secret-token-42`;
+  const webhookUrl = await startHookReceiver(server, "secret-token-42");
   const monitor = { intervalSeconds: 1, alertAfterSeconds: 3, webhookUrl };
   dev = await deploy(server, "development", { monitor });
   const unit = "ai4artsed-development.service";
@@ -333,20 +318,20 @@ test("4. the health monitor alerts once per outage (journal err + one webhook PO
   assert.equal(await shOk(server, "cat /etc/ai4artsed/ai4artsed-development-health.webhook"), webhookUrl);
   assert.equal((await sh(server, "grep -rl secret-token-42 /etc/systemd /usr/local/lib/ai4artsed")).stdout, "", "the URL is in no unit or script");
   await new Promise((resolve) => setTimeout(resolve, 3000));
-  assert.deepEqual(await alerts(unit), [], "healthy: no alert");
+  assert.deepEqual(await alerts(server, unit), [], "healthy: no alert");
 
   const started = Date.now();
   await shOk(server, `systemctl stop ${unit}`);
   for (let i = 0; i < 4; i++) await shOk(server, `systemctl start ${probe}`);
-  await waitFor("the alert", () => alerts(unit), (a) => a.length > 0);
+  await waitFor("the alert", () => alerts(server, unit), (a) => a.length > 0);
   console.log(`alert ${Math.round((Date.now() - started) / 1000)} s after the stop (threshold 3 s)`);
   await new Promise((resolve) => setTimeout(resolve, 4000)); // the timer keeps probing every second
   await shOk(server, `systemctl start ${probe}`);
-  const down = await alerts(unit);
+  const down = await alerts(server, unit);
   assert.equal(down.length, 1, down.join("\n"));
   assert.match(down[0], /^3 ai4artsed-development\.service is down: http:\/\/127\.0\.0\.1:17802\/api\/schema\/info has not answered 2xx for \d+s .*the unit is inactive/);
   assert.equal((await shOk(server, "journalctl -p err -t ai4artsed-health-alert -o cat --no-pager")).split("\n").length, 1, "one err entry");
-  const posted = await waitFor("the webhook POST", hooks, (h) => h.length > 0);
+  const posted = await waitFor("the webhook POST", () => hooks(server), (h) => h.length > 0);
   assert.equal(posted.length, 1);
   assert.equal(posted[0].state, "down");
   assert.equal(posted[0].service, unit);
@@ -355,12 +340,12 @@ test("4. the health monitor alerts once per outage (journal err + one webhook PO
   await shOk(server, `systemctl start ${unit}`);
   await healthy(17802);
   await shOk(server, `systemctl start ${probe}`);
-  await waitFor("the recovery", () => alerts(unit), (a) => a.length > 1);
+  await waitFor("the recovery", () => alerts(server, unit), (a) => a.length > 1);
   await new Promise((resolve) => setTimeout(resolve, 3000));
-  const all = await alerts(unit);
+  const all = await alerts(server, unit);
   assert.equal(all.length, 2, all.join("\n"));
   assert.match(all[1], /^5 ai4artsed-development\.service recovered: .* answers again after \d+s down$/);
-  const all_hooks = await hooks();
+  const all_hooks = await hooks(server);
   assert.deepEqual(all_hooks.map((h) => h.state), ["down", "recovered"]);
   await shOk(server, "test ! -e /var/lib/ai4artsed/ai4artsed-development-health.state");
 
@@ -371,32 +356,12 @@ test("4. the health monitor alerts once per outage (journal err + one webhook PO
   await shOk(server, "test ! -e /usr/local/lib/ai4artsed/ai4artsed-development-health-probe.sh");
   assert.equal(await shOk(server, "systemctl is-active ai4artsed-development-health.timer || true"), "inactive");
   assert.equal(await shOk(server, "systemctl is-active ai4artsed-production-health.timer"), "active");
-  await shOk(server, "systemctl stop hook-receiver");
+  await stopHookReceiver(server);
 });
-
-/** A stand-in for the pulumi CLI that answers `config get` and `stack output` for scripts/backup.sh. */
-function fakePulumi(values: Record<string, string>): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ai4artsed-fake-pulumi-"));
-  for (const [key, value] of Object.entries(values)) fs.writeFileSync(path.join(dir, key), value);
-  fs.writeFileSync(
-    path.join(dir, "pulumi"),
-    `#!/bin/bash
-# Test stand-in: pulumi config get --path KEY --stack production | pulumi stack output NAME --stack production
-case "$1 $2" in
-  "config get") [[ "$5 $6" == "--stack production" ]] && file="config.$4" ;;
-  "stack output") [[ "$4 $5" == "--stack production" ]] && file="output.$3" ;;
-esac
-[[ -n "\${file:-}" && -f "${dir}/\${file}" ]] || { echo "error: configuration key not found" >&2; exit 1; }
-cat "${dir}/\${file}"
-`,
-    { mode: 0o755 },
-  );
-  return dir;
-}
 
 test("5. scripts/backup.sh lists the backups and restores the latest: damaged settings come back, the app serves them", async () => {
   const serving = await shOk(server, "systemctl list-units --state=active --plain --no-legend 'ai4artsed-production*.service' | awk '{print $1}' | grep -v -e '-health' -e '-proxy' -e '-bridge' | head -n 1");
-  const fake = fakePulumi({
+  const fake = fakePulumi("production", {
     "config.server.address": server.host,
     "config.server.port": String(server.port),
     "config.server.hostKey": server.hostKey!,
@@ -405,8 +370,7 @@ test("5. scripts/backup.sh lists the backups and restores the latest: damaged se
     "output.url": "http://127.0.0.1:17801/api/schema/info",
     "output.releasePath": await shOk(server, `readlink ${PROD}/current`),
   });
-  const run = (...args: string[]) =>
-    execFileSync("bash", [path.join(ROOT, "scripts", "backup.sh"), ...args], { env: { ...process.env, PATH: `${fake}:${process.env.PATH}` } }).toString();
+  const run = (...args: string[]) => backupScript(fake, ...args);
 
   const listed = run("list", "production");
   assert.match(listed, /^\d{8}T\d{6}Z-[0-9a-f]{12}\.tar\.gz\t\S+\t\d+ files$/m);

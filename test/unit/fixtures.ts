@@ -5,7 +5,9 @@ import { DeployFacts } from "../../components/deployFacts";
 export const TEST_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
 export const TEST_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
 
-export function rawConfig(overrides: { server?: object; app?: object; host?: object; monitor?: object; cloudflare?: object; environment?: string } = {}): RawConfig {
+export function rawConfig(
+  overrides: { server?: object; app?: object; host?: object; monitor?: object; cloudflare?: object; backup?: object; environment?: string } = {},
+): RawConfig {
   return {
     ...(overrides.environment ? { environment: overrides.environment } : {}),
     server: { address: "10.0.0.2", privateKey: TEST_PRIVATE_KEY, hostKey: TEST_HOST_KEY, ...overrides.server },
@@ -13,10 +15,11 @@ export function rawConfig(overrides: { server?: object; app?: object; host?: obj
     ...(overrides.host ? { host: overrides.host } : {}),
     ...(overrides.monitor ? { monitor: overrides.monitor } : {}),
     ...(overrides.cloudflare ? { cloudflare: overrides.cloudflare } : {}),
+    ...(overrides.backup ? { backup: overrides.backup } : {}),
   };
 }
 
-export const SECRET_SECTIONS = new Set(["server", "monitor", "cloudflare"]);
+export const SECRET_SECTIONS = new Set(["server", "monitor", "cloudflare", "backup"]);
 
 export const FACTS: DeployFacts = {
   commit: "1111111111111111111111111111111111111111",

@@ -99,8 +99,9 @@ test("monitor: probe, oneshot and timer per stack; removal on destroy names only
   assert.equal(remove.create, undefined);
   assert.ok(
     remove.delete.includes(
-      "\nMONITOR_UNIT=ai4artsed-development-health\nPROBE_FILE=/usr/local/lib/ai4artsed/ai4artsed-development-health-probe.sh\n" +
-        "WEBHOOK_FILE=/etc/ai4artsed/ai4artsed-development-health.webhook\nSTATE_FILE=/var/lib/ai4artsed/ai4artsed-development-health.state\n",
+      "\nTIMER_UNIT=ai4artsed-development-health\n" +
+        "UNIT_FILES='/etc/systemd/system/ai4artsed-development-health.service /etc/systemd/system/ai4artsed-development-health.timer'\n" +
+        "FILES='/usr/local/lib/ai4artsed/ai4artsed-development-health-probe.sh /etc/ai4artsed/ai4artsed-development-health.webhook /var/lib/ai4artsed/ai4artsed-development-health.state /var/lib/ai4artsed/ai4artsed-development-health.restarts'\n",
     ),
     remove.delete.slice(0, 400),
   );

@@ -9,6 +9,8 @@
 #   testserver.sh down [--name NAME]         stop it and remove all its state
 #   testserver.sh ssh [--name NAME] [--] [CMD...]   run CMD in it over SSH
 #   testserver.sh status [--name NAME]       exit 0 if running, 3 if not
+#   testserver.sh link --name NAME --to OTHER [--port PORT]    let NAME reach OTHER on one TCP port (22)
+#   testserver.sh unlink --name NAME --to OTHER [--port PORT]  close that pair again
 #
 # `up` boots an overlay (per-run upper layer) over the cached image in netns
 # NAME, guest address 10.213.X.Y+2/30 derived from a hash of NAME, NAT via
@@ -16,6 +18,8 @@
 # file (sh-quoted TESTSERVER_NAME, _ADDRESS, _SSH_PORT, _USER, _KEY_FILE,
 # _HOST_KEY, _KNOWN_HOSTS). `up` on a name that is up gives a fresh server.
 # `ssh` passes CMD to the remote shell like ssh(1) does (words joined).
+# Servers cannot reach each other; `link` opens exactly one pair and port
+# (NAME -> OTHER, replies only back), `unlink` or `down` of either closes it.
 # While servers run, the image is bind-mounted read-only onto itself.
 #
 # Needs root and: debootstrap systemd-container nftables iproute2
@@ -98,7 +102,7 @@ die() {
 }
 
 usage() {
-  sed -n '6,12s/^# \{0,1\}//p' "$0" >&2
+  sed -n '6,14s/^# \{0,1\}//p' "$0" >&2
 }
 
 require_root() {
@@ -434,6 +438,91 @@ cmd_image() {
   ensure_image
   unlock_image
   echo "${IMAGE_DIR}"
+}
+
+# ---------------------------------------------------------------- links
+
+LINK_TO=""
+LINK_PORT="22"
+
+# Parses the link commands' --to OTHER [--port PORT] from REST.
+parse_link_args() {
+  set -- "${REST[@]}"
+  LINK_TO=""
+  LINK_PORT="22"
+  while (($#)); do
+    case "$1" in
+      --to)
+        (($# >= 2)) || die "--to needs a value"
+        LINK_TO="$2"
+        shift 2
+        ;;
+      --port)
+        (($# >= 2)) || die "--port needs a value"
+        LINK_PORT="$2"
+        shift 2
+        ;;
+      *) die "unexpected argument: $1" ;;
+    esac
+  done
+  [[ -n "${LINK_TO}" ]] || die "--to OTHER is required"
+  [[ "${LINK_PORT}" =~ ^[0-9]{1,5}$ ]] || die "invalid port '${LINK_PORT}'"
+}
+
+#######################################
+# Prints "TABLE GUEST_IP" of a running server, and fails if it is not up.
+# Arguments:
+#   $1: server name.
+#######################################
+link_end() {
+  NAME="$1"
+  load_name
+  nft list table ip "${NFT_TABLE}" >/dev/null 2>&1 || die "${NAME} is not up"
+  echo "${NFT_TABLE} ${GUEST_IP}"
+}
+
+# Deletes the rules of one link (by comment) from a server's forward chain.
+delete_link_rules() {
+  local table="$1" comment="$2" handle
+  for handle in $(nft -a list chain ip "${table}" forward 2>/dev/null |
+    sed -n "s/.*comment \"${comment}\" # handle \([0-9]*\)$/\1/p"); do
+    nft delete rule ip "${table}" forward handle "${handle}"
+  done
+}
+
+#######################################
+# Lets NAME open TCP connections to OTHER's PORT, and OTHER answer them; every
+# other pair stays dropped. The rules sit in the two servers' own tables.
+#######################################
+cmd_link() {
+  parse_args rest "$@"
+  parse_link_args
+  require_root
+  local from="${NAME}" from_table from_ip to_table to_ip
+  read -r from_table from_ip < <(link_end "${from}")
+  read -r to_table to_ip < <(link_end "${LINK_TO}")
+  [[ -n "${from_table}" && -n "${to_table}" ]] || die "both ${from} and ${LINK_TO} must be up"
+  local comment="link ${from} to ${LINK_TO}:${LINK_PORT}"
+  delete_link_rules "${from_table}" "${comment}"
+  delete_link_rules "${to_table}" "${comment}"
+  nft insert rule ip "${from_table}" forward ip saddr "${from_ip}" ip daddr "${to_ip}" \
+    tcp dport "${LINK_PORT}" ct state new,established accept comment "\"${comment}\""
+  nft insert rule ip "${to_table}" forward ip saddr "${to_ip}" ip daddr "${from_ip}" \
+    tcp sport "${LINK_PORT}" ct state established accept comment "\"${comment}\""
+  log "${from} reaches ${LINK_TO} (${to_ip}) on TCP ${LINK_PORT}"
+}
+
+cmd_unlink() {
+  parse_args rest "$@"
+  parse_link_args
+  require_root
+  local from="${NAME}" from_table to_table
+  read -r from_table _ < <(link_end "${from}")
+  read -r to_table _ < <(link_end "${LINK_TO}")
+  local comment="link ${from} to ${LINK_TO}:${LINK_PORT}"
+  [[ -z "${from_table}" ]] || delete_link_rules "${from_table}" "${comment}"
+  [[ -z "${to_table}" ]] || delete_link_rules "${to_table}" "${comment}"
+  log "${from} no longer reaches ${LINK_TO} on TCP ${LINK_PORT}"
 }
 
 # ---------------------------------------------------------------- runs
@@ -805,6 +894,8 @@ main() {
     down) cmd_down "$@" ;;
     ssh) cmd_ssh "$@" ;;
     status) cmd_status "$@" ;;
+    link) cmd_link "$@" ;;
+    unlink) cmd_unlink "$@" ;;
     -h | --help | help) usage ;;
     *)
       usage

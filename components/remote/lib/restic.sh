@@ -1,0 +1,47 @@
+#!/bin/bash
+# restic against a stack's off-host repository; inlined into the backup, the restore and their checks.
+# Credentials come from root-owned 0600 files (in the backup unit: its systemd credentials), never
+# from a command line or the environment of this shell.
+
+export AI4ARTSED_RESTIC_LIB=1
+
+# credential_file NAME FILE: the unit's systemd credential NAME when running in the unit, else FILE.
+credential_file() {
+  if [[ -n "${CREDENTIALS_DIRECTORY:-}" ]]; then
+    printf '%s/%s' "${CREDENTIALS_DIRECTORY}" "$1"
+  else
+    printf '%s' "$2"
+  fi
+}
+
+# offsite_restic ARGS...: restic on REPOSITORY with PASSWORD_FILE; sftp logs in as SFTP_LOGIN
+# (port SFTP_PORT) with SSH_KEY_FILE and the pinned KNOWN_HOSTS_FILE; other backends read
+# their credentials from CREDENTIALS_FILE (NAME="value" lines) when there is one.
+offsite_restic() {
+  local password_path key_path known_hosts_path backend_path
+  password_path="$(credential_file restic-password "${PASSWORD_FILE}")"
+  [[ -r "${password_path}" ]] || die "the repository password file ${password_path} is missing; run 'pulumi up' (backup.offsite.password)"
+  local -a options=()
+  if [[ -n "${SFTP_LOGIN:-}" ]]; then
+    key_path="$(credential_file ssh-key "${SSH_KEY_FILE}")"
+    known_hosts_path="$(credential_file known-hosts "${KNOWN_HOSTS_FILE}")"
+    options+=(-o "sftp.command=ssh -F none -i ${key_path} -p ${SFTP_PORT} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=${known_hosts_path} -o GlobalKnownHostsFile=/dev/null -o ConnectTimeout=${CONNECT_TIMEOUT_SECONDS:-20} -o ServerAliveInterval=30 -o ServerAliveCountMax=4 ${SFTP_LOGIN} -s sftp")
+  fi
+  backend_path="$(credential_file backend-credentials "${CREDENTIALS_FILE:-}")"
+  (
+    if [[ -n "${backend_path}" && -r "${backend_path}" ]]; then
+      set -a
+      # shellcheck source=/dev/null
+      source "${backend_path}"
+      set +a
+    fi
+    RESTIC_REPOSITORY="${REPOSITORY}" RESTIC_PASSWORD_FILE="${password_path}" RESTIC_CACHE_DIR="${RESTIC_CACHE_DIR:-/var/cache/ai4artsed-restic}" \
+      exec restic "${options[@]}" "$@"
+  )
+}
+
+
+# repository_id_in FILE: the repository id from `restic cat config` output saved in FILE.
+repository_id_in() {
+  sed -n 's/^ *"id": *"\([0-9a-f]*\)".*/\1/p' "$1"
+}

@@ -1,0 +1,144 @@
+#!/bin/bash
+# Back up all of shared/ to the stack's off-host restic repository (run by its systemd timer), then
+# forget and prune by the retention, and read back a subset of the data when a check is due.
+# Writes its result to OFFSITE_STATE_FILE; the health monitor alerts on a failure or a stale result.
+set -euo pipefail
+STEP="${STEP:-offsite-backup}"
+# shellcheck source=SCRIPTDIR/lib.sh
+[[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=SCRIPTDIR/lib/state.sh
+[[ -n "${AI4ARTSED_STATE_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/state.sh"
+# shellcheck source=SCRIPTDIR/lib/restic.sh
+[[ -n "${AI4ARTSED_RESTIC_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/restic.sh"
+
+WORK_DIR=""
+RECORDED=""
+REPOSITORY_ID=""
+
+# fail MESSAGE: record the failure for the health monitor, and stop.
+fail() {
+  set_state "${OFFSITE_STATE_FILE}" last_result=failed "last_attempt=$(date +%s)" "last_message=$1"
+  RECORDED=yes
+  die "$1"
+}
+
+# explain WHAT OUTPUT: one line saying what went wrong, in the words of the setting that fixes it.
+explain() {
+  local what="$1" output="$2" detail
+  detail="$(grep -v -e '^[[:space:]]*$' <<<"${output}" | tail -n 3 | tr '\n' ' ' | sed 's/ *$//')"
+  case "${output}" in
+    *"wrong password"*)
+      printf '%s failed: restic cannot open %s with backup.offsite.password (wrong password or no key found); set the password the repository was made with (pulumi config set --path --secret backup.offsite.password ...) and run pulumi up' "${what}" "${REPOSITORY}"
+      ;;
+    *"Host key verification failed"* | *"REMOTE HOST IDENTIFICATION HAS CHANGED"*)
+      printf "%s failed: the backup server's SSH host key is not backup.offsite.hostKey; check it on that server's console and pin it again: %s" "${what}" "${detail}"
+      ;;
+    *"Permission denied"*)
+      printf '%s failed: the backup server refused the key backup.offsite.sshKey for %s; add its public key to that account (README: The backup server): %s' "${what}" "${SFTP_LOGIN:-the account}" "${detail}"
+      ;;
+    *"ssh: connect to host"* | *"Connection timed out"* | *"Connection refused"* | *"No route to host"* | *"Could not resolve"* | *"unable to start the sftp session"* | *"Connection closed"*)
+      printf '%s failed: cannot reach the repository %s: %s' "${what}" "${REPOSITORY}" "${detail}"
+      ;;
+    *) printf '%s failed: %s' "${what}" "${detail}" ;;
+  esac
+}
+
+# run_restic WHAT ARGS...: restic with its stdout in WORK_DIR/out; on failure, fail with what went wrong.
+run_restic() {
+  local what="$1"
+  shift
+  if ! offsite_restic "$@" >"${WORK_DIR}/out" 2>"${WORK_DIR}/err"; then
+    fail "$(explain "${what}" "$(cat "${WORK_DIR}/err")")"
+  fi
+}
+
+# open_repository: REPOSITORY_ID of the repository; one that does not exist yet is made (restic init).
+open_repository() {
+  local status=0
+  offsite_restic cat config >"${WORK_DIR}/out" 2>"${WORK_DIR}/err" || status=$?
+  # restic 0.17+ exits 10 for a missing repository; older ones say so.
+  if ((status == 10)) || { ((status != 0)) && grep -q 'Is there a repository at the following location' "${WORK_DIR}/err"; }; then
+    run_restic "making the repository ${REPOSITORY}" init
+    log "made the repository ${REPOSITORY}"
+    offsite_restic cat config >"${WORK_DIR}/out" 2>"${WORK_DIR}/err" || status=$?
+  elif ((status != 0)); then
+    fail "$(explain "opening the repository" "$(cat "${WORK_DIR}/err")")"
+  fi
+  REPOSITORY_ID="$(repository_id_in "${WORK_DIR}/out")"
+  [[ -n "${REPOSITORY_ID}" ]] || fail "opening the repository ${REPOSITORY} failed: restic printed no repository id"
+}
+
+# check_lineage REPOSITORY_ID: a server that never backed up to this repository nor restored from it
+# (a new machine) must not add its own, maybe empty, shared/ as the newest snapshot.
+check_lineage() {
+  [[ "$(state_value "${OFFSITE_STATE_FILE}" lineage)" == "$1" ]] && return 0
+  run_restic "listing the snapshots" snapshots --json --tag "stack:${STACK}"
+  if grep -q '"id"' "${WORK_DIR}/out"; then
+    fail "the repository ${REPOSITORY} holds snapshots of ${STACK}, but this server never backed up to it nor restored from it (a new or re-imaged server?): restore first (scripts/backup.sh restore-offsite ${STACK} latest); to keep this server's shared/ as the newest snapshot instead, run on the server: echo lineage=$1 >>${OFFSITE_STATE_FILE}"
+  fi
+}
+
+# write_owners: the names of the owners and groups in shared/, backed up beside it, so a restore
+# gives files to the same names on a machine whose ids differ.
+write_owners() {
+  mkdir -p "$(dirname "${OWNERS_FILE}")"
+  find "${INSTALL_DIR}/shared" -printf 'u %U %u\ng %G %g\n' | LC_ALL=C sort -u >"${OWNERS_FILE}.tmp"
+  mv -f "${OWNERS_FILE}.tmp" "${OWNERS_FILE}"
+}
+
+# summary_field NAME: a number from restic's JSON summary of the backup.
+summary_field() {
+  grep '"message_type":"summary"' "${WORK_DIR}/out" | tail -n 1 | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"
+}
+
+check_if_due() {
+  local last now
+  last="$(state_value "${OFFSITE_STATE_FILE}" last_check)"
+  now="$(date +%s)"
+  if [[ -n "${last}" ]] && ((now - last < CHECK_EVERY_DAYS * 86400)); then
+    return 0
+  fi
+  run_restic "checking the repository (a ${CHECK_SUBSET} subset of the data)" check --read-data-subset="${CHECK_SUBSET}"
+  set_state "${OFFSITE_STATE_FILE}" "last_check=${now}"
+  log "checked the repository, reading back ${CHECK_SUBSET} of its data"
+}
+
+on_exit() {
+  local status=$?
+  [[ -z "${WORK_DIR}" ]] || rm -rf "${WORK_DIR}"
+  if [[ -z "${RECORDED}" ]]; then
+    set_state "${OFFSITE_STATE_FILE}" last_result=failed "last_attempt=$(date +%s)" "last_message=the backup stopped unexpectedly (exit ${status}); see journalctl -u ${OFFSITE_UNIT}"
+  fi
+}
+
+main() {
+  require_vars STACK OFFSITE_UNIT INSTALL_DIR REPOSITORY PASSWORD_FILE OFFSITE_STATE_FILE OWNERS_FILE KEEP_DAILY KEEP_WEEKLY KEEP_MONTHLY CHECK_SUBSET CHECK_EVERY_DAYS
+  trap on_exit EXIT
+  WORK_DIR="$(mktemp -d)"
+  local started commit host
+  started="$(date +%s)"
+  [[ -d "${INSTALL_DIR}/shared" ]] || fail "${INSTALL_DIR}/shared does not exist; run 'pulumi up' first"
+  open_repository
+  check_lineage "${REPOSITORY_ID}"
+  write_owners
+  commit="$(basename "$(readlink "${INSTALL_DIR}/current" || echo none)")"
+  host="$(hostname)"
+  run_restic "backing up ${INSTALL_DIR}/shared" backup --json --quiet --host "${host}" \
+    --tag "stack:${STACK}" --tag "commit:${commit}" --tag "host:${host}" "${INSTALL_DIR}/shared" "${OWNERS_FILE}"
+  local snapshot added total files
+  snapshot="$(grep '"message_type":"summary"' "${WORK_DIR}/out" | sed -n 's/.*"snapshot_id":"\([0-9a-f]*\)".*/\1/p' | tail -n 1)"
+  added="$(summary_field data_added)"
+  total="$(summary_field total_bytes_processed)"
+  files="$(summary_field total_files_processed)"
+  local seconds=$(($(date +%s) - started))
+  log "snapshot ${snapshot:0:8} of ${INSTALL_DIR}/shared at commit ${commit:0:12}: ${files} files, ${total} bytes, ${added} bytes added to the repository, ${seconds}s"
+  run_restic "forgetting old snapshots" forget --quiet --tag "stack:${STACK}" \
+    --keep-daily "${KEEP_DAILY}" --keep-weekly "${KEEP_WEEKLY}" --keep-monthly "${KEEP_MONTHLY}" --prune
+  check_if_due
+  set_state "${OFFSITE_STATE_FILE}" last_result=ok "last_attempt=${started}" "last_success=${started}" "last_snapshot=${snapshot}" \
+    "last_added_bytes=${added}" "last_total_bytes=${total}" "last_files=${files}" "last_seconds=${seconds}" "lineage=${REPOSITORY_ID}" \
+    "last_message=snapshot ${snapshot:0:8}: ${files} files, ${total} bytes, ${added} bytes added"
+  RECORDED=yes
+}
+
+main "$@"

@@ -1,0 +1,57 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ServerConnection } from "./connection";
+import { remoteScript } from "./remoteScript";
+
+export interface TimerStepsArgs {
+  readonly connection: ServerConnection;
+  /** The timer's and its service's name without the suffix, e.g. ai4artsed-production-health. */
+  readonly unit: string;
+  readonly timerFile: string;
+  readonly serviceFile: string;
+  readonly timerText: string;
+  /** The drift check's repair count: a stopped or disabled timer is started and enabled again. */
+  readonly repairs: pulumi.Input<number>;
+  /** Files the timer's service uses; removed with it on destroy. */
+  readonly files: readonly string[];
+  /** A shell check run before the timer is enabled; its failure fails the step. Defaults to none. */
+  readonly check?: string;
+  /** What the timer step waits for (the files its service runs). */
+  readonly dependsOn: pulumi.Input<pulumi.Resource>[];
+  /** What the removal step waits for. */
+  readonly removeDependsOn: pulumi.Input<pulumi.Resource>[];
+}
+
+/**
+ * The two steps every timer of this program has: its file installed, enabled and started (and
+ * started again when drift review found it stopped or disabled), and, on destroy only, the
+ * removal of the timer, its units and its files.
+ */
+export function timerSteps(name: string, args: TimerStepsArgs, parent: pulumi.Resource): void {
+  const timer = `${args.unit}.timer`;
+  const enable = `{ systemctl is-enabled --quiet ${timer} && systemctl is-active --quiet ${timer}; } || systemctl enable --now ${timer}`;
+  remoteScript(
+    `${name}-timer`,
+    {
+      connection: args.connection,
+      script: "install-file",
+      params: {
+        TARGET_FILE: args.timerFile,
+        FILE_MODE: "644",
+        ON_CHANGE: `systemctl daemon-reload && systemctl enable ${timer} && systemctl restart ${timer}`,
+        ENSURE: args.check ? `${args.check}; ${enable}` : enable,
+        REPAIR: args.repairs,
+      },
+      stdin: args.timerText,
+    },
+    { parent, dependsOn: args.dependsOn },
+  );
+  remoteScript(
+    `${name}-remove`,
+    {
+      connection: args.connection,
+      deleteScript: "timer-remove",
+      deleteParams: { TIMER_UNIT: args.unit, UNIT_FILES: [args.serviceFile, args.timerFile].join(" "), FILES: args.files.join(" ") },
+    },
+    { parent, dependsOn: args.removeDependsOn },
+  );
+}
