@@ -8,3 +8,6 @@ export function unitFileOf(unit: string): string {
 export function environmentFileOf(unitName: string, envDir: string = ENV_DIR): string {
   return `${envDir}/${unitName}.env`;
 }
+
+/** Host-wide tools of every stack: uv's venv and its cache (venvs hardlink from it). */
+export const TOOLS_DIR = "/opt/ai4artsed-tools";
