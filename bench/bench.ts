@@ -19,6 +19,9 @@ import {
 import { LoadSummary, startLoad } from "../test/host/load";
 import { PulumiWorkspace } from "../test/e2e/workspace";
 import { DEFAULT_SYSTEM_PACKAGES } from "../config/defaults";
+import { configErrorRound, enginePhases, removeConfigErrorWorkspace } from "./engine";
+import { setUpHeavy, heavyRound } from "./heavy";
+import { note, printTable } from "./table";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const NAME = `ai4bench${process.pid % 1000}`;
@@ -30,20 +33,28 @@ const BASELINE_SCRIPT = "/root/baseline-deploy.sh";
 const PROGRAM_UNIT = "ai4artsed-production";
 
 type System = "baseline" | "program";
-type Scenario = "code" | "requirements" | "noop" | "rollback";
+type Scenario = "code" | "requirements" | "noop" | "rollback" | "frontend";
 
-interface Sample {
-  readonly seconds: number;
-  readonly quickFailed: number;
-  readonly slowFailed: number;
-  readonly commands?: number;
-  readonly restarts?: number;
-}
+const TITLES: Record<Scenario, string> = {
+  code: "code-only deploy",
+  frontend: "frontend change",
+  requirements: "requirements change",
+  noop: "no-op run",
+  rollback: "rollback to previous commit",
+};
 
-const samples = new Map<string, Sample[]>();
-function add(system: System, scenario: Scenario, sample: Sample) {
-  const key = `${system}/${scenario}`;
-  samples.set(key, [...(samples.get(key) ?? []), sample]);
+/** Rows in print order: every scenario's figures, then the venv, config and engine rows. */
+function declareRows(): void {
+  for (const scenario of ["code", "frontend", "requirements", "noop", "rollback"] as Scenario[]) {
+    const title = TITLES[scenario];
+    if (scenario !== "noop") note(`${title}: until the new release answers [s]`, "program", undefined, 2);
+    note(`${title}: wall time [s]${scenario === "noop" ? " (this program: the engine's own overhead)" : ""}`, "program", undefined);
+    note(`${title}: failed requests (quick + slow)`, "program", undefined, 0);
+    if (scenario === "noop") {
+      note("no-op run: remote commands executed (this program: SSH sessions)", "program", undefined, 0);
+      note("no-op run: app restarts", "program", undefined, 0);
+    }
+  }
 }
 
 function log(message: string) {
@@ -95,18 +106,40 @@ async function mainPids(server: TestServer, system: System): Promise<string> {
   return shOk(server, `systemctl show -P MainPID ${units.join(" ")} | paste -sd,`);
 }
 
+/** The started release that answers on a port, as the load generator names it (loadgen.py release_of). */
+async function releaseOn(server: TestServer, port: number): Promise<string> {
+  const info = JSON.parse(await shOk(server, `curl -sf http://127.0.0.1:${port}/api/schema/info`));
+  return `code_revision=${info.code_revision} extras=${Object.keys(info.extras ?? {}).sort().join(",")} pid=${info.pid}`;
+}
+
 /** One deploy of one system under load; its time, its failed requests, and whether the app restarted. */
 async function measure(server: TestServer, system: System, scenario: Scenario, revision?: string): Promise<void> {
-  const load = await startLoad(server, { port: system === "baseline" ? BASELINE_PORT : PROGRAM_PORT, rate: 20, slow: 3, slowSeconds: 5, maxSeconds: 240 });
+  const port = system === "baseline" ? BASELINE_PORT : PROGRAM_PORT;
+  const load = await startLoad(server, { port, rate: 20, slow: 3, slowSeconds: 5, maxSeconds: 240 });
   await new Promise((resolve) => setTimeout(resolve, 2000));
   const pidsBefore = await mainPids(server, system);
+  const before = await releaseOn(server, port);
+  const started = Date.now() / 1000;
   const run: { seconds: number; commands: number } =
     system === "baseline" ? await baselineDeploy(server, revision ?? "") : await programDeploy(server, revision);
   await new Promise((resolve) => setTimeout(resolve, 2000));
   const summary: LoadSummary = await load.stop();
+  const after = await releaseOn(server, port);
+  // The server's clock is this machine's (a container on the same kernel).
+  const serveSeconds = after !== before && summary.first_seen[after] ? summary.first_seen[after] - started : undefined;
   const restarted = (await mainPids(server, system)) !== pidsBefore ? 1 : 0;
-  add(system, scenario, { seconds: run.seconds, quickFailed: summary.quick_failed, slowFailed: summary.slow_failed, commands: run.commands, restarts: restarted });
-  log(`${system} ${scenario}: ${run.seconds.toFixed(1)} s, failed quick ${summary.quick_failed}/${summary.quick_sent} slow ${summary.slow_failed}/${summary.slow_sent}, ${run.commands} commands, restarted ${restarted}`);
+  const title = TITLES[scenario];
+  if (scenario !== "noop") note(`${title}: until the new release answers [s]`, system, serveSeconds, 2);
+  note(`${title}: wall time [s]${scenario === "noop" ? " (this program: the engine's own overhead)" : ""}`, system, run.seconds);
+  note(`${title}: failed requests (quick + slow)`, system, summary.quick_failed + summary.slow_failed, 0);
+  if (scenario === "noop") {
+    note("no-op run: remote commands executed (this program: SSH sessions)", system, run.commands, 0);
+    note("no-op run: app restarts", system, restarted, 0);
+  }
+  log(
+    `${system} ${scenario}: ${run.seconds.toFixed(1)} s, new release answered after ${serveSeconds?.toFixed(2) ?? "-"} s, ` +
+      `failed quick ${summary.quick_failed}/${summary.quick_sent} slow ${summary.slow_failed}/${summary.slow_sent}, ${run.commands} commands, restarted ${restarted}`,
+  );
 }
 
 async function bothSystems(server: TestServer, round: number, scenario: Scenario, revision?: string): Promise<void> {
@@ -115,66 +148,9 @@ async function bothSystems(server: TestServer, round: number, scenario: Scenario
   for (const system of order) await measure(server, system, scenario, revision);
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-function cell(values: number[], digits: number): string {
-  const m = median(values).toFixed(digits);
-  const lo = Math.min(...values).toFixed(digits);
-  const hi = Math.max(...values).toFixed(digits);
-  return lo === hi ? m : `${m} (${lo}-${hi})`;
-}
-
-function ratio(baseline: number, program: number): string {
-  if (program === 0) return baseline === 0 ? "=" : "inf";
-  return `${(baseline / program).toFixed(1)}x`;
-}
-
-function printTable(): void {
-  const rows: Array<[string, Scenario, (s: Sample) => number, number]> = [
-    ["code-only deploy: wall time [s]", "code", (s) => s.seconds, 1],
-    ["code-only deploy: failed quick / slow requests", "code", (s) => s.quickFailed + s.slowFailed, 0],
-    ["requirements change: wall time [s]", "requirements", (s) => s.seconds, 1],
-    ["requirements change: failed requests", "requirements", (s) => s.quickFailed + s.slowFailed, 0],
-    ["no-op run: wall time [s] (this program: the engine's own overhead)", "noop", (s) => s.seconds, 1],
-    ["no-op run: failed requests", "noop", (s) => s.quickFailed + s.slowFailed, 0],
-    ["no-op run: remote commands executed (this program: SSH sessions)", "noop", (s) => s.commands ?? 0, 0],
-    ["no-op run: app restarts", "noop", (s) => s.restarts ?? 0, 0],
-    ["rollback to previous commit: wall time [s]", "rollback", (s) => s.seconds, 1],
-    ["rollback to previous commit: failed requests", "rollback", (s) => s.quickFailed + s.slowFailed, 0],
-  ];
-  const header = ["metric (median of runs; min-max)", "old way", "this program", "old / this"];
-  const lines = rows.map(([label, scenario, pick, digits]) => {
-    const base = (samples.get(`baseline/${scenario}`) ?? []).map(pick);
-    const prog = (samples.get(`program/${scenario}`) ?? []).map(pick);
-    if (/failed/.test(label)) {
-      const split = (system: System) => {
-        const list = samples.get(`${system}/${scenario}`) ?? [];
-        return `${cell(list.map((s) => s.quickFailed), 0)} / ${cell(list.map((s) => s.slowFailed), 0)}`;
-      };
-      return [label.replace("failed requests", "failed quick / slow requests"), split("baseline"), split("program"), ratio(median(base), median(prog))];
-    }
-    return [label, cell(base, digits), cell(prog, digits), ratio(median(base), median(prog))];
-  });
-  const unique = lines.filter((line, i) => lines.findIndex((l) => l[0] === line[0]) === i);
-  const widths = header.map((h, i) => Math.max(h.length, ...unique.map((l) => l[i].length)));
-  const format = (cols: string[]) => `| ${cols.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
-  console.log(format(header));
-  console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
-  for (const line of unique) console.log(format(line));
-  console.log(
-    `\n${ROUNDS} runs each, same server, repo, commits and load (inside the server: 20 quick GETs/s over keep-alive ` +
-      "plus 3 slow 5-s requests always in flight). This program: `pulumi up --yes --skip-preview` of a production " +
-      "stack (blue-green, providers builtin, file backend), timed as the user waits for it; a rollback pins app.revision. " +
-      "Old way: bench/baseline-deploy.sh in a plain checkout with its own unit; its rollback checks out the previous commit and runs the same steps.",
-  );
-}
-
 async function main(): Promise<void> {
   const started = Date.now();
+  declareRows();
   try {
     const { server, repo } = await startTestBed(NAME);
     log("first deploys (not measured)");
@@ -182,12 +158,16 @@ async function main(): Promise<void> {
     workspace.init(server, SERVER_REPO, "production");
     await programDeploy(server);
     await setUpBaseline(server);
+    await setUpHeavy(server, BASELINE_DIR);
     for (let round = 0; round < ROUNDS; round++) {
       log(`round ${round + 1} of ${ROUNDS}`);
       mutate(repo, "main", "code");
       await publishRepo(server, repo);
       await bothSystems(server, round, "code");
       await bothSystems(server, round, "noop");
+      mutate(repo, "main", "frontend");
+      await publishRepo(server, repo);
+      await bothSystems(server, round, "frontend");
       const changed = mutate(repo, "main", "requirements");
       await publishRepo(server, repo);
       await bothSystems(server, round, "requirements");
@@ -196,12 +176,26 @@ async function main(): Promise<void> {
       log("back to the branch head (not measured)");
       await programDeploy(server);
       await baselineDeploy(server);
+      log("heavy requirements");
+      await heavyRound(server, repo, BASELINE_DIR);
+      log("engine: a config error, the phases of a no-op run");
+      await configErrorRound(server);
+      await enginePhases(workspace);
     }
-    printTable();
+    printTable(
+      `${ROUNDS} runs each, same server, repo, commits and load (inside the server: 20 quick GETs/s over keep-alive ` +
+        "plus 3 slow 5-s requests always in flight). This program: `pulumi up --yes --skip-preview` of a production " +
+        "stack (blue-green, providers builtin, file backend), timed as the user waits for it; a rollback pins app.revision. " +
+        "Old way: bench/baseline-deploy.sh in a plain checkout with its own unit; its rollback checks out the previous commit and runs the same steps. " +
+        '"Until the new release answers": from the command\'s start to the load generator\'s first answer from the new release. ' +
+        "Heavy rows: requirements-heavy.txt (numpy, scipy, pandas), the python-build step alone against the old way's pip in its venv. " +
+        "Engine phases: from the engine's own log (-v=9) of a no-op run.",
+    );
     log(`done in ${((Date.now() - started) / 60000).toFixed(1)} min`);
   } finally {
     stopTestServer(NAME);
     workspace?.remove();
+    removeConfigErrorWorkspace();
   }
 }
 

@@ -1,9 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ServerConnection } from "./connection";
-import { ENV_DIR } from "./paths";
+import { ENV_DIR, TOOLS_DIR } from "./paths";
 import { remoteScript } from "./remoteScript";
 
 /** Debian packages a deploy needs on the server. */
+/** uv from PyPI, pinned: builds the venvs. */
+export const UV_VERSION = "0.13.9";
+
 export const BASE_PACKAGES = ["git", "python3-venv", "python3-pip", "nodejs", "npm", "ufw", "curl", "ca-certificates", "tar", "util-linux"];
 
 export interface HostArgs {
@@ -41,6 +44,10 @@ export class Host extends pulumi.ComponentResource {
   public readonly serviceUser: string;
   public readonly envDir: string;
   public readonly writablePaths: readonly string[];
+  /** The pinned uv binary the host step installs. */
+  public readonly uv: string;
+  /** uv's host-wide cache, shared by the stacks' venvs. */
+  public readonly uvCache: string;
   /** The step later steps wait for: layout in place, packages installed. */
   public readonly ready: pulumi.Resource;
   public readonly installDirOutput: pulumi.Output<string>;
@@ -52,6 +59,9 @@ export class Host extends pulumi.ComponentResource {
     this.serviceUser = args.serviceUser;
     this.envDir = args.envDir ?? ENV_DIR;
     this.writablePaths = args.writablePaths ?? [];
+    const uvDir = `${TOOLS_DIR}/uv-${UV_VERSION}`;
+    this.uv = `${uvDir}/bin/uv`;
+    this.uvCache = `${TOOLS_DIR}/uv-cache`;
 
     // First of all: check and take over a hand-made checkout in installDir, or stop before anything changes.
     const adopt = remoteScript(
@@ -61,7 +71,7 @@ export class Host extends pulumi.ComponentResource {
     );
     const packages = remoteScript(
       `${name}-packages`,
-      { connection: args.connection, script: "host-packages", params: { PACKAGES: (args.packages ?? BASE_PACKAGES).join(" ") } },
+      { connection: args.connection, script: "host-packages", params: { PACKAGES: (args.packages ?? BASE_PACKAGES).join(" "), UV_VERSION, UV_DIR: uvDir } },
       { parent: this, dependsOn: [adopt] },
     );
     this.ready = remoteScript(

@@ -13,3 +13,6 @@ export function environmentFileOf(unitName: string, envDir: string = ENV_DIR): s
 export function aiToolsBaseOf(installDir: string): string {
   return installDir.slice(0, installDir.lastIndexOf("/")) || "/";
 }
+
+/** Host-wide tools of every stack: uv's venv and its cache (venvs hardlink from it). */
+export const TOOLS_DIR = "/opt/ai4artsed-tools";

@@ -13,7 +13,7 @@ export interface PythonEnvArgs {
   readonly observedVenvs?: string;
 }
 
-/** venvs/<requirements blob>: built once per requirements content, shared by releases. */
+/** venvs/<requirements blob>: built once per requirements content with uv, shared by releases. */
 export class PythonEnv extends pulumi.ComponentResource {
   public readonly venvDir: string;
   public readonly ready: pulumi.Resource;
@@ -38,6 +38,8 @@ export class PythonEnv extends pulumi.ComponentResource {
           INSTALL_DIR: args.host.installDir,
           REQUIREMENTS_BLOB: args.requirementsBlob,
           PYTHON: args.python ?? "python3",
+          UV: args.host.uv,
+          UV_CACHE: args.host.uvCache,
           REPAIR: state.repairs,
         },
       },

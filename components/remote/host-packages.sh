@@ -1,5 +1,6 @@
 #!/bin/bash
-# Install the Debian packages a deploy needs; does nothing when all are present.
+# Install the Debian packages a deploy needs, and uv (pinned, from PyPI) in a venv of its own;
+# does nothing when all are present.
 set -euo pipefail
 STEP="${STEP:-host/packages}"
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -14,8 +15,7 @@ missing_packages() {
   done
 }
 
-main() {
-  require_vars PACKAGES
+ensure_debian_packages() {
   local -a wanted missing
   read -r -a wanted <<<"${PACKAGES}"
   mapfile -t missing < <(missing_packages "${wanted[@]}")
@@ -28,6 +28,35 @@ main() {
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# ensure_uv: UV_DIR is a venv holding uv==UV_VERSION from PyPI (a wheel: the binary is inside).
+# A build that was cut leaves no working uv of that version, so the next run builds again.
+ensure_uv() {
+  if [[ "$("${UV_DIR}/bin/uv" --version 2>/dev/null || true)" == "uv ${UV_VERSION}"* ]]; then
+    log "uv ${UV_VERSION} present"
+    return 0
+  fi
+  take_host_lock
+  local scratch="${UV_DIR}.tmp"
+  rm -rf "${UV_DIR}" "${scratch}"
+  mkdir -p "${scratch}"
+  log "installing uv ${UV_VERSION} into ${UV_DIR}"
+  python3 -m venv "${UV_DIR}"
+  # Temporary files on disk, not in /tmp (often a small tmpfs).
+  if ! TMPDIR="${scratch}" "${UV_DIR}/bin/pip" install --quiet --disable-pip-version-check --no-input \
+    --only-binary=:all: "uv==${UV_VERSION}"; then
+    rm -rf "${UV_DIR}" "${scratch}"
+    die "installing uv ${UV_VERSION} from PyPI failed; nothing was changed"
+  fi
+  rm -rf "${scratch}"
+  "${UV_DIR}/bin/uv" --version
+}
+
+main() {
+  require_vars PACKAGES UV_VERSION UV_DIR
+  ensure_debian_packages
+  ensure_uv
 }
 
 main "$@"

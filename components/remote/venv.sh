@@ -1,12 +1,112 @@
 #!/bin/bash
-# Build venvs/<requirements blob> once; a venv whose build was cut is rebuilt, a finished one reused.
+# Build venvs/<requirements blob> once with uv, beside the serving venv (never into it): files
+# are hardlinked from uv's cache, bytecode from the previous venv where the source is the same
+# file; a venv whose build was cut is rebuilt, a finished one reused.
 set -euo pipefail
 STEP="${STEP:-python-env}"
 # shellcheck source=SCRIPTDIR/lib.sh
 [[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+# uv_cache_dir: the host-wide cache when it is on the venvs' filesystem (hardlinks need one),
+# else one inside venvs/.
+uv_cache_dir() {
+  mkdir -p "${UV_CACHE}"
+  if [[ "$(stat -c %d "${UV_CACHE}")" == "$(stat -c %d "${INSTALL_DIR}/venvs")" ]]; then
+    printf '%s\n' "${UV_CACHE}"
+  else
+    printf '%s\n' "${INSTALL_DIR}/venvs/.uv-cache"
+  fi
+}
+
+# previous_venv NEW: the newest other complete venv (usually the serving one), or nothing.
+previous_venv() {
+  local new="$1"
+  find "${INSTALL_DIR}/venvs" -mindepth 2 -maxdepth 2 -name .complete -printf '%T@ %h\n' \
+    | sort -rn | cut -d' ' -f2- | grep -vxF "${new}" | head -n 1 || true
+}
+
+# bytecode NEW PREVIOUS: hardlink each .pyc of PREVIOUS whose source is the same file (same
+# inode, so the same content and mtime) into NEW, and compile the rest on all cores. The
+# app's unit never writes bytecode, so without it every start compiles every import again.
+# A file some wheel ships that is no valid Python (a template) stays without, as with pip.
+bytecode() {
+  "$1/bin/python" - "$1" "${2:-}" <<'PY'
+import importlib.util, multiprocessing, os, py_compile, sys
+from concurrent.futures import ProcessPoolExecutor
+new, previous = sys.argv[1], sys.argv[2]
+
+def compile_one(source):
+    try:
+        py_compile.compile(source, doraise=True)
+    except (py_compile.PyCompileError, OSError):
+        pass
+
+missing = []
+for root, dirs, files in os.walk(os.path.join(new, "lib")):
+    dirs[:] = [d for d in dirs if d != "__pycache__"]
+    made = False
+    for name in files:
+        if not name.endswith(".py"):
+            continue
+        source = os.path.join(root, name)
+        try:
+            old = os.path.join(previous, os.path.relpath(source, new))
+            if previous and os.stat(old).st_ino == os.stat(source).st_ino:
+                cached = importlib.util.cache_from_source(source)
+                made = made or os.makedirs(os.path.dirname(cached), exist_ok=True) or True
+                os.link(importlib.util.cache_from_source(old), cached)
+                continue
+        except OSError:
+            pass
+        missing.append(source)
+with ProcessPoolExecutor(mp_context=multiprocessing.get_context("fork")) as pool:
+    list(pool.map(compile_one, missing, chunksize=32))
+PY
+}
+
+# import_check NEW PREVIOUS SCRATCH: the top-level modules of every distribution that is new
+# in NEW, or depends on one that is, import (native libraries load, hardlinked files are
+# whole) before any release uses the venv. The others are the files PREVIOUS served with.
+# Prints what failed, or how many modules imported.
+import_check() {
+  local new="$1" previous="$2" scratch="$3"
+  (cd "${scratch}" && HOME="${scratch}" "${new}/bin/python" -I -B - "${previous}" <<'PY' 2>&1)
+import glob, importlib, importlib.metadata as md, re, sys
+norm = lambda name: re.sub(r"[-_.]+", "-", name).lower()
+key = lambda dist: (norm(dist.metadata["Name"]), dist.version)
+old = {key(d) for p in glob.glob(f"{sys.argv[1]}/lib/python*/site-packages") for d in md.distributions(path=[p])}
+dists = {norm(d.metadata["Name"]): d for d in md.distributions()}
+checked = {name for name, d in dists.items() if key(d) not in old}
+grown = True
+while grown:  # add the dependents of what is checked, until nothing is added
+    grown = False
+    for name, dist in dists.items():
+        needs = {norm(re.match(r"[A-Za-z0-9._-]+", r).group()) for r in dist.requires or []}
+        if name not in checked and needs & checked:
+            checked.add(name)
+            grown = True
+skip = {"test", "tests", "testing", "docs", "doc", "examples", "benchmarks", "scripts"}
+modules = set()
+for name in checked:
+    for path in dists[name].files or []:
+        top = path.parts[0]
+        if len(path.parts) == 1:
+            top = re.sub(r"\.(py|[^.]*\.so|so)$", "", top) if re.search(r"\.(py|so)$", top) else ""
+        if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", top) and top.lower() not in skip:
+            modules.add(top)
+failed = []
+for module in sorted(modules):
+    try:
+        importlib.import_module(module)
+    except Exception as exc:  # every failure counts: the app would meet it at start
+        failed.append(f"import {module}: {type(exc).__name__}: {exc}")
+print("\n".join(failed) or f"imported {len(modules)} top-level modules of {len(checked)} new or dependent distributions")
+sys.exit(1 if failed else 0)
+PY
+}
+
 main() {
-  require_vars INSTALL_DIR REQUIREMENTS_BLOB PYTHON
+  require_vars INSTALL_DIR REQUIREMENTS_BLOB PYTHON UV UV_CACHE
   local venv="${INSTALL_DIR}/venvs/${REQUIREMENTS_BLOB}"
   if [[ -f "${venv}/.complete" ]]; then
     log "reusing ${venv}"
@@ -14,23 +114,33 @@ main() {
   fi
   take_host_lock
   # A venv records its absolute path, so it is built in place; the marker says it is whole.
-  rm -rf "${venv}"
-  # Downloads and unpacked wheels go to disk beside the venvs, never to /tmp: a tmpfs there
-  # (Debian 13) is a fraction of RAM, too small for PyTorch's wheels. Builds cut short leave
-  # theirs behind; the host lock says none is running.
-  local work_tmp="${INSTALL_DIR}/venvs/.tmp-${REQUIREMENTS_BLOB}"
-  rm -rf "${INSTALL_DIR}"/venvs/.tmp-*
-  mkdir -m 700 "${work_tmp}"
-  export TMPDIR="${work_tmp}"
-  log "building ${venv}"
-  "${PYTHON}" -m venv "${venv}"
+  # Temporary files stay on the venvs' disk: /tmp is often a small tmpfs.
+  local scratch="${INSTALL_DIR}/venvs/.tmp-${REQUIREMENTS_BLOB}" cache previous
+  rm -rf "${venv}" "${scratch}"
+  mkdir -p "${scratch}"
+  cache="$(uv_cache_dir)"
+  previous="$(previous_venv "${venv}")"
+  export TMPDIR="${scratch}" UV_CACHE_DIR="${cache}" UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1 \
+    UV_SYSTEM_CERTS=true UV_NO_CONFIG=1 UV_INDEX_STRATEGY=unsafe-best-match
+  # unsafe-best-match: an --extra-index-url in the requirements file works as it does with pip.
+  log "building ${venv} (uv cache ${cache})"
+  "${UV}" venv --quiet --no-project --python "${PYTHON}" "${venv}"
   git --git-dir="${INSTALL_DIR}/repo.git" cat-file blob "${REQUIREMENTS_BLOB}" >"${venv}/requirements.txt"
-  if ! "${venv}/bin/pip" install --quiet --disable-pip-version-check --no-input \
+  # Explicit: newer uv defaults to clone, which copies on most filesystems.
+  if ! "${UV}" pip install --quiet --python "${venv}/bin/python" --link-mode=hardlink \
     -r "${venv}/requirements.txt"; then
-    rm -rf "${venv}" "${work_tmp}"
-    die "pip install failed for requirements ${REQUIREMENTS_BLOB}; the serving release keeps its own venv"
+    rm -rf "${venv}" "${scratch}"
+    die "installing requirements ${REQUIREMENTS_BLOB} failed; the serving release keeps its own venv"
   fi
-  rm -rf "${work_tmp}"
+  bytecode "${venv}" "${previous}"
+  local imports
+  if ! imports="$(import_check "${venv}" "${previous}" "${scratch}")"; then
+    rm -rf "${venv}" "${scratch}"
+    die "the new venv for requirements ${REQUIREMENTS_BLOB} fails to import (a missing Debian library?" \
+      "a broken wheel?); nothing was switched:"$'\n'"${imports}"
+  fi
+  log "${imports}"
+  rm -rf "${scratch}"
   touch "${venv}/.complete"
   log "built ${venv}"
 }

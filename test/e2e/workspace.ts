@@ -9,7 +9,7 @@ import * as path from "path";
 import { ROOT, TEST_STABLE_SECONDS, TestServer } from "../host/harness";
 
 /** What the program is made of; node_modules is linked, not copied. */
-const PROGRAM_FILES = ["Pulumi.yaml", "index.ts", "package.json", "tsconfig.json", "config", "components", "lib"];
+const PROGRAM_FILES = ["Pulumi.yaml", "program.js", "index.ts", "package.json", "tsconfig.json", "config", "components", "lib"];
 
 export interface CliResult {
   readonly code: number;

@@ -111,23 +111,76 @@ test("3. a code-only change makes a new release, reuses venv and dist, restarts,
   prod = next;
 });
 
-test("4. a requirements change builds a new venv while the old release keeps answering", async () => {
+test("3b. a frontend change builds with the node_modules of the same lockfile and install command: no install", async () => {
+  const deps = `${PROD}/frontends/.deps`;
+  const vueInode = () => shOk(server, `stat -c %i ${deps}/*/node_modules/vue/package.json`);
+  const before = await vueInode();
+  mutate(repo, "main", "frontend");
+  await publishRepo(server, repo);
+  const next = await deploy(server, "production", RESTART);
+  const build = next.runs.find((r) => r.step === "frontend-build")!.result.stdout;
+  assert.match(build, /building frontend [0-9a-f]{40}: npm run build \(node_modules reused/, build);
+  assert.equal(await vueInode(), before, "npm ci did not run: it would have written node_modules anew");
+  assert.match(await shOk(server, `grep -rlo fixture-frontend-rev-2 ${PROD}/current/public/ai4artsed-frontend/dist/assets | head -n 1`), /\.js$/);
+  assert.equal(await shOk(server, `curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:17801/`), "200");
+  // Another install command is another key: it installs, and only the newest node_modules stays.
+  const other = await deploy(server, "production", { app: { ...RESTART.app, frontendInstallCommand: "npm ci --no-audit" } });
+  assert.match(other.runs.find((r) => r.step === "frontend-build")!.result.stdout, /npm ci --no-audit && npm run build/);
+  assert.equal(await shOk(server, `ls ${deps} | wc -l`), "1");
+  assert.notEqual(await vueInode(), before, "installed anew");
+  prod = await deploy(server, "production", RESTART);
+  assert.match(prod.runs.find((r) => r.step === "frontend-build")!.result.stdout, /reusing .*dist/, "the build for the default command is still on disk");
+});
+
+/** The venv's files with inode, size and mtime: any change to the venv shows in it. */
+async function venvListing(venv: string): Promise<string> {
+  return shOk(server, `find ${venv} -printf '%i %s %T@ %p\\n' | sort -k4 | sha256sum`);
+}
+
+test("4. a requirements change builds a new venv beside the serving one, from the shared uv cache; the old one still serves a rollback", async () => {
+  const oldCommit = prod.facts.commit;
+  const oldVenv = `${PROD}/venvs/${prod.facts.requirementsBlob}`;
+  const serving = await venvListing(oldVenv);
   const commit = mutate(repo, "main", "requirements");
   await publishRepo(server, repo);
   // Poll health inside the server while the venv builds; every probe must succeed.
-  await shOk(server, "rm -f /tmp/probe.log; (while [ ! -e /tmp/probe.stop ]; do curl -s -o /dev/null -w '%{http_code}\\n' http://127.0.0.1:17801/api/schema/info >>/tmp/probe.log; sleep 0.2; done) >/dev/null 2>&1 &");
+  await shOk(server, "touch /run/probe.since; rm -f /run/probe.log; (while [ ! -e /run/probe.stop ]; do curl -s -o /dev/null -w '%{http_code}\\n' http://127.0.0.1:17801/api/schema/info >>/run/probe.log; sleep 0.2; done) >/dev/null 2>&1 &");
   const built = await deploy(server, "production", RESTART, ["host-packages", "host-layout", "python-build"]);
-  await shOk(server, "touch /tmp/probe.stop; sleep 0.5; rm -f /tmp/probe.stop");
+  await shOk(server, "touch /run/probe.stop; sleep 0.5; rm -f /run/probe.stop");
   assert.notEqual(built.facts.requirementsBlob, prod.facts.requirementsBlob);
-  assert.match(built.runs.find((r) => r.step === "python-build")!.result.stdout, /built/);
-  const probes = (await shOk(server, "cat /tmp/probe.log")).split("\n");
+  const newVenv = `${PROD}/venvs/${built.facts.requirementsBlob}`;
+  const log = built.runs.find((r) => r.step === "python-build")!.result.stdout;
+  assert.match(log, /built/);
+  assert.match(log, /uv cache \/opt\/ai4artsed-tools\/uv-cache/, log);
+  assert.match(log, /imported 1 top-level modules of 1 new or dependent distributions/, "only the added package needs an import check");
+  const probes = (await shOk(server, "cat /run/probe.log")).split("\n");
   assert.ok(probes.length > 3, `probed ${probes.length} times`);
   assert.deepEqual([...new Set(probes)], ["200"], "the old release answered throughout the build");
   assert.equal(await shOk(server, `readlink ${PROD}/current`), `${PROD}/releases/${prod.facts.commit}`, "nothing switched yet");
+  assert.equal(await venvListing(oldVenv), serving, "the serving venv is untouched");
+  // Shared cache: an unchanged package is the same file in the cache, the old venv and the new one.
+  const site = "lib/python3*/site-packages";
+  const flask = (venv: string) => shOk(server, `stat -c %i ${venv}/${site}/flask/app.py`);
+  assert.equal(await flask(newVenv), await flask(oldVenv), "hardlinked, not copied");
+  assert.ok(Number(await shOk(server, `stat -c %h ${newVenv}/${site}/flask/app.py`)) >= 3, "linked from uv's cache too");
+  const pyc = (venv: string) => shOk(server, `stat -c %i ${venv}/${site}/flask/__pycache__/app.cpython-*.pyc`);
+  assert.equal(await pyc(newVenv), await pyc(oldVenv), "bytecode linked from the previous venv");
+  await shOk(server, `ls ${newVenv}/${site}/six*.dist-info >/dev/null && ls ${newVenv}/${site}/__pycache__/six.cpython-*.pyc`);
+  assert.equal(Number(await shOk(server, `du -sm ${oldVenv} ${newVenv} | awk 'NR == 2 { print $1 }'`)) <= 2, true, "the new venv adds only what changed to the disk");
+  assert.equal(await shOk(server, "find /tmp -mindepth 1 -newer /run/probe.since | head -n 5"), "", "no temporary files in /tmp");
+  await shOk(server, `test -z "$(ls -A ${PROD}/venvs | grep '^\\.tmp' || true)"`);
+  // Deploy the new requirements, then roll back to the old commit: its venv still boots.
   prod = await deploy(server, "production", RESTART);
   assert.equal(prod.facts.commit, commit);
-  assert.equal(await shOk(server, `readlink ${PROD}/current/venv`), `${PROD}/venvs/${prod.facts.requirementsBlob}`);
+  assert.equal(await shOk(server, `readlink ${PROD}/current/venv`), newVenv);
   assert.equal((await info(17801)).status, "success");
+  const rollback = await deploy(server, "production", { app: { ...RESTART.app, revision: oldCommit } });
+  assert.match(rollback.runs.find((r) => r.step === "python-build")!.result.stdout, /reusing/);
+  assert.equal(await shOk(server, `readlink ${PROD}/current/venv`), oldVenv);
+  assert.equal((await info(17801)).status, "success", "the old venv serves the rolled-back release");
+  assert.equal(await venvListing(oldVenv), serving, "serving it changed nothing in it");
+  prod = await deploy(server, "production", RESTART);
+  assert.equal(await shOk(server, `readlink ${PROD}/current/venv`), newVenv);
 });
 
 async function assertStillServing(commit: string): Promise<void> {

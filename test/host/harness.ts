@@ -154,6 +154,8 @@ export type Step = (typeof DEPLOY_ORDER)[number];
 export interface StepRun {
   readonly step: string;
   readonly result: SshResult;
+  /** Wall time of the step's command, SSH included. */
+  readonly seconds: number;
 }
 
 export class StepFailed extends Error {
@@ -195,8 +197,9 @@ export async function deploy(
   for (const step of steps) {
     const resource = graph.get(`${name}-${step}`);
     if (!resource?.inputs.create) continue;
+    const started = Date.now();
     const result = await sh(server, resource.inputs.create, resource.inputs.stdin);
-    runs.push({ step, result });
+    runs.push({ step, result, seconds: (Date.now() - started) / 1000 });
     if (result.code !== 0) throw new StepFailed(step, result);
   }
   return { facts, graph, name, runs };

@@ -33,6 +33,8 @@ export interface LoadSummary {
   readonly max_quick_ms: number;
   /** Answers per "<version> secure_cookie=<bool>". */
   readonly versions: Record<string, number>;
+  /** When (epoch seconds, the server's clock) each started release first answered: "code_revision=<n> extras=<a,b> pid=<pid>". */
+  readonly first_seen: Record<string, number>;
   readonly errors: Record<string, number>;
 }
 

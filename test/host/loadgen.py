@@ -34,12 +34,20 @@ def parse_args():
     return p.parse_args()
 
 
+def release_of(info):
+    """What tells a started release apart in a health answer: what the process loaded at start
+    (code revision, extra packages) and the process itself (a restart is a new one)."""
+    extras = ",".join(sorted(info.get("extras") or {}))
+    return f"code_revision={info.get('code_revision')} extras={extras} pid={info.get('pid')}"
+
+
 class Load:
     def __init__(self, args):
         self.args = args
         self.lock = threading.Lock()
         self.counts = Counter()
         self.versions = Counter()
+        self.first_seen = {}
         self.errors = Counter()
         self.max_quick_ms = 0.0
         self.local = threading.local()
@@ -56,13 +64,15 @@ class Load:
                 self.stopping.set()
         return self.stopping.is_set()
 
-    def note(self, key, error=None, version=None):
+    def note(self, key, error=None, version=None, release=None):
         with self.lock:
             self.counts[key] += 1
             if error:
                 self.errors[error[:120]] += 1
             if version:
                 self.versions[version] += 1
+            if release:
+                self.first_seen.setdefault(release, time.time())
 
     def fetch(self, conn, path):
         conn.request("GET", path)
@@ -86,13 +96,14 @@ class Load:
                 self.note("quick_retried")
                 status, body = self.fetch(conn, self.args.path)
             if 200 <= status < 300:
-                version = None
+                version = release = None
                 try:
                     info = json.loads(body)
                     version = f"{info.get('version')} secure_cookie={info.get('secure_cookie')}"
+                    release = release_of(info)
                 except ValueError:
                     pass
-                self.note("quick_ok", version=version)
+                self.note("quick_ok", version=version, release=release)
             else:
                 self.note("quick_failed", error=f"quick HTTP {status}")
         except Exception as exc:  # noqa: BLE001 - every failure counts
@@ -147,6 +158,7 @@ class Load:
             "slow_failed": self.counts["slow_failed"],
             "max_quick_ms": round(self.max_quick_ms),
             "versions": dict(self.versions),
+            "first_seen": self.first_seen,
             "errors": dict(self.errors.most_common(5)),
         }
 

@@ -1,0 +1,91 @@
+/**
+ * Heavy venvs (numpy, scipy, pandas: about 215 MB installed, real PyPI wheels) for the benchmark:
+ * one small package added to requirements-heavy.txt, a new venv with uv beside the old one against
+ * the old way's pip install in place; disk for venvs/, bytecode's share and worth, an empty cache.
+ */
+import { TOOLS_DIR } from "../components/paths";
+import { deploy, mutate, publishRepo, shOk, TestServer } from "../test/host/harness";
+import { note } from "./table";
+
+const HEAVY_FILE = "requirements-heavy.txt";
+/** Install dirs of their own: the benchmark's stack never links, so never prunes, these venvs. */
+const HEAVY_DIR = "/opt/ai4artsed-heavy";
+const FRESH_DIR = "/opt/ai4artsed-heavy-fresh";
+const FRESH_BASELINE_VENV = "/opt/ai4artsed-baseline-fresh-venv";
+const IMPORTS = "import flask, numpy, scipy, scipy.stats, pandas";
+
+const heavyApp = (installDir: string) => ({ app: { installDir, requirementsFile: HEAVY_FILE, deployStrategy: "restart" } });
+
+/** Seconds a command takes on the server, timed there (no SSH in it). */
+async function timedOnServer(server: TestServer, command: string): Promise<number> {
+  const ms = await shOk(server, `s=$(date +%s%N); ${command} >/dev/null; echo $(( ($(date +%s%N) - s) / 1000000 ))`);
+  return Number(ms.split("\n").pop()) / 1000;
+}
+
+async function megabytes(server: TestServer, ...paths: string[]): Promise<number[]> {
+  // One du over all paths counts each hardlinked file once, for the first path that has it.
+  return (await shOk(server, `du -sm ${paths.join(" ")} | cut -f1`)).split("\n").map(Number);
+}
+
+async function bytecodeMegabytes(server: TestServer, venv: string): Promise<number> {
+  return Number(await shOk(server, `find ${venv} -name __pycache__ -type d -prune -print0 | du -cm --files0-from=- | tail -n 1 | cut -f1`));
+}
+
+/** The python-build step alone, as `pulumi up` runs it; its seconds and the venv it built. */
+async function buildVenv(server: TestServer, installDir: string, steps: string[] = ["python-build"]): Promise<{ seconds: number; venv: string }> {
+  const built = await deploy(server, "production", heavyApp(installDir), steps);
+  const run = built.runs.find((r) => r.step === "python-build")!;
+  if (!/built/.test(run.result.stdout)) throw new Error(`the heavy venv was not built anew:\n${run.result.stdout}`);
+  return { seconds: run.seconds, venv: `${installDir}/venvs/${built.facts.requirementsBlob}` };
+}
+
+let previousVenv = "";
+
+/** Not measured: each way gets the heavy requirements once, as after any earlier deploy. */
+export async function setUpHeavy(server: TestServer, baselineDir: string): Promise<void> {
+  previousVenv = (await buildVenv(server, HEAVY_DIR, ["host-layout", "python-build"])).venv;
+  await shOk(server, `${baselineDir}/venv/bin/pip install -q --disable-pip-version-check -r ${baselineDir}/${HEAVY_FILE}`);
+}
+
+/** One round: the change, both ways; disk and bytecode; then a build from an empty cache, both ways. */
+export async function heavyRound(server: TestServer, repo: string, baselineDir: string): Promise<void> {
+  mutate(repo, "main", "heavy-requirements");
+  await publishRepo(server, repo);
+  const label = "heavy requirements + 1 small package: venv ready [s] (old: pip in place; this: new venv, cold)";
+  const { seconds, venv } = await buildVenv(server, HEAVY_DIR);
+  note(label, "program", seconds, 2);
+  await shOk(server, `cd ${baselineDir} && git checkout -q main && git pull -q --ff-only`);
+  note(label, "baseline", await timedOnServer(server, `${baselineDir}/venv/bin/pip install -q --disable-pip-version-check -r ${baselineDir}/${HEAVY_FILE}`), 2);
+
+  const [one, added] = await megabytes(server, previousVenv, venv);
+  const [all] = await megabytes(server, `${HEAVY_DIR}/venvs`);
+  const [baselineVenv] = await megabytes(server, `${baselineDir}/venv`);
+  note("heavy: du over venvs/ after the change [MB] (old: its one venv)", "baseline", baselineVenv, 0);
+  note("heavy: du over venvs/ after the change [MB] (old: its one venv)", "program", all, 0);
+  note("heavy: one venv [MB]", "program", one, 0, "(in place)");
+  note("heavy: each more venv adds [% of one venv] (du counts hardlinks once)", "program", (added / one) * 100, 1, "0 (in place)");
+  note("heavy: bytecode's share of one venv [%]", "baseline", ((await bytecodeMegabytes(server, `${baselineDir}/venv`)) / baselineVenv) * 100, 0);
+  note("heavy: bytecode's share of one venv [%]", "program", ((await bytecodeMegabytes(server, previousVenv)) / one) * 100, 0);
+  // Bytecode's worth: the unit sets PYTHONDONTWRITEBYTECODE=1, so without it every start compiles.
+  const startWith = await timedOnServer(server, `PYTHONDONTWRITEBYTECODE=1 ${venv}/bin/python -c '${IMPORTS}'`);
+  const startWithout = await timedOnServer(server, `d=$(mktemp -d -p /run); PYTHONDONTWRITEBYTECODE=1 PYTHONPYCACHEPREFIX=$d ${venv}/bin/python -c '${IMPORTS}'; rm -rf $d`);
+  note("heavy: the app's imports at start, venv with bytecode [s]", "program", startWith, 2, "(pip writes it)");
+  note("heavy: the app's imports at start, venv without bytecode [s]", "program", startWithout, 2, "-");
+  previousVenv = venv;
+
+  // A fresh server: no cache, no earlier venv. The cache fills again for the next round.
+  const emptyLabel = "heavy: build from an empty cache, fresh server [s] (old: new venv, pip --no-cache-dir)";
+  await shOk(server, `rm -rf ${TOOLS_DIR}/uv-cache ${FRESH_DIR}`);
+  note(emptyLabel, "program", (await buildVenv(server, FRESH_DIR, ["host-layout", "python-build"])).seconds, 1);
+  await shOk(server, `rm -rf ${FRESH_DIR} ${FRESH_BASELINE_VENV}`);
+  note(
+    emptyLabel,
+    "baseline",
+    await timedOnServer(
+      server,
+      `python3 -m venv ${FRESH_BASELINE_VENV} && TMPDIR=/var/tmp ${FRESH_BASELINE_VENV}/bin/pip install -q --disable-pip-version-check --no-cache-dir -r ${baselineDir}/${HEAVY_FILE}`,
+    ),
+    1,
+  );
+  await shOk(server, `rm -rf ${FRESH_BASELINE_VENV}`);
+}
