@@ -85,7 +85,7 @@ test("config: the monitor must stay on, it is what notices a failed or stale bac
 test("graph: restic from Debian, the backup's steps, secrets only on stdin, removal that keeps the repository", async () => {
   const graph = await buildStack("production", { backup: { offsite: OFFSITE } }, undefined, "off");
   assert.equal(graph.get("off-offsite-backup")!.type, "ai4artsed:backup:OffsiteBackup");
-  assert.match(remoteStep(graph, "off-host-packages").create, /\nPACKAGES='git .* restic openssh-client'\n/);
+  assert.match(remoteStep(graph, "off-host-packages").create, /\nPACKAGES='git .* restic openssh-client[ ']/);
   const script = remoteStep(graph, "off-offsite-backup-script");
   assert.match(script.create, /\nTARGET_FILE=\/usr\/local\/lib\/ai4artsed\/ai4artsed-production-offsite-backup\.sh\nFILE_MODE=755\n/);
   for (const param of [
