@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { FrontendBuild } from "./frontendBuild";
 import { Host } from "./host";
+import { aiToolsBaseOf } from "./paths";
 import { PythonEnv } from "./pythonEnv";
 import { remoteScript } from "./remoteScript";
 
@@ -49,6 +50,8 @@ export class Release extends pulumi.ComponentResource {
           SERVICE_USER: args.host.serviceUser,
           TEST_COMMAND: args.testCommand,
           TEST_TIMEOUT_SECONDS: args.testCommand === undefined ? undefined : (args.testTimeoutSeconds ?? 600),
+          // The app finds its tool dirs there at import, as in its unit.
+          AI_TOOLS_BASE: args.testCommand === undefined ? undefined : aiToolsBaseOf(args.host.installDir),
         },
       },
       { parent: this, dependsOn: [args.python.ready, args.frontend.ready] },

@@ -30,7 +30,8 @@ link_shared_path() {
 }
 
 # run_test_command WORK: app.testCommand in the release, as the service user, with the venv on
-# PATH, a private writable /tmp as HOME and everything else read-only. A failure removes the
+# PATH, a private writable /tmp as HOME, the unit's AI_TOOLS_BASE (the app looks for its tool
+# dirs there at import) and everything else read-only. A failure removes the
 # export (nothing switched, the next deploy tests again) and shows the last 40 lines.
 run_test_command() {
   local work="$1"
@@ -40,6 +41,7 @@ run_test_command() {
   log "testing ${COMMIT}: ${TEST_COMMAND}"
   if ! systemd-run --quiet --wait --pipe --collect --uid="${SERVICE_USER}" --gid="$(id -gn "${SERVICE_USER}")" \
     --working-directory="${work}" --setenv=HOME=/tmp --setenv=TMPDIR=/tmp --setenv=VIRTUAL_ENV="${work}/venv" \
+    ${AI_TOOLS_BASE:+--setenv=AI_TOOLS_BASE="${AI_TOOLS_BASE}"} \
     --setenv=PATH="${work}/venv/bin:/usr/local/bin:/usr/bin:/bin" --setenv=PYTHONDONTWRITEBYTECODE=1 \
     --property=ProtectSystem=strict --property=ProtectHome=yes --property=PrivateTmp=yes \
     --property=NoNewPrivileges=yes --property=RuntimeMaxSec="${TEST_TIMEOUT_SECONDS:-600}" \
