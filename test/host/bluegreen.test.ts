@@ -316,7 +316,6 @@ test("6. drift review works on blue-green: clean after a deploy, a stopped color
 });
 
 test("6b. a deploy that needs the color still draining from the last one waits for it; no request lost", async () => {
-  // Slow requests outlast the first deploy, so its old color is still draining when the second one wants it.
   // Slow requests longer than two deploys take on a busy machine, so the old color is still draining when the second one wants it.
   const load = await startLoad(server, { port: 17801, rate: 20, slow: 3, slowSeconds: 60 });
   await new Promise((resolve) => setTimeout(resolve, 3000));
