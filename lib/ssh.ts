@@ -34,8 +34,9 @@ export function runOverSsh(target: SshTarget, command: string, options: RunOptio
   const where = `${target.user}@${target.host}:${target.port}`;
   return new Promise((resolve, reject) => {
     const client = new Client();
-    let stdout = "";
-    let stderr = "";
+    // Chunks are decoded together: a multi-byte character may straddle two of them.
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
     const timer = setTimeout(() => {
       client.end();
       reject(new Error(`SSH to ${where} timed out after ${timeoutMs / 1000}s`));
@@ -48,12 +49,12 @@ export function runOverSsh(target: SshTarget, command: string, options: RunOptio
             client.end();
             return reject(new Error(`SSH to ${where}: ${err.message}`));
           }
-          stream.on("data", (d: Buffer) => (stdout += d.toString()));
-          stream.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+          stream.on("data", (d: Buffer) => stdout.push(d));
+          stream.stderr.on("data", (d: Buffer) => stderr.push(d));
           stream.on("close", (code: number | null) => {
             clearTimeout(timer);
             client.end();
-            resolve({ code: code ?? 255, stdout, stderr });
+            resolve({ code: code ?? 255, stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8") });
           });
           stream.end(options.stdin ?? "");
         });
