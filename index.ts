@@ -44,12 +44,14 @@ async function userFacing<T>(step: () => T | Promise<T>): Promise<T> {
 }
 
 export = async () => {
+  const stack = pulumi.getStack();
   const { environment, config } = await userFacing(readConfig);
   const inspecting = Date.now();
-  const { facts, observed } = await userFacing(() => inspectServer(config, denyPortsOf(config)));
+  const { facts, observed } = await userFacing(() => inspectServer(stack, environment, config, denyPortsOf(config)));
   // For the engine's log (-v=3 and up): the benchmark splits node's start from the SSH session.
   pulumi.log.debug(`ai4artsed timing: node started ${Math.round(process.uptime() * 1000 - (Date.now() - inspecting))} ms before the SSH inspection, which took ${Date.now() - inspecting} ms`);
-  const env = new Environment(environment, { environment, config, facts, observed, connection: serverConnection(config.server, config.providers) });
+  const connection = serverConnection(config.server, config.providers, facts.layoutId);
+  const env = new Environment(environment, { environment, stack, config, facts, observed, connection });
   return {
     url: env.url,
     revision: env.revision,

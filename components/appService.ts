@@ -36,6 +36,8 @@ export interface AppServiceArgs {
   readonly healthPath: string;
   /** How long the gate waits for health. Defaults to 60. */
   readonly healthTimeoutSeconds?: number;
+  /** How long the new release is watched after the switch before the previous one is let go. Defaults to 0. */
+  readonly stableSeconds?: number;
   /** Releases kept on disk. Defaults to 5; the serving and previous one are always kept. */
   readonly keepReleases?: number;
   /** Backups kept. Defaults to 10. */
@@ -190,6 +192,7 @@ export class AppService extends pulumi.ComponentResource {
       INSTALL_DIR: host.installDir,
       COMMIT: release.commit,
       HEALTH_TIMEOUT_SECONDS: args.healthTimeoutSeconds ?? 60,
+      STABLE_SECONDS: args.stableSeconds ?? 0,
       KEEP_RELEASES: args.keepReleases ?? 5,
       DEPLOY_STAMP: deployStamp,
     };
@@ -208,6 +211,7 @@ export class AppService extends pulumi.ComponentResource {
                 LEGACY_UNIT: names.legacyUnit,
                 SOCKET_PREFIX: names.socketPrefix,
                 SERVING_LINK: names.servingLink,
+                STANDBY_LINK: names.standbyLink,
                 COLOR_LINK_PREFIX: names.colorLinkPrefix,
                 HEALTH_PATH: args.healthPath,
                 PUBLIC_HEALTH_URL: healthUrl,
@@ -226,7 +230,7 @@ export class AppService extends pulumi.ComponentResource {
     );
     // Destroy only: stops and removes this stack's units and EnvironmentFile, before the layout goes.
     const drainPrograms = COLORS.map((c) => `${names.drainProgramPrefix}${c}.sh`);
-    const blueGreenFileList = [...unitFilesOf(names), names.servingLink, ...COLORS.map((c) => `${names.colorLinkPrefix}${c}`), ...drainPrograms];
+    const blueGreenFileList = [...unitFilesOf(names), names.servingLink, names.standbyLink, ...COLORS.map((c) => `${names.colorLinkPrefix}${c}`), ...drainPrograms];
     remoteScript(
       `${name}-remove`,
       {

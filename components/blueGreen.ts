@@ -52,6 +52,11 @@ export interface BlueGreenNames {
   readonly socketPrefix: string;
   /** Symlink to the serving color's socket; the proxy connects here. */
   readonly servingLink: string;
+  /**
+   * Symlink to the old color's socket while a deploy watches the new one (absent otherwise): the
+   * proxy sends a request the new color fails to it.
+   */
+  readonly standbyLink: string;
   /** A color's release link is `${colorLinkPrefix}<color>` (the color's "current"). */
   readonly colorLinkPrefix: string;
   /** The restart strategy's unit, retired when a stack moves to blue-green. */
@@ -76,6 +81,7 @@ export function blueGreenNames(unitName: string, installDir: string, envDir: str
     proxyConfigFile: `${envDir}/${unitName}-proxy.cfg`,
     socketPrefix: `${SOCKET_DIR}/${unitName}-`,
     servingLink: `${installDir}/serving.sock`,
+    standbyLink: `${installDir}/standby.sock`,
     colorLinkPrefix: `${installDir}/color-`,
     legacyUnit: `${unitName}.service`,
     drainPrefix: `${unitName}-drain-`,
@@ -229,7 +235,16 @@ frontend app
     default_backend serving
 
 backend serving
+    # Every request goes to the serving color. While a deploy watches a new color, the old one
+    # still runs behind the standby link: a request the new one refuses, or closes unanswered as
+    # a dying process does, is sent again to the standby at once (a retry avoids the server that
+    # failed), so a crash costs no new request. Outside a deploy the standby link is absent and
+    # its check keeps it down.
+    balance first
+    option redispatch 1
+    retry-on conn-failure empty-response
     server serving ${spec.names.servingLink} maxconn 512
+    server standby ${spec.names.standbyLink} maxconn 512 check inter 500ms fall 1 rise 1
 `;
 }
 

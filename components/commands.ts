@@ -6,6 +6,7 @@ export const REMOTE_DIR = path.join(__dirname, "remote");
 
 export type ScriptName =
   | "resolve"
+  | "stack-identity"
   | "observe"
   | "host-packages"
   | "host-layout"
@@ -30,11 +31,12 @@ export type ScriptName =
 
 /** Helper files (below remote/lib/) a script needs besides lib.sh, inlined after it in this order. */
 const SCRIPT_HELPERS: Partial<Record<ScriptName, readonly string[]>> = {
-  activate: ["lib/releases.sh"],
-  "activate-blue-green": ["lib/releases.sh", "lib/colors.sh"],
+  activate: ["lib/releases.sh", "lib/health.sh"],
+  "activate-blue-green": ["lib/releases.sh", "lib/health.sh", "lib/colors.sh"],
   adopt: ["lib/adoption.sh"],
   "adopt-switch": ["lib/adoption.sh", "lib/releases.sh"],
-  "health-probe": ["lib/colors.sh"],
+  "backup-restore": ["lib/health.sh"],
+  "health-probe": ["lib/health.sh", "lib/colors.sh"],
   observe: ["lib/colors.sh"],
 };
 

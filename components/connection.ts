@@ -11,11 +11,17 @@ export interface ServerConnection {
   readonly user: string;
   readonly privateKey: pulumi.Output<string>;
   readonly hostKey?: string;
+  /**
+   * The identity of this stack's layout on the server (DeployFacts.layoutId). Every step's create
+   * script carries it, so a new or wiped server, whose layout has another id, re-runs every step.
+   */
+  readonly layoutId: string;
 }
 
-export function serverConnection(server: StackConfig["server"], providers: StackConfig["providers"] = "plugins"): ServerConnection {
+export function serverConnection(server: StackConfig["server"], providers: StackConfig["providers"], layoutId: string): ServerConnection {
   return {
     providers,
+    layoutId,
     host: server.address,
     port: server.port,
     user: server.user,

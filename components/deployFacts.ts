@@ -1,10 +1,14 @@
+import * as crypto from "crypto";
 import { remoteInvocation, renderScript } from "./commands";
 import { parseObservation, ServerObservation } from "./drift";
 import { JOURNALD_DROPIN } from "./journald";
 import { monitorObservationParams } from "./monitor";
 import { ENV_DIR, environmentFileOf } from "./paths";
 import { serviceObservationParams } from "./blueGreen";
+import { ConfigError } from "../config/load";
+import { EnvironmentName } from "../config/defaults";
 import { StackConfig } from "../config/schema";
+import { identityOf, identityProblems, identityRecordOf, renderIdentity } from "./stackIdentity";
 import { runOverSsh, SshResult, SshTarget } from "../lib/ssh";
 
 /** What the server says a deploy of this config means, known before any resource is registered. */
@@ -15,11 +19,22 @@ export interface DeployFacts {
   readonly requirementsBlob: string;
   /** Git tree id of the frontend directory at that commit. */
   readonly frontendTree: string;
+  /**
+   * Which layout of this stack the server has: the id host-layout wrote, or a new one when the
+   * server has none (a first deploy, a new machine, a wiped install dir). Every step's create
+   * script carries it, so a server that lost its layout re-runs every step, in place.
+   */
+  readonly layoutId: string;
 }
 
 export type SshRunner = (target: SshTarget, command: string) => Promise<SshResult>;
 
-export function parseFacts(stdout: string): DeployFacts {
+/** A fresh layout id: random, as nothing on a new server tells it from the old one's disk. */
+export function newLayoutId(): string {
+  return crypto.randomBytes(8).toString("hex");
+}
+
+export function parseFacts(stdout: string, layoutId: string): DeployFacts {
   const values = new Map(
     stdout
       .split("\n")
@@ -33,7 +48,7 @@ export function parseFacts(stdout: string): DeployFacts {
   if (!commit || !requirementsBlob || !frontendTree) {
     throw new Error(`the server's answer lacks commit, requirements or frontend ids:\n${stdout}`);
   }
-  return { commit, requirementsBlob, frontendTree };
+  return { commit, requirementsBlob, frontendTree, layoutId };
 }
 
 export interface ServerInspection {
@@ -42,12 +57,21 @@ export interface ServerInspection {
 }
 
 /**
- * One SSH session before any resource is registered: fetch on the server (its deploy key reads
- * the repository) and resolve the branch or pinned revision, so that `pulumi preview` already
- * names the commit it would deploy; then observe what the server has, for drift review.
+ * One SSH session before any resource is registered: check that the config keeps the stack's
+ * identity on the server (stackIdentity.ts; before anything else, so a refused change touches
+ * nothing), fetch on the server (its deploy key reads the repository) and resolve the branch or
+ * pinned revision, so that `pulumi preview` already names the commit it would deploy; then
+ * observe what the server has, for drift review.
  */
-export async function inspectServer(config: StackConfig, denyPorts: readonly number[], run: SshRunner = runOverSsh): Promise<ServerInspection> {
+export async function inspectServer(
+  stack: string,
+  environment: EnvironmentName,
+  config: StackConfig,
+  denyPorts: readonly number[],
+  run: SshRunner = runOverSsh,
+): Promise<ServerInspection> {
   const { server, app } = config;
+  const identity = renderScript("stack-identity", { IDENTITY_RECORD: identityRecordOf(stack), IDENTITY: renderIdentity(identityOf(environment, config)) });
   const observe = renderScript("observe", {
     INSTALL_DIR: app.installDir,
     ...serviceObservationParams(app.serviceName, app.installDir, ENV_DIR, app.deployStrategy),
@@ -71,13 +95,19 @@ export async function inspectServer(config: StackConfig, denyPorts: readonly num
     privateKey: server.privateKey,
     hostKey: server.hostKey,
   };
-  const command = `${remoteInvocation(resolve, server.user)} && ${remoteInvocation(observe, server.user)}`;
+  const command = [identity, resolve, observe].map((script) => remoteInvocation(script, server.user)).join(" && ");
   const result = await run(target, command);
+  const recorded = parseObservation(result.stdout).get("identity");
+  if (result.code === 3 && recorded !== undefined) {
+    throw new ConfigError(stack, identityProblems(stack, server.address, identityOf(environment, config), recorded));
+  }
   if (result.code !== 0) {
     throw new Error(
       `resolving ${app.revision ? `revision ${app.revision}` : `branch '${app.branch}'`} of ${app.repoUrl} on ${server.address} failed ` +
         `(exit ${result.code}); nothing was changed:\n${result.stderr.trim()}`,
     );
   }
-  return { facts: parseFacts(result.stdout), observed: parseObservation(result.stdout) };
+  const observed = parseObservation(result.stdout);
+  const layout = observed.get("layout");
+  return { facts: parseFacts(result.stdout, layout && layout !== "<missing>" ? layout : newLayoutId()), observed };
 }

@@ -16,11 +16,14 @@ import { Journald } from "./journald";
 import { HealthMonitor } from "./monitor";
 import { PythonEnv } from "./pythonEnv";
 import { Release } from "./release";
+import { identityOf, identityRecordOf, renderIdentity } from "./stackIdentity";
 import type * as edgeModule from "./cloudflare/edge";
 
 export interface EnvironmentArgs {
   /** production or development: names the unit, the tags and the description. */
   readonly environment: EnvironmentName;
+  /** The stack's name: names the server's record of what it deployed with. */
+  readonly stack: string;
   /** The validated stack config. */
   readonly config: StackConfig;
   /** Commit and content keys resolved on the server. */
@@ -80,11 +83,20 @@ export class Environment extends pulumi.ComponentResource {
     const packages = app.deployStrategy === "blue-green" ? [...BASE_PACKAGES, ...BLUE_GREEN_PACKAGES] : undefined;
     const host = new Host(
       `${name}-host`,
-      { connection, installDir: app.installDir, serviceUser: app.serviceUser, packages, sharedPaths: app.sharedPaths },
+      {
+        connection,
+        installDir: app.installDir,
+        serviceUser: app.serviceUser,
+        packages,
+        sharedPaths: app.sharedPaths,
+        identityRecord: identityRecordOf(args.stack),
+        identity: renderIdentity(identityOf(args.environment, config)),
+      },
       child,
     );
-    // Before this stack's first deploy there is nothing to drift from: everything is new.
-    const observed = args.observed?.get("current") === "<missing>" ? undefined : args.observed;
+    // A server without this stack's layout (its first deploy, or a new or wiped server) has nothing
+    // to drift from: every step runs anyway, as its layout id is new (DeployFacts.layoutId).
+    const observed = [args.observed?.get("current"), args.observed?.get("layout")].includes("<missing>") ? undefined : args.observed;
     const python = new PythonEnv(`${name}-python`, { host, requirementsBlob: facts.requirementsBlob, observedVenvs: observed?.get("venvs") }, child);
     const frontend = new FrontendBuild(
       `${name}-frontend`,
@@ -120,6 +132,7 @@ export class Environment extends pulumi.ComponentResource {
         port: app.port,
         healthPath: app.healthPath,
         healthTimeoutSeconds: app.healthTimeoutSeconds,
+        stableSeconds: app.stableSeconds,
         keepReleases: app.keepReleases,
         keepBackups: app.keepBackups,
         strategy: app.deployStrategy,

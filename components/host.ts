@@ -27,6 +27,9 @@ export interface HostArgs {
    * adopted: these are copied into shared/ and may differ from their committed version. Defaults to none.
    */
   readonly sharedPaths?: readonly string[];
+  /** Where the server keeps what the stack deployed with (stackIdentity.ts), and that record's text. */
+  readonly identityRecord: string;
+  readonly identity: string;
 }
 
 /** The server's base: packages, service user, this environment's directory layout. */
@@ -69,9 +72,9 @@ export class Host extends pulumi.ComponentResource {
       {
         connection: args.connection,
         script: "host-layout",
-        params: { INSTALL_DIR: args.installDir, SERVICE_USER: args.serviceUser, ENV_DIR: this.envDir },
+        params: { INSTALL_DIR: args.installDir, SERVICE_USER: args.serviceUser, ENV_DIR: this.envDir, IDENTITY_RECORD: args.identityRecord, IDENTITY: args.identity },
         deleteScript: "layout-remove",
-        deleteParams: { INSTALL_DIR: args.installDir, PURGE_SHARED: args.purgeSharedOnDestroy ? "yes" : "no" },
+        deleteParams: { INSTALL_DIR: args.installDir, PURGE_SHARED: args.purgeSharedOnDestroy ? "yes" : "no", IDENTITY_RECORD: args.identityRecord },
       },
       { parent: this, dependsOn: [packages] },
     );

@@ -44,6 +44,8 @@ export function monitorPaths(unitName: string, envDir: string) {
     probeFile: `${PROBE_DIR}/${unit}-probe.sh`,
     webhookFile: `${envDir}/${unit}.webhook`,
     stateFile: `${MONITOR_STATE_DIR}/${unit}.state`,
+    /** The checked unit's restart count at the last probe: a crash loop shows as a rising count. */
+    restartsFile: `${MONITOR_STATE_DIR}/${unit}.restarts`,
   };
 }
 
@@ -126,6 +128,7 @@ export class HealthMonitor extends pulumi.ComponentResource {
       HEALTH_URL: args.healthUrl,
       ALERT_AFTER_SECONDS: spec.alertAfterSeconds,
       STATE_FILE: paths.stateFile,
+      RESTARTS_FILE: paths.restartsFile,
       WEBHOOK_FILE: paths.webhookFile,
       ALERT_IDENTIFIER,
     });
@@ -195,6 +198,7 @@ export class HealthMonitor extends pulumi.ComponentResource {
           PROBE_FILE: paths.probeFile,
           WEBHOOK_FILE: paths.webhookFile,
           STATE_FILE: paths.stateFile,
+          RESTARTS_FILE: paths.restartsFile,
           SERVICE_FILE: paths.serviceFile,
           TIMER_FILE: paths.timerFile,
         },

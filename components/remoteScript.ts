@@ -29,7 +29,7 @@ export type RemoteStep = pulumi.CustomResource & { readonly stdout: pulumi.Outpu
 /** One remote action: a real script from components/remote, rendered with its parameters. */
 export function remoteScript(name: string, args: RemoteScriptArgs, opts: pulumi.CustomResourceOptions): RemoteStep {
   const user = args.connection.user;
-  const create = args.script ? renderInvocation(args.script, args.params ?? {}, user) : undefined;
+  const create = args.script ? renderInvocation(args.script, { ...args.params, LAYOUT_ID: args.connection.layoutId }, user) : undefined;
   const del = args.deleteScript ? renderInvocation(args.deleteScript, args.deleteParams ?? {}, user) : undefined;
   if (args.connection.providers === "builtin") {
     const { host, port, user: login, privateKey, hostKey } = args.connection;

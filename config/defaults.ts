@@ -34,6 +34,8 @@ export interface EnvironmentDefaults {
   readonly manageJournald: boolean;
   /** How a deploy replaces the running app (see DEPLOY_STRATEGIES). */
   readonly deployStrategy: DeployStrategy;
+  /** Seconds a new release is watched after the switch, the previous one kept ready (0: no window). */
+  readonly stableSeconds: number;
 }
 
 export const ENVIRONMENT_DEFAULTS: Record<EnvironmentName, EnvironmentDefaults> = {
@@ -46,6 +48,9 @@ export const ENVIRONMENT_DEFAULTS: Record<EnvironmentName, EnvironmentDefaults> 
     environment: { DISABLE_API_CACHE: "false" },
     manageJournald: true,
     deployStrategy: "blue-green",
+    // Long enough for a crash on the first requests, a background thread that dies, or memory
+    // that runs out in the first minute; an operator waits this long at most once per deploy.
+    stableSeconds: 120,
   },
   development: {
     installDir: "/opt/ai4artsed-development",
@@ -56,6 +61,8 @@ export const ENVIRONMENT_DEFAULTS: Record<EnvironmentName, EnvironmentDefaults> 
     environment: {},
     manageJournald: false,
     deployStrategy: "restart",
+    // Development deploys are for trying things out: no wait.
+    stableSeconds: 0,
   },
 };
 

@@ -48,6 +48,7 @@ export const EXAMPLES: Record<string, string> = {
   "app.serviceUser": "ai4artsed-production",
   "app.healthPath": DEFAULT_HEALTH_PATH,
   "app.healthTimeoutSeconds": "60",
+  "app.stableSeconds": "120",
   "app.keepReleases": "5",
   "app.deployStrategy": "blue-green",
   "app.drainTimeoutSeconds": String(DEFAULT_DRAIN_TIMEOUT_SECONDS),
@@ -222,6 +223,8 @@ export function configSchema(environment: EnvironmentName) {
       .regex(/^\/[A-Za-z0-9._~\/?=&%-]*$/, { error: "must be a URL path starting with /" })
       .default(DEFAULT_HEALTH_PATH),
     healthTimeoutSeconds: wholeNumber(5, 900).default(60),
+    // After the switch, the new release must stay healthy this long or traffic goes back to the previous one.
+    stableSeconds: wholeNumber(0, 3600).default(seed.stableSeconds),
     keepReleases: wholeNumber(2, 50).default(5),
     deployStrategy: z
       .enum(DEPLOY_STRATEGIES, { error: `must be one of ${DEPLOY_STRATEGIES.join(", ")}` })

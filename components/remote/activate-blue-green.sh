@@ -1,19 +1,18 @@
 #!/bin/bash
 # Blue-green: start the release as the idle color beside the serving one, gate it through its own
-# socket, move the proxy to it, then let the old color drain and stop in the background. A failed
-# gate leaves the old color serving, untouched.
+# socket, move the proxy to it, watch it for the stability window with the old color still running,
+# then let the old color drain and stop in the background. A failed gate leaves the old color
+# serving, untouched; a failure inside the window moves traffic back to it at once.
 set -euo pipefail
 STEP="${STEP:-activate/blue-green}"
 # shellcheck source=SCRIPTDIR/lib.sh
 [[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=SCRIPTDIR/lib/releases.sh
 [[ -n "${AI4ARTSED_RELEASES_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/releases.sh"
+# shellcheck source=SCRIPTDIR/lib/health.sh
+[[ -n "${AI4ARTSED_HEALTH_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/health.sh"
 # shellcheck source=SCRIPTDIR/lib/colors.sh
 [[ -n "${AI4ARTSED_COLORS_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/colors.sh"
-
-probe_public() {
-  curl --silent --fail --output /dev/null --max-time 5 "${PUBLIC_HEALTH_URL}"
-}
 
 legacy_file() { printf '/etc/systemd/system/%s' "${LEGACY_UNIT}"; }
 
@@ -50,17 +49,14 @@ move_traffic() {
     systemctl start "${PROXY_UNIT}" || return 1
   fi
   systemctl is-enabled --quiet "${PROXY_UNIT}" || systemctl enable --quiet "${PROXY_UNIT}"
-  local tries
-  for tries in 1 2 3 4 5 6 7 8 9 10; do
-    probe_public && return 0
-    sleep 0.5
-  done
-  err "${PUBLIC_HEALTH_URL} did not answer after ${tries} tries"
+  wait_healthy 5 "${PUBLIC_HEALTH_URL}" && return 0
+  err "${HEALTH_FAILURE}"
   return 1
 }
 
 fail_gate() {
-  local next="$1" serving="$2" failure="${GATE_FAILURE}"
+  local next="$1" serving="$2" failure="${HEALTH_FAILURE}"
+  rm -f "${STANDBY_LINK}"
   err "health gate failed for ${COMMIT} on $(app_unit "${next}"): ${failure}. Last lines of its journal:"
   journalctl --unit "$(app_unit "${next}")" --lines 20 --no-pager --output cat >&2 || true
   stop_color "${next}"
@@ -74,9 +70,34 @@ fail_gate() {
   die "deploy of ${COMMIT} failed (${failure}); $(basename "$(readlink "$(color_link "${serving}")")") is still serving on $(app_unit "${serving}"), untouched. Fix the commit and run 'pulumi up' again."
 }
 
+# revert NEXT SERVING PREVIOUS: NEXT failed inside the watch window. Traffic goes back first, to the
+# old color still running (or the restart unit it replaced), then NEXT stops. Exits non-zero.
+revert() {
+  local next="$1" serving="$2" previous="$3" failure="${HEALTH_FAILURE}" now_serving
+  if [[ -n "${serving}" ]]; then
+    switch_link "$(color_socket "${serving}")" "${SERVING_LINK}"
+    now_serving="$(basename "$(readlink "$(color_link "${serving}")")") serves again on $(app_unit "${serving}")"
+  elif [[ -e "$(legacy_file)" ]]; then
+    restore_legacy
+    now_serving="$(basename "${previous}") serves again on ${LEGACY_UNIT}"
+  else
+    now_serving="there is no previous release to go back to; $(app_unit "${next}") keeps running and restarting"
+  fi
+  rm -f "${STANDBY_LINK}"
+  [[ -z "${previous}" ]] || switch_link "${previous}" "${INSTALL_DIR}/current"
+  err "${COMMIT} reverted: ${failure}. Last lines of its journal:"
+  journalctl --unit "$(app_unit "${next}")" --lines 20 --no-pager --output cat >&2 || true
+  record "${COMMIT}" "reverted: ${failure}"
+  if [[ -n "${serving}" || -e "$(legacy_file)" ]]; then
+    stop_color "${next}"
+    record "$(basename "${previous}")" "serving again after reverted ${COMMIT}"
+  fi
+  die "deploy of ${COMMIT} reverted (${failure}); ${now_serving}. Fix the commit and run 'pulumi up' again."
+}
+
 main() {
   require_vars INSTALL_DIR COMMIT APP_TEMPLATE BRIDGE_TEMPLATE PROXY_UNIT LEGACY_UNIT SOCKET_PREFIX \
-    SERVING_LINK COLOR_LINK_PREFIX HEALTH_PATH PUBLIC_HEALTH_URL HEALTH_TIMEOUT_SECONDS \
+    SERVING_LINK STANDBY_LINK COLOR_LINK_PREFIX HEALTH_PATH PUBLIC_HEALTH_URL HEALTH_TIMEOUT_SECONDS STABLE_SECONDS \
     DRAIN_TIMEOUT_SECONDS DRAIN_PREFIX DRAIN_PROGRAM_PREFIX KEEP_RELEASES DEPLOY_STAMP
   local release="${INSTALL_DIR}/releases/${COMMIT}" current="${INSTALL_DIR}/current"
   local stamp_file="${INSTALL_DIR}/.deployed"
@@ -87,7 +108,7 @@ main() {
   previous="$(readlink "${current}" || true)"
   if [[ -n "${serving}" && "$(readlink "$(color_link "${serving}")")" == "${release}" ]] \
     && [[ "$(cat "${stamp_file}" 2>/dev/null || true)" == "${DEPLOY_STAMP}" ]] \
-    && systemctl is-active --quiet "${PROXY_UNIT}" "$(app_unit "${serving}")" && probe_public; then
+    && systemctl is-active --quiet "${PROXY_UNIT}" "$(app_unit "${serving}")" && probe_health "${PUBLIC_HEALTH_URL}"; then
     log "${COMMIT} already serving and healthy on $(app_unit "${serving}"); nothing to do"
     log "serving unit: $(app_unit "${serving}")"
     return 0
@@ -97,10 +118,12 @@ main() {
   wait_drained "${next}"
   stop_color "${next}"
   log "starting ${COMMIT} on $(app_unit "${next}") beside ${serving:+$(app_unit "${serving}")}${serving:-nothing}"
-  GATE_FAILURE=""
+  # Early, so the proxy has seen the standby up before traffic moves.
+  [[ -z "${serving}" ]] || switch_link "$(color_socket "${serving}")" "${STANDBY_LINK}"
   start_color "${next}" "${release}"
   wait_color_healthy "${next}" || fail_gate "${next}" "${serving}"
   if ! move_traffic "${next}"; then
+    rm -f "${STANDBY_LINK}"
     if [[ -n "${serving}" ]]; then
       switch_link "$(color_socket "${serving}")" "${SERVING_LINK}"
     else
@@ -111,8 +134,10 @@ main() {
     die "deploy of ${COMMIT} failed: ${PROXY_UNIT} did not answer on ${PUBLIC_HEALTH_URL} after the switch; see 'journalctl -u ${PROXY_UNIT}'."
   fi
   switch_link "${release}" "${current}"
-  remove_legacy
   systemctl enable --quiet "$(app_unit "${next}")" "$(bridge_socket "${next}")"
+  watch_color "${next}" || revert "${next}" "${serving}" "${previous}"
+  rm -f "${STANDBY_LINK}"
+  remove_legacy
   printf '%s\n' "${DEPLOY_STAMP}" >"${stamp_file}"
   record "${COMMIT}" "ok (${next})"
   log "${COMMIT} is serving on $(app_unit "${next}") through ${PROXY_UNIT} (${PUBLIC_HEALTH_URL})"

@@ -1,44 +1,18 @@
 #!/bin/bash
-# Switch `current` to the release, restart the unit, gate on health; on failure switch back.
+# Switch `current` to the release, restart the unit, gate on health, watch it for the stability
+# window; on a failure of either, switch back and restart the previous release.
 set -euo pipefail
 STEP="${STEP:-activate}"
 # shellcheck source=SCRIPTDIR/lib.sh
 [[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=SCRIPTDIR/lib/releases.sh
 [[ -n "${AI4ARTSED_RELEASES_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/releases.sh"
-
-healthy_once() {
-  curl --silent --fail --output /dev/null --max-time 5 "${HEALTH_URL}"
-}
-
-# crashed: the unit's process exited and systemd waits to restart it, or gave up.
-crashed() {
-  local state
-  state="$(systemctl show --property=ActiveState,SubState --value "${UNIT_NAME}" | paste -sd' ')"
-  [[ "${state}" == "failed "* || "${state}" == *" auto-restart" ]]
-}
-
-# wait_healthy: 0 when the health URL answers within the timeout; 1 when it does not,
-# or when the service crashed meanwhile.
-wait_healthy() {
-  local deadline=$((SECONDS + HEALTH_TIMEOUT_SECONDS))
-  while ((SECONDS < deadline)); do
-    if healthy_once; then
-      return 0
-    fi
-    if crashed; then
-      GATE_FAILURE="the service exited during startup"
-      return 1
-    fi
-    sleep 0.5
-  done
-  GATE_FAILURE="${HEALTH_URL} did not answer 2xx within ${HEALTH_TIMEOUT_SECONDS}s"
-  return 1
-}
+# shellcheck source=SCRIPTDIR/lib/health.sh
+[[ -n "${AI4ARTSED_HEALTH_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/health.sh"
 
 restart_and_wait() {
   systemctl restart "${UNIT_NAME}"
-  wait_healthy
+  wait_healthy "${HEALTH_TIMEOUT_SECONDS}" "${HEALTH_URL}" "" "${UNIT_NAME}"
 }
 
 # retire_units: stop and disable what another deploy strategy left running (the blue-green
@@ -53,8 +27,26 @@ retire_units() {
   done
 }
 
+# roll_back WHAT PREVIOUS: the new release failed (WHAT: "failed" at the gate, "reverted" after
+# the watch window); show why, record it, and serve PREVIOUS again. Always exits non-zero.
+roll_back() {
+  local what="$1" previous="$2" failure="${HEALTH_FAILURE}"
+  err "${COMMIT} ${what}: ${failure}. Its main process: $(unit_exit "${UNIT_NAME}"). Last lines of the service's journal:"
+  journalctl --unit "${UNIT_NAME}" --lines 20 --no-pager --output cat >&2 || true
+  record "${COMMIT}" "${what}: ${failure}"
+  if [[ -z "${previous}" || "${previous}" == "${INSTALL_DIR}/releases/${COMMIT}" ]]; then
+    die "deploy of ${COMMIT} ${what} (${failure}) and there is no previous release to roll back to; ${UNIT_NAME} is not serving. Fix the commit and run 'pulumi up' again."
+  fi
+  switch_link "${previous}" "${INSTALL_DIR}/current"
+  if restart_and_wait; then
+    record "$(basename "${previous}")" "rolled back after ${what} ${COMMIT}"
+    die "deploy of ${COMMIT} ${what} (${failure}); rolled back: $(basename "${previous}") is serving and healthy again. Fix the commit and run 'pulumi up' again."
+  fi
+  die "deploy of ${COMMIT} ${what} (${failure}); rolled back to $(basename "${previous}"), but it is not healthy either (${HEALTH_FAILURE}); check 'journalctl -u ${UNIT_NAME}'."
+}
+
 main() {
-  require_vars INSTALL_DIR COMMIT UNIT_NAME HEALTH_URL HEALTH_TIMEOUT_SECONDS KEEP_RELEASES DEPLOY_STAMP
+  require_vars INSTALL_DIR COMMIT UNIT_NAME HEALTH_URL HEALTH_TIMEOUT_SECONDS STABLE_SECONDS KEEP_RELEASES DEPLOY_STAMP
   local release="${INSTALL_DIR}/releases/${COMMIT}" current="${INSTALL_DIR}/current"
   local stamp_file="${INSTALL_DIR}/.deployed"
   [[ -f "${release}/.complete" ]] || die "release ${release} is missing or incomplete; run the release step first"
@@ -64,33 +56,19 @@ main() {
   local previous
   previous="$(readlink "${current}" || true)"
   if [[ "${previous}" == "${release}" && "$(cat "${stamp_file}" 2>/dev/null || true)" == "${DEPLOY_STAMP}" ]] \
-    && systemctl is-active --quiet "${UNIT_NAME}" && healthy_once; then
+    && systemctl is-active --quiet "${UNIT_NAME}" && probe_health "${HEALTH_URL}"; then
     log "${COMMIT} already serving and healthy; nothing to do"
     return 0
   fi
-  GATE_FAILURE=""
   switch_link "${release}" "${current}"
   log "current -> ${release}; restarting ${UNIT_NAME}"
-  if restart_and_wait; then
-    printf '%s\n' "${DEPLOY_STAMP}" >"${stamp_file}"
-    record "${COMMIT}" "ok"
-    prune_releases "${release}" "${previous}"
-    log "${COMMIT} is serving and healthy (${HEALTH_URL})"
-    return 0
-  fi
-  local failure="${GATE_FAILURE}"
-  err "health gate failed for ${COMMIT}: ${failure}. Last lines of the service's journal:"
-  journalctl --unit "${UNIT_NAME}" --lines 20 --no-pager --output cat >&2 || true
-  record "${COMMIT}" "failed: ${failure}"
-  if [[ -z "${previous}" || "${previous}" == "${release}" ]]; then
-    die "deploy of ${COMMIT} failed (${failure}) and there is no previous release to roll back to; ${UNIT_NAME} is not serving. Fix the commit and run 'pulumi up' again."
-  fi
-  switch_link "${previous}" "${current}"
-  if restart_and_wait; then
-    record "$(basename "${previous}")" "rolled back after failed ${COMMIT}"
-    die "deploy of ${COMMIT} failed (${failure}); rolled back: $(basename "${previous}") is serving and healthy again. Fix the commit and run 'pulumi up' again."
-  fi
-  die "deploy of ${COMMIT} failed (${failure}); rolled back to $(basename "${previous}"), but it is not healthy either (${GATE_FAILURE}); check 'journalctl -u ${UNIT_NAME}'."
+  restart_and_wait || roll_back failed "${previous}"
+  # One unit holds the port, so the previous release cannot run beside this one: a revert is a switch and a restart.
+  watch_stable "${STABLE_SECONDS}" "${HEALTH_URL}" "" "${UNIT_NAME}" || roll_back reverted "${previous}"
+  printf '%s\n' "${DEPLOY_STAMP}" >"${stamp_file}"
+  record "${COMMIT}" "ok"
+  prune_releases "${release}" "${previous}"
+  log "${COMMIT} is serving and healthy (${HEALTH_URL})"
 }
 
 main "$@"

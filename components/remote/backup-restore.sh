@@ -4,6 +4,8 @@ set -euo pipefail
 STEP="${STEP:-backup/restore}"
 # shellcheck source=SCRIPTDIR/lib.sh
 [[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=SCRIPTDIR/lib/health.sh
+[[ -n "${AI4ARTSED_HEALTH_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/health.sh"
 
 list_backups() {
   local archive
@@ -42,15 +44,6 @@ snapshot_now() {
   log "saved the current state as $(basename "${name}")"
 }
 
-wait_healthy() {
-  local deadline=$((SECONDS + ${HEALTH_TIMEOUT_SECONDS:-60}))
-  while ((SECONDS < deadline)); do
-    curl --silent --fail --output /dev/null --max-time 5 "${HEALTH_URL}" && return 0
-    sleep 0.5
-  done
-  return 1
-}
-
 restore() {
   local archive
   archive="$(find_backup "${BACKUP:-latest}")"
@@ -67,7 +60,7 @@ restore() {
   tar -xzf "${archive}" --absolute-names --no-recursion --same-owner --same-permissions "${members[@]}"
   log "restored ${#members[@]} files from $(basename "${archive}")"
   systemctl restart "${UNIT_NAME}"
-  wait_healthy || die "restored $(basename "${archive}"), but ${UNIT_NAME} is not healthy at ${HEALTH_URL}; check 'journalctl -u ${UNIT_NAME}'. The state before the restore is in the newest -pre-restore backup."
+  wait_healthy "${HEALTH_TIMEOUT_SECONDS:-60}" "${HEALTH_URL}" || die "restored $(basename "${archive}"), but ${UNIT_NAME} is not healthy at ${HEALTH_URL}; check 'journalctl -u ${UNIT_NAME}'. The state before the restore is in the newest -pre-restore backup."
   log "${UNIT_NAME} is healthy (${HEALTH_URL})"
 }
 

@@ -1,9 +1,12 @@
 #!/bin/bash
 # Probe the app's health URL (run by its systemd timer); alert once per outage longer than the threshold, and once on recovery.
+# A unit that crash-loops is down too, even when a probe happens to find it answering between crashes.
 set -euo pipefail
 STEP="${STEP:-health}"
 # shellcheck source=SCRIPTDIR/lib.sh
 [[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=SCRIPTDIR/lib/health.sh
+[[ -n "${AI4ARTSED_HEALTH_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/health.sh"
 # shellcheck source=SCRIPTDIR/lib/colors.sh
 [[ -n "${AI4ARTSED_COLORS_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/colors.sh"
 
@@ -14,8 +17,27 @@ alert_unit() {
   if [[ -n "${color}" ]]; then app_unit "${color}"; else printf '%s' "${UNIT_NAME}"; fi
 }
 
+# The checked unit and its process at the previous check ("<unit> MainPID=... NRestarts=..."),
+# kept across runs in RESTARTS_FILE.
+LAST_RUN=""
+
+# healthy: the health URL answers, and the unit's process is the one the previous check saw
+# (a crash-looping app answers between its crashes); HEALTH_FAILURE says which failed. A deploy
+# replaces the process too: that costs one unhealthy check, never an alert, since an alert needs
+# ALERT_AFTER_SECONDS of failed checks.
 healthy() {
-  curl --silent --fail --output /dev/null --max-time 10 "${HEALTH_URL}"
+  local unit previous="${LAST_RUN}"
+  unit="$(alert_unit)"
+  LAST_RUN="${unit} $(unit_run "${unit}")"
+  printf '%s\n' "${LAST_RUN}" >"${RESTARTS_FILE}"
+  if ! probe_health "${HEALTH_URL}" "" 10; then
+    HEALTH_FAILURE="${HEALTH_URL} has not answered 2xx"
+    return 1
+  fi
+  if [[ "${previous%% *}" == "${unit}" && "${previous}" != "${LAST_RUN}" ]]; then
+    HEALTH_FAILURE="it crash-loops: its process was replaced since the previous check (last it $(unit_exit "${unit}"))"
+    return 1
+  fi
 }
 
 # read_state: DOWN_SINCE (epoch seconds, empty while healthy) and ALERTED (yes/no) from STATE_FILE.
@@ -55,9 +77,10 @@ announce() {
 }
 
 main() {
-  require_vars UNIT_NAME HEALTH_URL ALERT_AFTER_SECONDS STATE_FILE WEBHOOK_FILE ALERT_IDENTIFIER
+  require_vars UNIT_NAME HEALTH_URL ALERT_AFTER_SECONDS STATE_FILE RESTARTS_FILE WEBHOOK_FILE ALERT_IDENTIFIER
   mkdir -p "$(dirname "${STATE_FILE}")"
   read_state
+  LAST_RUN="$(cat "${RESTARTS_FILE}" 2>/dev/null || true)"
   if healthy; then
     if [[ -n "${DOWN_SINCE}" && "${ALERTED}" == yes ]]; then
       announce notice recovered "$(alert_unit) recovered: ${HEALTH_URL} answers again after $(($(date +%s) - DOWN_SINCE))s down"
@@ -70,7 +93,7 @@ main() {
   if [[ -z "${DOWN_SINCE}" ]]; then
     DOWN_SINCE="$(date +%s)"
     write_state "${DOWN_SINCE}" no
-    log "${HEALTH_URL} does not answer 2xx; alerting if it stays down ${ALERT_AFTER_SECONDS}s"
+    log "${HEALTH_FAILURE}; alerting if it stays down ${ALERT_AFTER_SECONDS}s"
   fi
   [[ "${ALERTED}" == yes ]] && return 0
   # Confirm within this run, so an outage is reported ALERT_AFTER_SECONDS after it was seen, not an interval later.
@@ -87,7 +110,7 @@ main() {
   write_state "${DOWN_SINCE}" yes
   local unit
   unit="$(alert_unit)"
-  announce err down "${unit} is down: ${HEALTH_URL} has not answered 2xx for $(($(date +%s) - DOWN_SINCE))s (since $(date -u -d "@${DOWN_SINCE}" +%Y-%m-%dT%H:%M:%SZ)); the unit is $(systemctl is-active "${unit}" || true). Check 'systemctl status ${unit}' and 'journalctl -u ${unit}'."
+  announce err down "${unit} is down: ${HEALTH_FAILURE} for $(($(date +%s) - DOWN_SINCE))s (since $(date -u -d "@${DOWN_SINCE}" +%Y-%m-%dT%H:%M:%SZ)); the unit is $(systemctl is-active "${unit}" || true). Check 'systemctl status ${unit}' and 'journalctl -u ${unit}'."
 }
 
 main "$@"

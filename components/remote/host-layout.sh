@@ -1,5 +1,6 @@
 #!/bin/bash
-# Create the service user and the environment's directory layout; safe to run again.
+# Create the service user and the environment's directory layout, and record which layout this
+# is and what the stack deployed with; safe to run again.
 set -euo pipefail
 STEP="${STEP:-host/layout}"
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -24,7 +25,7 @@ ensure_dir() {
 }
 
 main() {
-  require_vars INSTALL_DIR SERVICE_USER ENV_DIR
+  require_vars INSTALL_DIR SERVICE_USER ENV_DIR LAYOUT_ID IDENTITY_RECORD IDENTITY
   take_host_lock
   ensure_user
   local group
@@ -39,6 +40,8 @@ main() {
   ensure_dir 750 "${SERVICE_USER}:${group}" "${INSTALL_DIR}/shared/exports"
   ensure_dir 755 root:root "${ENV_DIR}"
   touch "${INSTALL_DIR}/revisions.log"
+  printf '%s\n' "${LAYOUT_ID}" | install_if_changed 644 root:root "${INSTALL_DIR}/.layout-id" || true
+  printf '%s' "${IDENTITY}" | install_if_changed 644 root:root "${IDENTITY_RECORD}" || true
   log "layout ready in ${INSTALL_DIR} for ${SERVICE_USER}"
 }
 

@@ -10,10 +10,12 @@ main() {
   require_vars INSTALL_DIR
   # The fetch cache resolve.sh keeps beside a hand-made checkout that was never adopted.
   rm -rf "${INSTALL_DIR:?}.mirror.git"
+  # The stack is gone from this server: its settings may differ on the next deploy.
+  [[ -z "${IDENTITY_RECORD:-}" ]] || rm -f "${IDENTITY_RECORD}"
   [[ -d "${INSTALL_DIR}" ]] || return 0
   take_host_lock
   rm -rf "${INSTALL_DIR:?}/releases" "${INSTALL_DIR:?}/venvs" "${INSTALL_DIR:?}/frontends" \
-    "${INSTALL_DIR:?}/repo.git" "${INSTALL_DIR:?}/current" "${INSTALL_DIR:?}/.deployed"
+    "${INSTALL_DIR:?}/repo.git" "${INSTALL_DIR:?}/current" "${INSTALL_DIR:?}/.deployed" "${INSTALL_DIR:?}/.layout-id"
   if [[ "${PURGE_SHARED:-no}" == "yes" ]]; then
     rm -rf "${INSTALL_DIR:?}"
     log "purged ${INSTALL_DIR}"

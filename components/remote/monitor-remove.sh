@@ -16,7 +16,7 @@ main() {
     systemctl reset-failed "${MONITOR_UNIT}.service" "${MONITOR_UNIT}.timer" >/dev/null 2>&1 || true
     log "removed ${MONITOR_UNIT}.timer and .service"
   fi
-  rm -f "${PROBE_FILE}" "${WEBHOOK_FILE}" "${STATE_FILE}"
+  rm -f "${PROBE_FILE}" "${WEBHOOK_FILE}" "${STATE_FILE}" "${RESTARTS_FILE:-}"
 }
 
 main "$@"

@@ -96,6 +96,8 @@ main() {
   file_or_missing "${JOURNALD_DROPIN}"
   section venvs
   observe_venvs
+  section layout
+  file_or_missing "${INSTALL_DIR}/.layout-id"
   if [[ -n "${MONITOR_UNIT:-}" ]]; then
     section monitor
     observe_monitor

@@ -6,7 +6,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ROOT, TestServer } from "../host/harness";
+import { ROOT, TEST_STABLE_SECONDS, TestServer } from "../host/harness";
 
 /** What the program is made of; node_modules is linked, not copied. */
 const PROGRAM_FILES = ["Pulumi.yaml", "program.js", "index.ts", "package.json", "tsconfig.json", "config", "components", "lib"];
@@ -79,6 +79,8 @@ export class PulumiWorkspace {
     this.set("server.hostKey", server.hostKey!);
     this.set("server.privateKey", server.privateKey, true);
     this.set("app.repoUrl", repoUrl);
+    // A short watch window keeps the suite fast; the window's own tests set theirs.
+    this.set("app.stableSeconds", String(TEST_STABLE_SECONDS));
   }
 
   outputs(): Record<string, string> {

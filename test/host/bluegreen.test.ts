@@ -222,12 +222,80 @@ test("5. rollback by pinned revision: the previous release starts on the idle co
   assert.equal((await info()).version, "2");
 });
 
+/** The color the proxy sends new requests to. */
+async function servingColor(): Promise<string> {
+  return (await shOk(server, `readlink ${PROD}/serving.sock`)).match(/-(blue|green)\.sock$/)![1];
+}
+
+test("5b. a release that dies inside the watch window: traffic goes back to the old color, still running, at once; no new request fails", async () => {
+  const good = prod.facts.commit;
+  const old = await servingColor();
+  const oldPid = await mainPid(`${UNIT}@${old}.service`);
+  const load = await startLoad(server, { port: 17801, rate: 20, slow: 3, slowSeconds: 2 });
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const bad = mutate(repo, "main", "die-after-5");
+  await publishRepo(server, repo);
+  const started = Date.now();
+  const failure = await deploy(server, "production", { app: { stableSeconds: 30 } }).then(
+    () => assert.fail("a release that died inside the watch window was kept"),
+    (err: unknown) => err as StepFailed,
+  );
+  const seconds = (Date.now() - started) / 1000;
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const summary = await load.stop();
+  console.log(`# blue-green: release died 5 s after start inside a 30 s window, reverted; deploy failed after ${seconds.toFixed(1)} s; load ${describe(summary)}`);
+  assert.ok(failure instanceof StepFailed, String(failure));
+  assert.equal(failure.step, "service-activate");
+  const next = old === "blue" ? "green" : "blue";
+  assert.match(failure.result.stderr, new RegExp(`${UNIT}@${next}\\.service exited with status 3 \\d+s into the 30s watch window \\(at \\d\\d:\\d\\d:\\d\\dZ\\)`));
+  assert.match(failure.result.stderr, new RegExp(`deploy of ${bad} reverted \\(.*\\); ${good} serves again on ${UNIT}@${old}\\.service`));
+  assert.match(failure.result.stderr, /listening on http/, "the app's last log lines are shown");
+  const into = Number(failure.result.stderr.match(/exited with status 3 (\d+)s into the 30s watch window/)![1]);
+  assert.ok(into <= 10, `reverted as soon as it died (5 s after its start), not at the end of the window: ${into}s`);
+  assert.equal(summary.quick_failed, 0, `no new request failed: ${describe(summary)}`);
+  assert.ok(summary.slow_failed <= 3, `at most the slow requests the dying color held: ${describe(summary)}`);
+  assert.equal(await servingColor(), old);
+  assert.equal(await mainPid(`${UNIT}@${old}.service`), oldPid, "the old color kept running through the window, untouched");
+  assert.equal(await active(`${UNIT}@${next}.service`), "inactive", "the failed color is stopped");
+  assert.equal(await shOk(server, `systemctl is-enabled ${UNIT}@${old}.service`), "enabled");
+  assert.equal(await shOk(server, `readlink ${PROD}/current`), `${PROD}/releases/${good}`);
+  const log = await shOk(server, `tail -n 2 ${PROD}/revisions.log`);
+  assert.match(log, new RegExp(`${bad}\treverted: `));
+  assert.match(log, new RegExp(`${good}\tserving again after reverted ${bad}`));
+  mutate(repo, "main", "fix");
+  await publishRepo(server, repo);
+});
+
+test("5c. after the window, a color that crash-loops makes the health monitor alert", async () => {
+  const bad = mutate(repo, "main", "die-after-8");
+  await publishRepo(server, repo);
+  const monitor = { alertAfterSeconds: 20 };
+  prod = await deploy(server, "production", { app: { stableSeconds: 2 }, monitor });
+  assert.match(activateOutput(prod), /stayed healthy for the 2s watch window/);
+  const color = await servingColor();
+  const since = await shOk(server, "date +%s");
+  // The first probe sees it healthy; the next ones see it dead or restarted.
+  await shOk(server, `systemctl start ${UNIT}-health.service`);
+  await new Promise((resolve) => setTimeout(resolve, 7000));
+  await shOk(server, `systemctl start ${UNIT}-health.service`);
+  await shOk(server, "journalctl --sync");
+  const alerts = await shOk(server, `journalctl -t ai4artsed-health-alert -p err --since @${since} -o cat --no-pager`);
+  console.log(`# crash loop after the window: ${alerts}`);
+  assert.match(alerts, new RegExp(`^${UNIT}@${color}\\.service is down: `, "m"));
+  mutate(repo, "main", "fix");
+  await publishRepo(server, repo);
+  prod = await deploy(server, "production", { monitor });
+  assert.notEqual(prod.facts.commit, bad);
+  assert.equal((await info()).status, "success");
+  await shOk(server, `systemctl start ${UNIT}-health.service`);
+});
+
 test("6. drift review works on blue-green: clean after a deploy, a stopped color shows and is repaired", async () => {
   const serverConfig = { address: server.host, port: server.port, user: server.user, privateKey: server.privateKey, hostKey: server.hostKey };
   const raw = { server: serverConfig, app: { repoUrl: SERVER_REPO } };
   const { config } = parseStackConfig("production", rawConfig(raw), SECRET_SECTIONS);
   const observeAndCheck = async (name: string) => {
-    const { facts, observed } = await inspectServer(config, denyPortsOf(config));
+    const { facts, observed } = await inspectServer("production", "production", config, denyPortsOf(config));
     const graph = await buildStack("production", raw, facts, name, observed);
     return (step: string) => graph.get(`${name}-service-${step}-state`)!.inputs;
   };
@@ -235,7 +303,7 @@ test("6. drift review works on blue-green: clean after a deploy, a stopped color
   for (const step of ["unit", "environment", "running", "current"]) {
     assert.equal(clean(step).onServer, clean(step).expected, `${step} drifts right after a deploy`);
   }
-  const serving = (await shOk(server, `readlink ${PROD}/serving.sock`)).match(/-(blue|green)\.sock$/)![1];
+  const serving = await servingColor();
   await shOk(server, `systemctl stop ${UNIT}-bridge@${serving}.socket ${UNIT}@${serving}.service`);
   const drifted = await observeAndCheck("observed-drifted");
   assert.equal(drifted("running").onServer, "active enabled; serving color inactive enabled");
@@ -247,15 +315,17 @@ test("6. drift review works on blue-green: clean after a deploy, a stopped color
 
 test("6b. a deploy that needs the color still draining from the last one waits for it; no request lost", async () => {
   // Slow requests outlast the first deploy, so its old color is still draining when the second one wants it.
-  const load = await startLoad(server, { port: 17801, rate: 20, slow: 3, slowSeconds: 15 });
+  // Slow requests longer than a deploy takes on a busy machine, so some are surely in flight at the switch.
+  const load = await startLoad(server, { port: 17801, rate: 20, slow: 3, slowSeconds: 30 });
   await new Promise((resolve) => setTimeout(resolve, 3000));
   // An environment change moves the app to the other color like a new commit does.
-  const first = await deploy(server, "production", { app: { environment: { DEPLOY_ROUND: "1" } } });
+  // No watch window: the deploy returns while the old color still holds the slow requests.
+  const first = await deploy(server, "production", { app: { stableSeconds: 0, environment: { DEPLOY_ROUND: "1" } } });
   const draining = activateOutput(first).match(/(ai4artsed-production@(?:blue|green)\.service) drains in the background/);
   assert.ok(draining, activateOutput(first));
   const retired = draining[1];
   assert.equal(await active(retired), "active", "the old color is still finishing its slow requests");
-  prod = await deploy(server, "production", { app: { environment: { DEPLOY_ROUND: "2" } } });
+  prod = await deploy(server, "production", { app: { stableSeconds: 0, environment: { DEPLOY_ROUND: "2" } } });
   const summary = await load.stop();
   console.log(`# two deploys back to back under slow load: ${describe(summary)}`);
   assert.ok(activateOutput(prod).includes(`waiting for ${retired} to finish draining`), activateOutput(prod));

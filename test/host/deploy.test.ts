@@ -203,6 +203,36 @@ test("5a. a commit that breaks startup fails the deploy, rolls back, keeps data"
   assert.match(await shOk(server, `tail -n 2 ${PROD}/revisions.log`), /rolled back after failed/);
 });
 
+test("5a2. restart strategy: a release that dies inside the watch window is reverted with one restart; a healthy one is kept", async () => {
+  mutate(repo, "main", "fix");
+  await publishRepo(server, repo);
+  prod = await deploy(server, "production", { app: { ...RESTART.app, stableSeconds: 3 } });
+  const good = prod.facts.commit;
+  assert.match(prod.runs.find((r) => r.step === "service-activate")!.result.stdout, /ai4artsed-production\.service stayed healthy for the 3s watch window/);
+  assert.equal((await info(17801)).status, "success");
+  const bad = mutate(repo, "main", "die-after-4");
+  await publishRepo(server, repo);
+  const started = Date.now();
+  const failure = await deploy(server, "production", { app: { ...RESTART.app, stableSeconds: 20 } }).then(
+    () => assert.fail("a release that died inside the watch window was kept"),
+    (err: unknown) => err as StepFailed,
+  );
+  const seconds = (Date.now() - started) / 1000;
+  console.log(`# restart strategy: release died 4 s after start, reverted; deploy failed after ${seconds.toFixed(1)} s`);
+  assert.ok(failure instanceof StepFailed, String(failure));
+  assert.equal(failure.step, "service-activate");
+  assert.match(failure.result.stderr, /ai4artsed-production\.service exited with status 3 \d+s into the 20s watch window \(at \d\d:\d\d:\d\dZ\)/);
+  assert.match(failure.result.stderr, new RegExp(`deploy of ${bad} reverted \\(.*\\); rolled back: ${good} is serving and healthy again`));
+  assert.match(failure.result.stderr, /listening on http/, "the app's last log lines are shown");
+  const into = Number(failure.result.stderr.match(/exited with status 3 (\d+)s into the 20s watch window/)![1]);
+  assert.ok(into <= 10, `reverted as soon as it died (4 s after its start), not at the end of the window: ${into}s`);
+  await assertStillServing(good);
+  const log = await shOk(server, `tail -n 2 ${PROD}/revisions.log`);
+  assert.match(log, new RegExp(`${bad}\treverted: `));
+  assert.match(log, new RegExp(`${good}\trolled back after reverted ${bad}`));
+  // 5b starts by reverting this commit.
+});
+
 test("5b. a commit that breaks the frontend build fails before anything switches", async () => {
   const good = prod.facts.commit;
   mutate(repo, "main", "fix");

@@ -105,6 +105,9 @@ export async function publishRepo(server: TestServer, repo: string): Promise<voi
   });
 }
 
+/** The watch window after the switch in tests that are not about it (production's default is 120 s). */
+export const TEST_STABLE_SECONDS = 2;
+
 /** Components' steps in the order the engine runs them (each waits for the ones before). */
 export const DEPLOY_ORDER = [
   "host-adopt",
@@ -167,9 +170,11 @@ export async function deploy(
   steps: readonly string[] = DEPLOY_ORDER,
 ): Promise<Deployment> {
   const serverConfig = { address: server.host, port: server.port, user: server.user, privateKey: server.privateKey, hostKey: server.hostKey };
-  const merged = { server: serverConfig, app: { repoUrl: SERVER_REPO, ...overrides.app }, host: overrides.host, monitor: overrides.monitor, cloudflare: overrides.cloudflare };
-  const { config } = parseStackConfig(stack, rawConfig(merged), SECRET_SECTIONS);
-  const { facts } = await inspectServer(config, denyPortsOf(config));
+  // A short watch window keeps the suite fast; the window's own tests set theirs.
+  const app = { repoUrl: SERVER_REPO, stableSeconds: TEST_STABLE_SECONDS, ...overrides.app };
+  const merged = { server: serverConfig, app, host: overrides.host, monitor: overrides.monitor, cloudflare: overrides.cloudflare };
+  const { environment, config } = parseStackConfig(stack, rawConfig(merged), SECRET_SECTIONS);
+  const { facts } = await inspectServer(stack, environment, config, denyPortsOf(config));
   const name = `${stack}`;
   const graph = await buildStack(stack, merged, facts, name);
   const runs: StepRun[] = [];

@@ -43,6 +43,7 @@ test("names: template instances, bridge, proxy, sockets and links derive from th
     proxyConfigFile: "/etc/ai4artsed/ai4artsed-production-proxy.cfg",
     socketPrefix: "/run/ai4artsed/ai4artsed-production-",
     servingLink: "/opt/ai4artsed-production/serving.sock",
+    standbyLink: "/opt/ai4artsed-production/standby.sock",
     colorLinkPrefix: "/opt/ai4artsed-production/color-",
     legacyUnit: "ai4artsed-production.service",
     drainPrefix: "ai4artsed-production-drain-",
@@ -129,6 +130,11 @@ test("the proxy: loopback only, one server connection per request, long requests
     "    timeout server 660s",
     "    timeout client 660s",
     "    hard-stop-after 660s",
+    // The watch window's standby: a request the new color fails goes to the old one at once.
+    "    balance first",
+    "    option redispatch 1",
+    "    retry-on conn-failure empty-response",
+    "    server standby /opt/ai4artsed-production/standby.sock maxconn 512 check inter 500ms fall 1 rise 1",
   ]) {
     assert.ok(config.includes(line), `proxy config lacks ${JSON.stringify(line)}`);
   }

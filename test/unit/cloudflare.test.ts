@@ -344,10 +344,10 @@ test("an app port change moves only the ingress service URL on the Cloudflare si
 
 test("publicUrl is https://<hostname> when enabled, absent when disabled", async () => {
   const { environment, config } = parseStackConfig("production", rawConfig({ cloudflare: CF }), SECRET_SECTIONS);
-  const env = new Environment("url-on", { environment, config, facts: FACTS, connection: serverConnection(config.server) });
+  const env = new Environment("url-on", { environment, stack: "production", config, facts: FACTS, connection: serverConnection(config.server, config.providers, FACTS.layoutId) });
   assert.equal(await new Promise((resolve) => env.publicUrl!.apply(resolve)), "https://lab.ai4artsed.org");
   const off = parseStackConfig("production", rawConfig(), SECRET_SECTIONS);
-  assert.equal(new Environment("url-off", { ...off, facts: FACTS, connection: serverConnection(off.config.server) }).publicUrl, undefined);
+  assert.equal(new Environment("url-off", { ...off, stack: "production", facts: FACTS, connection: serverConnection(off.config.server, off.config.providers, FACTS.layoutId) }).publicUrl, undefined);
   await new Promise((resolve) => pulumi.output(env.url).apply(resolve));
 });
 

@@ -97,7 +97,7 @@ export async function buildStack(
   observed?: ServerObservation,
 ): Promise<Map<string, Recorded>> {
   const { environment, config } = parseStackConfig(stack, rawConfig(overrides), SECRET_SECTIONS);
-  const env = new Environment(name, { environment, config, facts, observed, connection: serverConnection(config.server) });
+  const env = new Environment(name, { environment, stack, config, facts, observed, connection: serverConnection(config.server, config.providers, facts.layoutId) });
   await new Promise((resolve) => pulumi.all([env.url, env.revision, env.releasePath, env.serviceName]).apply(resolve));
   await new Promise((resolve) => setTimeout(resolve, 100));
   return new Map([...registered].filter(([key]) => key.startsWith(`${name}-`) || key === name));

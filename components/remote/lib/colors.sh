@@ -1,8 +1,10 @@
 #!/bin/bash
-# Helpers for the blue-green colors: names, start, probe, drain, stop. Inlined after lib.sh by
-# the renderer; sourced when a script runs by hand from a checkout.
+# Helpers for the blue-green colors: names, start, probe, watch, drain, stop. Inlined after lib.sh
+# (and lib/health.sh, for the callers that probe) by the renderer; sourced when a script runs by
+# hand from a checkout.
 # Parameters: APP_TEMPLATE, BRIDGE_TEMPLATE, SOCKET_PREFIX, SERVING_LINK, COLOR_LINK_PREFIX,
-# HEALTH_PATH, HEALTH_TIMEOUT_SECONDS, DRAIN_TIMEOUT_SECONDS, DRAIN_PREFIX, DRAIN_PROGRAM_PREFIX.
+# HEALTH_PATH, HEALTH_TIMEOUT_SECONDS, STABLE_SECONDS, DRAIN_TIMEOUT_SECONDS, DRAIN_PREFIX,
+# DRAIN_PROGRAM_PREFIX.
 
 export AI4ARTSED_COLORS_LIB=1
 
@@ -27,32 +29,18 @@ serving_color() {
   esac
 }
 
-# probe_color COLOR: the health path answers 2xx through the color's own socket.
-probe_color() {
-  curl --silent --fail --output /dev/null --max-time 5 --unix-socket "$(color_socket "$1")" "http://localhost${HEALTH_PATH}"
-}
+# color_health_url: the health path as asked through a color's socket.
+color_health_url() { printf 'http://localhost%s' "${HEALTH_PATH}"; }
 
-# color_crashed COLOR: the app exited and systemd waits to restart it, or gave up.
-color_crashed() {
-  local state
-  state="$(systemctl show --property=ActiveState,SubState --value "$(app_unit "$1")" | paste -sd' ')"
-  [[ "${state}" == "failed "* || "${state}" == *" auto-restart" || "${state}" == "inactive "* ]]
-}
-
-# wait_color_healthy COLOR: 0 when healthy within the timeout; else 1 with GATE_FAILURE set.
-# shellcheck disable=SC2034  # GATE_FAILURE is read by the activation script
+# wait_color_healthy COLOR: 0 when healthy through its own socket within the timeout; else 1
+# with HEALTH_FAILURE set.
 wait_color_healthy() {
-  local deadline=$((SECONDS + HEALTH_TIMEOUT_SECONDS))
-  while ((SECONDS < deadline)); do
-    probe_color "$1" && return 0
-    if color_crashed "$1"; then
-      GATE_FAILURE="the service exited during startup"
-      return 1
-    fi
-    sleep 0.5
-  done
-  GATE_FAILURE="${HEALTH_PATH} through $(color_socket "$1") did not answer 2xx within ${HEALTH_TIMEOUT_SECONDS}s"
-  return 1
+  wait_healthy "${HEALTH_TIMEOUT_SECONDS}" "$(color_health_url)" "$(color_socket "$1")" "$(app_unit "$1")"
+}
+
+# watch_color COLOR: the color stays healthy through its own socket for STABLE_SECONDS.
+watch_color() {
+  watch_stable "${STABLE_SECONDS}" "$(color_health_url)" "$(color_socket "$1")" "$(app_unit "$1")"
 }
 
 # start_color COLOR RELEASE: point the color at the release and start it with its socket.
