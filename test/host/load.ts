@@ -36,6 +36,14 @@ export interface LoadSummary {
   /** When (epoch seconds, the server's clock) each started release first answered: "code_revision=<n> extras=<a,b> pid=<pid>". */
   readonly first_seen: Record<string, number>;
   readonly errors: Record<string, number>;
+  /** Each failed request (up to 200): its error, when it was sent and when it failed (epoch seconds, the server's clock). */
+  readonly failed: readonly FailedRequest[];
+}
+
+export interface FailedRequest {
+  readonly error: string;
+  readonly sent: number;
+  readonly failed: number;
 }
 
 export interface RunningLoad {
@@ -75,4 +83,12 @@ export async function startLoad(server: TestServer, options: LoadOptions): Promi
 /** Failed requests of a run, quick and slow. */
 export function failures(summary: LoadSummary): number {
   return summary.quick_failed + summary.slow_failed;
+}
+
+/**
+ * Failed requests sent after `instant` (epoch seconds, the server's clock). A request sent
+ * before a process died may have been held by it; one sent after must have gone elsewhere.
+ */
+export function failedSentAfter(summary: LoadSummary, instant: number): FailedRequest[] {
+  return summary.failed.filter((request) => request.sent > instant);
 }

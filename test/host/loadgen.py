@@ -19,6 +19,10 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+# Each failure is kept with when it was sent and when it failed (epoch seconds), so a test can
+# tell the requests a dying process already held from new ones.
+MAX_FAILED_KEPT = 200
+
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -49,6 +53,7 @@ class Load:
         self.versions = Counter()
         self.first_seen = {}
         self.errors = Counter()
+        self.failed = []
         self.max_quick_ms = 0.0
         self.local = threading.local()
         self.deadline = time.monotonic() + args.max_seconds
@@ -64,11 +69,13 @@ class Load:
                 self.stopping.set()
         return self.stopping.is_set()
 
-    def note(self, key, error=None, version=None, release=None):
+    def note(self, key, error=None, version=None, release=None, sent_at=None):
         with self.lock:
             self.counts[key] += 1
             if error:
                 self.errors[error[:120]] += 1
+                if len(self.failed) < MAX_FAILED_KEPT:
+                    self.failed.append({"error": error[:120], "sent": sent_at, "failed": time.time()})
             if version:
                 self.versions[version] += 1
             if release:
@@ -82,6 +89,7 @@ class Load:
 
     def quick(self):
         started = time.monotonic()
+        sent_at = time.time()
         conn = getattr(self.local, "conn", None)
         reused = conn is not None
         if conn is None:
@@ -105,11 +113,11 @@ class Load:
                     pass
                 self.note("quick_ok", version=version, release=release)
             else:
-                self.note("quick_failed", error=f"quick HTTP {status}")
+                self.note("quick_failed", error=f"quick HTTP {status}", sent_at=sent_at)
         except Exception as exc:  # noqa: BLE001 - every failure counts
             conn.close()
             self.local.conn = None
-            self.note("quick_failed", error=f"quick {type(exc).__name__}: {exc}")
+            self.note("quick_failed", error=f"quick {type(exc).__name__}: {exc}", sent_at=sent_at)
         with self.lock:
             self.max_quick_ms = max(self.max_quick_ms, (time.monotonic() - started) * 1000)
 
@@ -118,15 +126,16 @@ class Load:
         while not self.should_stop():
             with self.lock:
                 self.counts["slow_sent"] += 1
+            sent_at = time.time()
             conn = http.client.HTTPConnection("127.0.0.1", self.args.port, timeout=self.args.slow_seconds + 60)
             try:
                 status, _ = self.fetch(conn, path)
                 if 200 <= status < 300:
                     self.note("slow_ok")
                 else:
-                    self.note("slow_failed", error=f"slow HTTP {status}")
+                    self.note("slow_failed", error=f"slow HTTP {status}", sent_at=sent_at)
             except Exception as exc:  # noqa: BLE001
-                self.note("slow_failed", error=f"slow {type(exc).__name__}: {exc}")
+                self.note("slow_failed", error=f"slow {type(exc).__name__}: {exc}", sent_at=sent_at)
                 time.sleep(0.2)
             finally:
                 conn.close()
@@ -160,6 +169,7 @@ class Load:
             "versions": dict(self.versions),
             "first_seen": self.first_seen,
             "errors": dict(self.errors.most_common(5)),
+            "failed": self.failed,
         }
 
 
