@@ -58,6 +58,9 @@ function computedState(type: string): Record<string, any> {
       return { base64: MOCK_TUNNEL_SECRET };
     case "cloudflare:index/zeroTrustAccessApplication:ZeroTrustAccessApplication":
       return { aud: MOCK_ACCESS_AUD };
+    // A drift check's first apply finds nothing to repair, as the real provider's create does.
+    case "pulumi-nodejs:dynamic/ai4artsed:DriftCheck":
+      return { repairs: 0 };
     default:
       return { stdout: "" };
   }
