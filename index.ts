@@ -1,8 +1,8 @@
 import * as util from "util";
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_SECTIONS, parseStackConfig, PROJECT, RawConfig } from "./config/load";
-import { serverConnection } from "./components/connection";
-import { inspectServer } from "./components/deployFacts";
+import { serverConnection } from "./components/steps/connection";
+import { inspectServer } from "./components/inspect/deployFacts";
 import { denyPortsOf, Environment } from "./components/environment";
 
 // The SDK knows which keys are secrets but does not declare the function in its types.

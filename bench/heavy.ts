@@ -3,8 +3,8 @@
  * one small package added to requirements-heavy.txt, a new venv with uv beside the old one against
  * the old way's pip install in place; disk for venvs/, bytecode's share and worth, an empty cache.
  */
-import { TOOLS_DIR } from "../components/paths";
-import { identityRecordOf } from "../components/stackIdentity";
+import { TOOLS_DIR } from "../lib/paths";
+import { identityRecordOf } from "../components/inspect/stackIdentity";
 import { deploy, mutate, publishRepo, shOk, TestServer } from "../test/host/harness";
 import { note } from "./table";
 

@@ -2,22 +2,24 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { ENVIRONMENT_DEFAULTS, EnvironmentName } from "../config/defaults";
 import { offsiteEnabled, StackConfig, writablePathsOf } from "../config/schema";
-import { AppService } from "./appService";
-import { ServerConnection } from "./connection";
-import { DeployFacts } from "./deployFacts";
-import { ServerObservation } from "./drift";
-import { Firewall } from "./firewall";
-import { GeneratedSecret } from "./generatedSecret";
-import { FrontendBuild } from "./frontendBuild";
-import { BASE_PACKAGES, Host } from "./host";
-import { BLUE_GREEN_PACKAGES } from "./blueGreen";
-import { Journald } from "./journald";
-import { aiToolsBaseOf } from "./paths";
-import { HealthMonitor, monitorPaths } from "./monitor";
-import { OFFSITE_PACKAGES, OffsiteBackup, offsiteWatch } from "./offsiteBackup";
-import { PythonEnv } from "./pythonEnv";
-import { Release } from "./release";
-import { identityOf, identityRecordOf, renderIdentity } from "./stackIdentity";
+import { BlueGreenService } from "./service/blueGreenService";
+import { DeployedService, ServiceArgs } from "./service/deployedService";
+import { RestartService } from "./service/restartService";
+import { ServerConnection } from "./steps/connection";
+import { DeployFacts } from "./inspect/deployFacts";
+import { ServerObservation } from "./providers/drift";
+import { Firewall } from "./host/firewall";
+import { GeneratedSecret } from "./providers/generatedSecret";
+import { FrontendBuild } from "./release/frontendBuild";
+import { BASE_PACKAGES, Host } from "./host/host";
+import { BLUE_GREEN_PACKAGES } from "./render/blueGreenUnits";
+import { Journald } from "./host/journald";
+import { aiToolsBaseOf } from "../lib/paths";
+import { HealthMonitor, monitorPaths } from "./operations/monitor";
+import { OFFSITE_PACKAGES, OffsiteBackup, offsiteWatch } from "./operations/offsiteBackup";
+import { PythonEnv } from "./release/pythonEnv";
+import { Release } from "./release/release";
+import { identityOf, identityRecordOf, renderIdentity } from "./inspect/stackIdentity";
 import type * as edgeModule from "./cloudflare/edge";
 
 export interface EnvironmentArgs {
@@ -62,7 +64,7 @@ export function denyPortsOf(config: StackConfig): number[] {
 
 /**
  * One environment on one server, in deploy order:
- * Host (adopting a hand-made checkout first) -> PythonEnv/FrontendBuild -> Release -> Backup/AppService
+ * Host (adopting a hand-made checkout first) -> PythonEnv/FrontendBuild -> Release -> Backup/RestartService or BlueGreenService
  * -> HealthMonitor and OffsiteBackup, beside Firewall and Journald, then the Cloudflare edge (Access, tunnel,
  * connector, rate limiting) when enabled.
  */
@@ -131,28 +133,26 @@ export class Environment extends pulumi.ComponentResource {
       config.providers === "builtin"
         ? new GeneratedSecret(`${name}-secret-key`, { bytes: 32 }, child)
         : new random.RandomPassword(`${name}-secret-key`, { length: 64, special: false }, child);
-    const service = new AppService(
-      `${name}-service`,
-      {
-        host,
-        release,
-        unitName: app.serviceName,
-        description: `AI4ArtsEd ${args.environment} (port ${app.port})`,
-        port: app.port,
-        healthPath: app.healthPath,
-        healthTimeoutSeconds: app.healthTimeoutSeconds,
-        stableSeconds: app.stableSeconds,
-        keepReleases: app.keepReleases,
-        keepBackups: app.keepBackups,
-        strategy: app.deployStrategy,
-        drainTimeoutSeconds: app.drainTimeoutSeconds,
-        hostLoopbackPorts: app.hostLoopbackPorts,
-        backendDir: app.backendDir,
-        environment: appEnvironment(args.environment, config, secretKey.result),
-        observed,
-      },
-      child,
-    );
+    const serviceArgs: ServiceArgs = {
+      host,
+      release,
+      unitName: app.serviceName,
+      description: `AI4ArtsEd ${args.environment} (port ${app.port})`,
+      port: app.port,
+      healthPath: app.healthPath,
+      healthTimeoutSeconds: app.healthTimeoutSeconds,
+      stableSeconds: app.stableSeconds,
+      keepReleases: app.keepReleases,
+      keepBackups: app.keepBackups,
+      backendDir: app.backendDir,
+      environment: appEnvironment(args.environment, config, secretKey.result),
+      observed,
+    };
+    // One name for both strategies: a switch of app.deployStrategy updates the steps in place.
+    const service: DeployedService =
+      app.deployStrategy === "blue-green"
+        ? new BlueGreenService(`${name}-service`, { ...serviceArgs, drainTimeoutSeconds: app.drainTimeoutSeconds, hostLoopbackPorts: app.hostLoopbackPorts }, child)
+        : new RestartService(`${name}-service`, serviceArgs, child);
     if (config.monitor.enabled) {
       const { intervalSeconds, alertAfterSeconds, webhookUrl } = config.monitor;
       new HealthMonitor(

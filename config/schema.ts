@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { blueGreenNames } from "../components/blueGreen";
-import { aiToolsBaseOf, ENV_DIR } from "../components/paths";
+import { aiToolsBaseOf, blueGreenNames, ENV_DIR } from "../lib/paths";
 import {
   DEFAULT_DRAIN_TIMEOUT_SECONDS,
   DEFAULT_HOST_LOOPBACK_PORTS,

@@ -5,9 +5,9 @@
  * (BACKUP names a pre-deploy backup or, for the off-host actions, a snapshot; REPOSITORY is
  * empty when the stack has no off-host backup).
  */
-import { renderScript } from "../components/commands";
-import { repositoryParams } from "../components/offsiteBackup";
-import { environmentFileOf } from "../components/paths";
+import { renderScript } from "../components/steps/commands";
+import { repositoryParams } from "../components/operations/offsiteBackup";
+import { environmentFileOf } from "../lib/paths";
 
 const [action, backup, installDir, unitName, serviceName, healthUrl, stack, repository, restorePath] = process.argv.slice(2);
 process.stdout.write(

@@ -1,9 +1,10 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { CLOUDFLARE_DEFAULTS } from "../../config/schema";
-import { Host } from "../host";
-import { unitFileOf } from "../paths";
-import { remoteScript } from "../remoteScript";
+import { Host } from "../host/host";
+import { unitFileOf } from "../../lib/paths";
+import { remoteScript } from "../steps/remoteScript";
+import { installFile } from "../steps/installFile";
 import { connectorUnitName, renderConnectorUnit } from "./connectorUnit";
 import { Tunnel } from "./tunnel";
 
@@ -48,24 +49,14 @@ export class Connector extends pulumi.ComponentResource {
       tokenFile,
     });
 
-    const tokenStep = remoteScript(
+    const tokenStep = installFile(
       `${name}-token`,
-      {
-        connection,
-        script: "install-file",
-        params: { TARGET_FILE: tokenFile, FILE_MODE: "600", ON_CHANGE: restartIfActive },
-        stdin: tunnel.token,
-      },
+      { connection, file: tokenFile, mode: "600", text: tunnel.token, onChange: restartIfActive },
       { parent: this, dependsOn: [host.ready] },
     );
-    const unitStep = remoteScript(
+    const unitStep = installFile(
       `${name}-unit`,
-      {
-        connection,
-        script: "install-file",
-        params: { TARGET_FILE: unitFileOf(unit), FILE_MODE: "644", ON_CHANGE: `systemctl daemon-reload && ${restartIfActive}` },
-        stdin: unitText,
-      },
+      { connection, file: unitFileOf(unit), mode: "644", text: unitText, onChange: `systemctl daemon-reload && ${restartIfActive}` },
       { parent: this, dependsOn: [host.ready] },
     );
     const install = remoteScript(

@@ -1,6 +1,6 @@
 /** Pure renderer for the cloudflared connector's systemd unit; no Pulumi, no Cloudflare code. */
 
-import { MANAGED_UNIT_HEADER, sharedSandbox } from "../unitParts";
+import { MANAGED_UNIT_HEADER, sharedSandbox } from "../render/unitParts";
 
 /** Where systemd hands the token to the service (LoadCredential); the name inside the credentials directory. */
 export const TOKEN_CREDENTIAL = "tunnel-token";

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as cloudflare from "@pulumi/cloudflare";
 import { EnvironmentName } from "../../config/defaults";
 import { StackConfig } from "../../config/schema";
-import { Host } from "../host";
+import { Host } from "../host/host";
 import { Access } from "./access";
 import { Connector } from "./connector";
 import { RateLimit } from "./rateLimit";

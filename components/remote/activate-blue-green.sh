@@ -13,6 +13,8 @@ STEP="${STEP:-activate/blue-green}"
 [[ -n "${AI4ARTSED_HEALTH_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/health.sh"
 # shellcheck source=SCRIPTDIR/lib/colors.sh
 [[ -n "${AI4ARTSED_COLORS_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/colors.sh"
+# shellcheck source=SCRIPTDIR/lib/result.sh
+[[ -n "${AI4ARTSED_RESULT_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/result.sh"
 
 legacy_file() { printf '/etc/systemd/system/%s' "${LEGACY_UNIT}"; }
 
@@ -110,7 +112,7 @@ main() {
     && [[ "$(cat "${stamp_file}" 2>/dev/null || true)" == "${DEPLOY_STAMP}" ]] \
     && systemctl is-active --quiet "${PROXY_UNIT}" "$(app_unit "${serving}")" && probe_health "${PUBLIC_HEALTH_URL}"; then
     log "${COMMIT} already serving and healthy on $(app_unit "${serving}"); nothing to do"
-    log "serving unit: $(app_unit "${serving}")"
+    step_result servingUnit "$(app_unit "${serving}")"
     return 0
   fi
   local next
@@ -145,7 +147,7 @@ main() {
     drain_in_background "${serving}"
   fi
   prune_releases "${release}" "${previous}"
-  log "serving unit: $(app_unit "${next}")"
+  step_result servingUnit "$(app_unit "${next}")"
 }
 
 main "$@"

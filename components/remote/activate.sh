@@ -9,6 +9,8 @@ STEP="${STEP:-activate}"
 [[ -n "${AI4ARTSED_RELEASES_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/releases.sh"
 # shellcheck source=SCRIPTDIR/lib/health.sh
 [[ -n "${AI4ARTSED_HEALTH_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/health.sh"
+# shellcheck source=SCRIPTDIR/lib/result.sh
+[[ -n "${AI4ARTSED_RESULT_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/result.sh"
 
 restart_and_wait() {
   systemctl restart "${UNIT_NAME}"
@@ -58,6 +60,7 @@ main() {
   if [[ "${previous}" == "${release}" && "$(cat "${stamp_file}" 2>/dev/null || true)" == "${DEPLOY_STAMP}" ]] \
     && systemctl is-active --quiet "${UNIT_NAME}" && probe_health "${HEALTH_URL}"; then
     log "${COMMIT} already serving and healthy; nothing to do"
+    step_result servingUnit "${UNIT_NAME}"
     return 0
   fi
   switch_link "${release}" "${current}"
@@ -69,6 +72,7 @@ main() {
   record "${COMMIT}" "ok"
   prune_releases "${release}" "${previous}"
   log "${COMMIT} is serving and healthy (${HEALTH_URL})"
+  step_result servingUnit "${UNIT_NAME}"
 }
 
 main "$@"

@@ -7,7 +7,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { parseStackConfig } from "../../config/load";
-import { inspectServer } from "../../components/deployFacts";
+import { inspectServer } from "../../components/inspect/deployFacts";
 import { denyPortsOf } from "../../components/environment";
 import { rawConfig, SECRET_SECTIONS } from "../unit/fixtures";
 import { buildStack } from "../unit/mocks";
@@ -26,6 +26,7 @@ import {
   TestServer,
 } from "./harness";
 import { failedSentAfter, failures, LoadSummary, startLoad } from "./load";
+import { stepResultOf } from "../../components/steps/remoteScript";
 import { assertFirstStartNeedsMet } from "./appNeeds";
 
 const NAME = `ai4b${process.pid % 10000}`;
@@ -75,7 +76,7 @@ after(() => {
 
 test("1. production deploys blue-green: blue serves through the proxy, as production, from current", async () => {
   prod = await deploy(server, "production");
-  assert.match(activateOutput(prod), new RegExp(`serving unit: ${UNIT}@blue\\.service`));
+  assert.equal(stepResultOf(activateOutput(prod))?.servingUnit, `${UNIT}@blue.service`);
   assert.equal(await active(`${UNIT}-proxy.service`), "active");
   assert.equal(await active(`${UNIT}@blue.service`), "active");
   assert.equal(await active(`${UNIT}@green.service`), "inactive");
@@ -349,7 +350,7 @@ test("6b. a deploy that needs the color still draining from the last one waits f
     summary = await load.stop();
     console.log(`# two deploys back to back under slow load: ${describe(summary)}`);
     assert.ok(activateOutput(prod).includes(`waiting for ${retired} to finish draining`), activateOutput(prod));
-    assert.match(activateOutput(prod), new RegExp(`serving unit: ${retired.replace(/[.@]/g, "\\$&")}`), "the drained color serves again");
+    assert.equal(stepResultOf(activateOutput(prod))?.servingUnit, retired, "the drained color serves again");
     assert.equal(failures(summary), 0, describe(summary));
     assert.ok(summary.slow_ok >= 3, describe(summary));
   } finally {

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parseStackConfig } from "../../config/load";
-import { DeployFacts, inspectServer } from "../../components/deployFacts";
+import { DeployFacts, inspectServer } from "../../components/inspect/deployFacts";
 import { denyPortsOf } from "../../components/environment";
 import { runOverSsh, SshResult, SshTarget } from "../../lib/ssh";
 import { rawConfig, SECRET_SECTIONS } from "../unit/fixtures";

@@ -9,10 +9,10 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
 import { parseStackConfig } from "../../config/load";
-import { inspectServer } from "../../components/deployFacts";
-import { normalizeState, stateSummary } from "../../components/drift";
+import { inspectServer } from "../../components/inspect/deployFacts";
+import { normalizeState, stateSummary } from "../../components/providers/drift";
 import { denyPortsOf } from "../../components/environment";
-import { lastBackupReport } from "../../components/offsiteBackup";
+import { lastBackupReport } from "../../components/operations/offsiteBackup";
 import { rawConfig, SECRET_SECTIONS } from "../unit/fixtures";
 import {
   alerts,

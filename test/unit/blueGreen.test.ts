@@ -4,21 +4,13 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import {
-  blueGreenNames,
-  colorUnits,
-  renderBridgeService,
-  renderBridgeSocket,
-  renderEgressService,
-  renderProxyConfig,
-  renderProxyUnit,
-  serviceObservationParams,
-  servingUnitOf,
-  unitFilesOf,
-} from "../../components/blueGreen";
-import { renderScript } from "../../components/commands";
-import { stateSummary } from "../../components/drift";
-import { renderUnit } from "../../components/serviceFiles";
+import { renderBridgeService, renderBridgeSocket, renderEgressService, renderProxyConfig, renderProxyUnit } from "../../components/render/blueGreenUnits";
+import { servingUnitOf } from "../../components/service/blueGreenService";
+import { stepResultOf } from "../../components/steps/remoteScript";
+import { blueGreenNames, colorUnits, serviceObservationParams, unitFilesOf } from "../../lib/paths";
+import { renderScript } from "../../components/steps/commands";
+import { stateSummary } from "../../components/providers/drift";
+import { renderUnit } from "../../components/render/serviceFiles";
 import { ConfigError, parseStackConfig } from "../../config/load";
 import { FACTS, rawConfig, SECRET_SECTIONS } from "./fixtures";
 import { buildStack, remoteStep } from "./mocks";
@@ -268,8 +260,11 @@ test("drift on blue-green: observe.sh reads the template and blue-green files an
   assert.equal(check("current").expected, `/opt/ai4artsed-production/releases/${FACTS.commit}`);
 });
 
-test("serviceName: the serving color's unit from the activation's output; the template glob before", () => {
-  assert.equal(servingUnitOf("[activate/blue-green] x\n[activate/blue-green] serving unit: ai4artsed-production@green.service\n", NAMES), "ai4artsed-production@green.service");
+test("serviceName: the serving color's unit from the activation's structured result; the template glob before", () => {
+  const result = '@@result {"servingUnit":"ai4artsed-production@green.service"}';
+  assert.deepEqual(stepResultOf(`[activate/blue-green] x\n${result}\n`), { servingUnit: "ai4artsed-production@green.service" });
+  assert.equal(servingUnitOf(`[activate/blue-green] x\n${result}\n`, NAMES), "ai4artsed-production@green.service");
+  assert.equal(servingUnitOf("[activate/blue-green] serving unit: ai4artsed-production@green.service\n", NAMES), "ai4artsed-production@*.service", "a log line is not the result");
   assert.equal(servingUnitOf("", NAMES), "ai4artsed-production@*.service");
 });
 

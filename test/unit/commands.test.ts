@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "child_process";
-import { remoteInvocation, renderParams, renderScript, shellQuote } from "../../components/commands";
+import { remoteInvocation, renderParams, renderScript, shellQuote } from "../../components/steps/commands";
 
 const QUOTING_CASES = ["plain", "two words", "it's", "$HOME", "`id`", "a\"b", "a\\b", "line\nbreak", "", "*", "x=y; rm -rf /", "ü-ß", "'", "--flag"];
 

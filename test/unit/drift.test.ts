@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { driftProvider, driftReport, parseObservation, stateSummary } from "../../components/drift";
-import { expectedFirewallState } from "../../components/firewall";
+import { driftProvider, driftReport, parseObservation, stateSummary } from "../../components/providers/drift";
+import { expectedFirewallState } from "../../components/host/firewall";
 import { buildStack } from "./mocks";
 import { FACTS } from "./fixtures";
 

@@ -1,6 +1,6 @@
 /** Shared inputs for unit tests: a valid raw config per environment and resolved facts. */
 import { RawConfig } from "../../config/load";
-import { DeployFacts } from "../../components/deployFacts";
+import { DeployFacts } from "../../components/inspect/deployFacts";
 
 export const TEST_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
 export const TEST_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";

@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { buildStack, MOCK_SECRET_KEY, Recorded, remoteStep } from "./mocks";
 import { FACTS, TEST_HOST_KEY } from "./fixtures";
+import { APP_SERVICE_TYPE, RESTART_SERVICE_TYPE, strategyAliases } from "../../components/service/deployedService";
 
 const COMMAND = "command:remote:Command";
 
@@ -21,7 +22,8 @@ test("production registers every component with its type token", async () => {
   assert.equal(types.get("production-python"), "ai4artsed:python:PythonEnv");
   assert.equal(types.get("production-frontend"), "ai4artsed:frontend:FrontendBuild");
   assert.equal(types.get("production-release"), "ai4artsed:release:Release");
-  assert.equal(types.get("production-service"), "ai4artsed:service:AppService");
+  // Production deploys blue-green by default: the blue-green variant of the service.
+  assert.equal(types.get("production-service"), "ai4artsed:service:BlueGreenService");
   assert.equal(types.get("production-service-backup"), "ai4artsed:backup:Backup");
   assert.equal(types.get("production-firewall"), "ai4artsed:firewall:Firewall");
   assert.equal(types.get("production-journald"), "ai4artsed:journald:Journald");
@@ -53,6 +55,19 @@ test("production registers every component with its type token", async () => {
     "production-service-remove",
     "production-service-unit",
   ]);
+});
+
+test("each deploy strategy is its own component under the same name; both alias the other and the former single class", async () => {
+  const development = await buildStack("development");
+  assert.equal(development.get("development-service")!.type, "ai4artsed:service:RestartService");
+  const moved = await buildStack("development", { app: { deployStrategy: "blue-green" } }, FACTS, "moved");
+  assert.equal(moved.get("moved-service")!.type, "ai4artsed:service:BlueGreenService");
+  const steps = (graph: Map<string, Recorded>, prefix: string) => [...graph.keys()].filter((k) => k.startsWith(`${prefix}-service-`)).map((k) => k.slice(prefix.length));
+  // The steps both strategies share keep their names, so a switch updates them in place.
+  for (const step of ["-service-activate", "-service-remove", "-service-unit", "-service-environment", "-service-backup"]) {
+    assert.ok(steps(development, "development").includes(step) && steps(moved, "moved").includes(step), step);
+  }
+  assert.deepEqual(strategyAliases(RESTART_SERVICE_TYPE), [{ type: APP_SERVICE_TYPE }, { type: RESTART_SERVICE_TYPE }]);
 });
 
 test("every command pins the host key, keys on content not triggers, and needs no AcceptEnv", async () => {

@@ -6,9 +6,9 @@ import * as pulumi from "@pulumi/pulumi";
 import assert from "node:assert/strict";
 import { execFileSync } from "child_process";
 import { parseStackConfig } from "../../config/load";
-import { serverConnection } from "../../components/connection";
-import { DeployFacts } from "../../components/deployFacts";
-import { ServerObservation } from "../../components/drift";
+import { serverConnection } from "../../components/steps/connection";
+import { DeployFacts } from "../../components/inspect/deployFacts";
+import { ServerObservation } from "../../components/providers/drift";
 import { Environment } from "../../components/environment";
 import { FACTS, rawConfig, SECRET_SECTIONS } from "./fixtures";
 

@@ -4,9 +4,9 @@ import assert from "node:assert/strict";
 import { execFileSync } from "child_process";
 import { ConfigError, parseStackConfig, RawConfig } from "../../config/load";
 import { sftpTarget } from "../../config/schema";
-import { inspectServer } from "../../components/deployFacts";
+import { inspectServer } from "../../components/inspect/deployFacts";
 import { denyPortsOf } from "../../components/environment";
-import { knownHostsLine, lastBackupReport, renderOffsiteService, renderOffsiteTimer } from "../../components/offsiteBackup";
+import { knownHostsLine, lastBackupReport, renderOffsiteService, renderOffsiteTimer } from "../../components/operations/offsiteBackup";
 import { buildStack, remoteStep } from "./mocks";
 import { rawConfig, SECRET_SECTIONS, TEST_HOST_KEY, TEST_PRIVATE_KEY } from "./fixtures";
 

@@ -3,8 +3,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "child_process";
 import { ConfigError, parseStackConfig, RawConfig } from "../../config/load";
-import { stateSummary } from "../../components/drift";
-import { ALERT_IDENTIFIER, renderProbeService, renderProbeTimer } from "../../components/monitor";
+import { stateSummary } from "../../components/providers/drift";
+import { ALERT_IDENTIFIER, renderProbeService, renderProbeTimer } from "../../components/operations/monitor";
 import { buildStack, remoteStep } from "./mocks";
 import { FACTS, rawConfig, SECRET_SECTIONS } from "./fixtures";
 

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { renderEnvironmentFile, renderUnit } from "../../components/serviceFiles";
-import { renderJournaldDropIn } from "../../components/journald";
+import { renderEnvironmentFile, renderUnit } from "../../components/render/serviceFiles";
+import { renderJournaldDropIn } from "../../components/host/journald";
 
 const UNIT = renderUnit({
   unitName: "ai4artsed-production",

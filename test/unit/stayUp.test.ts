@@ -10,9 +10,9 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { parseStackConfig } from "../../config/load";
-import { inspectServer } from "../../components/deployFacts";
-import { identityOf, identityProblems, renderIdentity } from "../../components/stackIdentity";
-import { REMOTE_DIR } from "../../components/commands";
+import { inspectServer } from "../../components/inspect/deployFacts";
+import { identityOf, identityProblems, renderIdentity } from "../../components/inspect/stackIdentity";
+import { REMOTE_DIR } from "../../components/steps/commands";
 import { buildStack, remoteStep } from "./mocks";
 import { FACTS, rawConfig, SECRET_SECTIONS } from "./fixtures";
 

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { Host } from "./host";
-import { remoteScript } from "./remoteScript";
+import { Host } from "../host/host";
+import { remoteScript } from "../steps/remoteScript";
 
 export interface BackupArgs {
   readonly host: Host;

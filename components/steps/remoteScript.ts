@@ -48,3 +48,10 @@ export function remoteScript(name: string, args: RemoteScriptArgs, opts: pulumi.
     opts,
   );
 }
+
+/** The machine-readable result a step printed as its last line (step_result in lib.sh), if any. */
+export function stepResultOf(stdout: string): Readonly<Record<string, string>> | undefined {
+  const last = stdout.trimEnd().split("\n").pop() ?? "";
+  const match = last.match(/^@@result (\{.*\})$/);
+  return match ? (JSON.parse(match[1]) as Record<string, string>) : undefined;
+}

@@ -1,7 +1,7 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { Host } from "./host";
-import { remoteScript } from "./remoteScript";
+import { Host } from "../host/host";
+import { remoteScript } from "../steps/remoteScript";
 
 export interface FrontendBuildArgs {
   readonly host: Host;

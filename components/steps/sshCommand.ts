@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { runOverSsh } from "../lib/ssh";
+import { runOverSsh } from "../../lib/ssh";
 
 /**
  * The program's own remote command, for machines where the command provider plugin cannot be

@@ -1,16 +1,15 @@
 import * as crypto from "crypto";
-import { remoteInvocation, renderScript } from "./commands";
-import { parseObservation, ServerObservation } from "./drift";
-import { JOURNALD_DROPIN } from "./journald";
-import { monitorObservationParams } from "./monitor";
-import { offsiteObservationParams } from "./offsiteBackup";
-import { ENV_DIR, environmentFileOf } from "./paths";
-import { serviceObservationParams } from "./blueGreen";
-import { ConfigError } from "../config/load";
-import { EnvironmentName } from "../config/defaults";
-import { offsiteEnabled, StackConfig } from "../config/schema";
+import { remoteInvocation, renderScript } from "../steps/commands";
+import { parseObservation, ServerObservation } from "../providers/drift";
+import { JOURNALD_DROPIN } from "../host/journald";
+import { monitorObservationParams } from "../operations/monitor";
+import { offsiteObservationParams } from "../operations/offsiteBackup";
+import { ENV_DIR, environmentFileOf, serviceObservationParams } from "../../lib/paths";
+import { ConfigError } from "../../config/load";
+import { EnvironmentName } from "../../config/defaults";
+import { offsiteEnabled, StackConfig } from "../../config/schema";
 import { identityOf, identityProblems, identityRecordOf, renderIdentity } from "./stackIdentity";
-import { runOverSsh, SshResult, SshTarget } from "../lib/ssh";
+import { runOverSsh, SshResult, SshTarget } from "../../lib/ssh";
 
 /** What the server says a deploy of this config means, known before any resource is registered. */
 export interface DeployFacts {

@@ -1,15 +1,15 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { sftpTarget, StackConfig } from "../config/schema";
-import { renderScript } from "./commands";
-import { driftCheck } from "./drift";
-import { Host } from "./host";
+import { sftpTarget, StackConfig } from "../../config/schema";
+import { renderScript } from "../steps/commands";
+import { driftCheck } from "../providers/drift";
+import { Host } from "../host/host";
 import { MONITOR_STATE_DIR, OffsiteWatch, PROBE_DIR } from "./monitor";
-import { ENV_DIR, unitFileOf } from "./paths";
-import { remoteScript } from "./remoteScript";
-import { timerSteps } from "./timerSteps";
-import { renderEnvironmentFile } from "./serviceFiles";
-import { MANAGED_UNIT_HEADER, sharedSandbox } from "./unitParts";
+import { ENV_DIR, unitFileOf } from "../../lib/paths";
+import { installFile } from "../steps/installFile";
+import { timerSteps } from "../steps/timerSteps";
+import { renderEnvironmentFile } from "../render/serviceFiles";
+import { MANAGED_UNIT_HEADER, sharedSandbox } from "../render/unitParts";
 
 /** Debian packages an off-host backup needs: restic, and ssh for an sftp repository. */
 export const OFFSITE_PACKAGES = ["restic", "openssh-client"];
@@ -255,12 +255,8 @@ export class OffsiteBackup extends pulumi.ComponentResource {
     }
 
     const child = { parent: this, dependsOn: [host.ready] };
-    const install = (step: string, target: string, mode: string, stdin: pulumi.Input<string>, extra: Record<string, string> = {}) =>
-      remoteScript(
-        `${name}-${step}`,
-        { connection, script: "install-file", params: { TARGET_FILE: target, FILE_MODE: mode, REPAIR: state.repairs, ...extra }, stdin },
-        child,
-      );
+    const install = (step: string, file: string, mode: "600" | "644" | "755", text: pulumi.Input<string>, onChange?: string) =>
+      installFile(`${name}-${step}`, { connection, file, mode, text, onChange, repairs: state.repairs }, child);
     const steps: pulumi.Resource[] = [
       install("script", paths.scriptFile, "755", scriptText),
       install("password", paths.passwordFile, "600", passwordText),
@@ -273,7 +269,7 @@ export class OffsiteBackup extends pulumi.ComponentResource {
       const text = pulumi.secret(pulumi.output(settings.credentials).apply((values) => renderEnvironmentFile(values)));
       steps.push(install("credentials", paths.credentialsFile, "600", text));
     }
-    steps.push(install("service", paths.serviceFile, "644", serviceText, { ON_CHANGE: "systemctl daemon-reload" }));
+    steps.push(install("service", paths.serviceFile, "644", serviceText, "systemctl daemon-reload"));
     // The timer, enabled once its schedule parses; on destroy only (or backup.offsite off) the timer,
     // units, script and credential files go; the repository, shared/ and the state (which
     // repository this data continues) stay.

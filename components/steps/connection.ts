@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { StackConfig } from "../config/schema";
+import { StackConfig } from "../../config/schema";
 
 /** How every remote step reaches the server: the config's server section, key as a secret. */
 export interface ServerConnection {

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ServerConnection } from "./connection";
-import { ENV_DIR, TOOLS_DIR } from "./paths";
-import { remoteScript } from "./remoteScript";
+import { ServerConnection } from "../steps/connection";
+import { ENV_DIR, TOOLS_DIR } from "../../lib/paths";
+import { remoteScript } from "../steps/remoteScript";
 
 /** Debian packages a deploy needs on the server. */
 /** uv from PyPI, pinned: builds the venvs. */

@@ -1,12 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
-import { MONITOR_DEFAULTS } from "../config/defaults";
-import { renderScript } from "./commands";
-import { driftCheck } from "./drift";
-import { Host } from "./host";
-import { unitFileOf } from "./paths";
-import { MANAGED_UNIT_HEADER } from "./unitParts";
-import { remoteScript } from "./remoteScript";
-import { timerSteps } from "./timerSteps";
+import { MONITOR_DEFAULTS } from "../../config/defaults";
+import { renderScript } from "../steps/commands";
+import { driftCheck } from "../providers/drift";
+import { Host } from "../host/host";
+import { unitFileOf } from "../../lib/paths";
+import { MANAGED_UNIT_HEADER } from "../render/unitParts";
+import { installFile } from "../steps/installFile";
+import { timerSteps } from "../steps/timerSteps";
 
 /** Journal identifier of every alert and recovery message, the same for all stacks. */
 export const ALERT_IDENTIFIER = "ai4artsed-health-alert";
@@ -159,37 +159,27 @@ export class HealthMonitor extends pulumi.ComponentResource {
     const timerText = renderProbeTimer(spec);
     // A stopped or disabled timer, or an edited file, shows in preview; `up` rewrites and re-enables.
     const state = driftCheck(`${name}-state`, `active enabled\n${probeText}${serviceText}${timerText}`, args.observed, this);
-    const probe = remoteScript(
-      `${name}-probe`,
-      { connection, script: "install-file", params: { TARGET_FILE: paths.probeFile, FILE_MODE: "755", REPAIR: state.repairs }, stdin: probeText },
-      child,
-    );
+    const probe = installFile(`${name}-probe`, { connection, file: paths.probeFile, mode: "755", text: probeText, repairs: state.repairs }, child);
     const steps: pulumi.Resource[] = [probe];
     if (args.webhookUrl !== undefined) {
       steps.push(
-        remoteScript(
+        installFile(
           `${name}-webhook`,
           {
             connection,
-            script: "install-file",
-            params: { TARGET_FILE: paths.webhookFile, FILE_MODE: "600" },
-            stdin: pulumi.secret(pulumi.output(args.webhookUrl).apply((url) => `${url}\n`)),
-            deleteScript: "remove-file",
-            deleteParams: { TARGET_FILE: paths.webhookFile },
+            file: paths.webhookFile,
+            mode: "600",
+            text: pulumi.secret(pulumi.output(args.webhookUrl).apply((url) => `${url}\n`)),
+            removeOnDestroy: {},
           },
           child,
         ),
       );
     }
     steps.push(
-      remoteScript(
+      installFile(
         `${name}-service`,
-        {
-          connection,
-          script: "install-file",
-          params: { TARGET_FILE: paths.serviceFile, FILE_MODE: "644", ON_CHANGE: "systemctl daemon-reload", REPAIR: state.repairs },
-          stdin: serviceText,
-        },
+        { connection, file: paths.serviceFile, mode: "644", text: serviceText, onChange: "systemctl daemon-reload", repairs: state.repairs },
         child,
       ),
     );

@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { FrontendBuild } from "./frontendBuild";
-import { Host } from "./host";
-import { aiToolsBaseOf } from "./paths";
+import { Host } from "../host/host";
+import { aiToolsBaseOf } from "../../lib/paths";
 import { PythonEnv } from "./pythonEnv";
-import { remoteScript } from "./remoteScript";
+import { remoteScript } from "../steps/remoteScript";
 
 export interface ReleaseArgs {
   readonly host: Host;

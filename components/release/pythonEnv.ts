@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { driftCheck } from "./drift";
-import { Host } from "./host";
-import { remoteScript } from "./remoteScript";
+import { driftCheck } from "../providers/drift";
+import { Host } from "../host/host";
+import { remoteScript } from "../steps/remoteScript";
 
 export interface PythonEnvArgs {
   readonly host: Host;

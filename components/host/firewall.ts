@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { driftCheck } from "./drift";
+import { driftCheck } from "../providers/drift";
 import { Host } from "./host";
-import { remoteScript } from "./remoteScript";
+import { remoteScript } from "../steps/remoteScript";
 
 export interface FirewallArgs {
   readonly host: Host;

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ServerConnection } from "./connection";
 import { remoteScript } from "./remoteScript";
+import { installFile } from "./installFile";
 
 export interface TimerStepsArgs {
   readonly connection: ServerConnection;
@@ -29,19 +30,16 @@ export interface TimerStepsArgs {
 export function timerSteps(name: string, args: TimerStepsArgs, parent: pulumi.Resource): void {
   const timer = `${args.unit}.timer`;
   const enable = `{ systemctl is-enabled --quiet ${timer} && systemctl is-active --quiet ${timer}; } || systemctl enable --now ${timer}`;
-  remoteScript(
+  installFile(
     `${name}-timer`,
     {
       connection: args.connection,
-      script: "install-file",
-      params: {
-        TARGET_FILE: args.timerFile,
-        FILE_MODE: "644",
-        ON_CHANGE: `systemctl daemon-reload && systemctl enable ${timer} && systemctl restart ${timer}`,
-        ENSURE: args.check ? `${args.check}; ${enable}` : enable,
-        REPAIR: args.repairs,
-      },
-      stdin: args.timerText,
+      file: args.timerFile,
+      mode: "644",
+      text: args.timerText,
+      onChange: `systemctl daemon-reload && systemctl enable ${timer} && systemctl restart ${timer}`,
+      ensure: args.check ? `${args.check}; ${enable}` : enable,
+      repairs: args.repairs,
     },
     { parent, dependsOn: args.dependsOn },
   );

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Host } from "./host";
-import { driftCheck } from "./drift";
-import { remoteScript } from "./remoteScript";
+import { driftCheck } from "../providers/drift";
+import { installFile } from "../steps/installFile";
 
 export const JOURNALD_DROPIN = "/etc/systemd/journald.conf.d/60-ai4artsed.conf";
 
@@ -39,16 +39,9 @@ export class Journald extends pulumi.ComponentResource {
     const restart = "systemctl restart systemd-journald";
     const text = renderJournaldDropIn(args.limits);
     const state = driftCheck(`${name}-state`, text, args.observed, this);
-    remoteScript(
+    installFile(
       `${name}-dropin`,
-      {
-        connection: args.host.connection,
-        script: "install-file",
-        params: { TARGET_FILE: JOURNALD_DROPIN, FILE_MODE: "644", ON_CHANGE: restart, REPAIR: state.repairs },
-        stdin: text,
-        deleteScript: "remove-file",
-        deleteParams: { TARGET_FILE: JOURNALD_DROPIN, ON_CHANGE: restart },
-      },
+      { connection: args.host.connection, file: JOURNALD_DROPIN, mode: "644", text, onChange: restart, repairs: state.repairs, removeOnDestroy: { onChange: restart } },
       { parent: this, dependsOn: [args.host.ready] },
     );
     this.dropInPath = pulumi.output(JOURNALD_DROPIN);

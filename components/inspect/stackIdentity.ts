@@ -13,9 +13,9 @@
  * operator's state, because the server is what a change would break, and it is what tells a
  * stack that deployed there from one that never did.
  */
-import { EnvironmentName } from "../config/defaults";
-import { StackConfig } from "../config/schema";
-import { ENV_DIR } from "./paths";
+import { EnvironmentName } from "../../config/defaults";
+import { StackConfig } from "../../config/schema";
+import { ENV_DIR } from "../../lib/paths";
 
 export const IDENTITY_SETTINGS = ["environment", "providers", "app.installDir", "app.serviceName", "app.serviceUser"] as const;
 export type IdentitySetting = (typeof IDENTITY_SETTINGS)[number];

@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 
 /** The shell that runs on the server; one real file per remote action. */
-export const REMOTE_DIR = path.join(__dirname, "remote");
+export const REMOTE_DIR = path.join(__dirname, "..", "remote");
 
 export type ScriptName =
   | "resolve"
@@ -32,8 +32,8 @@ export type ScriptName =
 
 /** Helper files (below remote/lib/) a script needs besides lib.sh, inlined after it in this order. */
 const SCRIPT_HELPERS: Partial<Record<ScriptName, readonly string[]>> = {
-  activate: ["lib/releases.sh", "lib/health.sh"],
-  "activate-blue-green": ["lib/releases.sh", "lib/health.sh", "lib/colors.sh"],
+  activate: ["lib/releases.sh", "lib/health.sh", "lib/result.sh"],
+  "activate-blue-green": ["lib/releases.sh", "lib/health.sh", "lib/colors.sh", "lib/result.sh"],
   adopt: ["lib/adoption.sh"],
   "adopt-switch": ["lib/adoption.sh", "lib/releases.sh"],
   "backup-restore": ["lib/health.sh", "lib/state.sh", "lib/restic.sh", "lib/offsite-restore.sh"],

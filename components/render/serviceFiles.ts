@@ -1,4 +1,4 @@
-/** Pure renderers for the files AppService installs: the systemd unit and its EnvironmentFile. */
+/** Pure renderers for the files both deploy strategies install: the systemd unit and its EnvironmentFile. */
 
 import { MANAGED_UNIT_HEADER, sharedSandbox } from "./unitParts";
 

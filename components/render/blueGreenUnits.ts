@@ -13,92 +13,17 @@
  * app needs (internet APIs, and the host's loopback ports such as Ollama's), and nothing in.
  */
 
-import { DeployStrategy } from "../config/defaults";
-import { unitFileOf } from "./paths";
+import { BlueGreenNames, NETNS_DIR } from "../../lib/paths";
 import { MANAGED_UNIT_HEADER, sharedSandbox } from "./unitParts";
 
-export const COLORS = ["blue", "green"] as const;
-export type Color = (typeof COLORS)[number];
-
-/** Where the color sockets live; created by the socket units. */
-export const SOCKET_DIR = "/run/ai4artsed";
 /** Bundled with systemd on Debian and Ubuntu. */
 export const SOCKET_PROXYD = "/usr/lib/systemd/systemd-socket-proxyd";
 export const HAPROXY = "/usr/sbin/haproxy";
 export const PASTA = "/usr/bin/pasta";
-/** Where the egress unit pins each color's network namespace (a bind mount) for pasta. */
-export const NETNS_DIR = `${SOCKET_DIR}/netns`;
 /** The user Debian's haproxy package creates; the proxy runs as it and may use the color sockets. */
 export const PROXY_USER = "haproxy";
 /** Debian packages blue-green needs besides the base ones. */
 export const BLUE_GREEN_PACKAGES = ["haproxy", "passt", "iproute2"];
-
-/** Every name one stack's blue-green setup uses, derived from its unit name and install dir. */
-export interface BlueGreenNames {
-  /** Template prefix: <unit>@ (instances <unit>@blue.service, <unit>@green.service). */
-  readonly appTemplate: string;
-  readonly appTemplateFile: string;
-  /** Bridge template prefix: <unit>-bridge@ (.socket and .service). */
-  readonly bridgeTemplate: string;
-  readonly bridgeSocketFile: string;
-  readonly bridgeServiceFile: string;
-  /** Egress template prefix: <unit>-egress@ (pasta for the color's namespace). */
-  readonly egressTemplate: string;
-  readonly egressServiceFile: string;
-  readonly proxyUnit: string;
-  readonly proxyUnitFile: string;
-  readonly proxyConfigFile: string;
-  /** A color's socket is `${socketPrefix}<color>.sock`. */
-  readonly socketPrefix: string;
-  /** Symlink to the serving color's socket; the proxy connects here. */
-  readonly servingLink: string;
-  /**
-   * Symlink to the old color's socket while a deploy watches the new one (absent otherwise): the
-   * proxy sends a request the new color fails to it.
-   */
-  readonly standbyLink: string;
-  /** A color's release link is `${colorLinkPrefix}<color>` (the color's "current"). */
-  readonly colorLinkPrefix: string;
-  /** The restart strategy's unit, retired when a stack moves to blue-green. */
-  readonly legacyUnit: string;
-  /** A retired color drains in the transient unit `${drainPrefix}<color>.service`, after the deploy returns. */
-  readonly drainPrefix: string;
-  /** That unit runs the program `${drainProgramPrefix}<color>.sh`, written by the activation. */
-  readonly drainProgramPrefix: string;
-}
-
-export function blueGreenNames(unitName: string, installDir: string, envDir: string): BlueGreenNames {
-  return {
-    appTemplate: `${unitName}@`,
-    appTemplateFile: unitFileOf(`${unitName}@.service`),
-    bridgeTemplate: `${unitName}-bridge@`,
-    bridgeSocketFile: unitFileOf(`${unitName}-bridge@.socket`),
-    bridgeServiceFile: unitFileOf(`${unitName}-bridge@.service`),
-    egressTemplate: `${unitName}-egress@`,
-    egressServiceFile: unitFileOf(`${unitName}-egress@.service`),
-    proxyUnit: `${unitName}-proxy.service`,
-    proxyUnitFile: unitFileOf(`${unitName}-proxy.service`),
-    proxyConfigFile: `${envDir}/${unitName}-proxy.cfg`,
-    socketPrefix: `${SOCKET_DIR}/${unitName}-`,
-    servingLink: `${installDir}/serving.sock`,
-    standbyLink: `${installDir}/standby.sock`,
-    colorLinkPrefix: `${installDir}/color-`,
-    legacyUnit: `${unitName}.service`,
-    drainPrefix: `${unitName}-drain-`,
-    drainProgramPrefix: `/run/${unitName}-drain-`,
-  };
-}
-
-/** The color instances and sockets, for stopping everything (destroy, a move back to restart). */
-export function colorUnits(names: BlueGreenNames): string[] {
-  return COLORS.flatMap((c) => [
-    `${names.drainPrefix}${c}.service`,
-    `${names.bridgeTemplate}${c}.socket`,
-    `${names.bridgeTemplate}${c}.service`,
-    `${names.egressTemplate}${c}.service`,
-    `${names.appTemplate}${c}.service`,
-  ]);
-}
 
 /** Sandbox of the bridge and the proxy (the app unit adds its own, stricter lines). */
 const HELPER_SANDBOX = sharedSandbox("AF_INET AF_INET6 AF_UNIX");
@@ -246,23 +171,6 @@ backend serving
     server serving ${spec.names.servingLink} maxconn 512
     server standby ${spec.names.standbyLink} maxconn 512 check inter 500ms fall 1 rise 1
 `;
-}
-
-/** The unit files observe.sh prints in its `unit` section, in this order (the app's first). */
-export function unitFilesOf(names: BlueGreenNames): string[] {
-  return [names.appTemplateFile, names.bridgeSocketFile, names.bridgeServiceFile, names.egressServiceFile, names.proxyUnitFile, names.proxyConfigFile];
-}
-
-/** What observe.sh needs to report a stack's unit, running service and files, per strategy. */
-export function serviceObservationParams(
-  unitName: string,
-  installDir: string,
-  envDir: string,
-  strategy: DeployStrategy,
-): { UNIT_NAME: string; UNIT_FILE: string; SERVING_LINK?: string; APP_TEMPLATE?: string } {
-  if (strategy === "restart") return { UNIT_NAME: `${unitName}.service`, UNIT_FILE: unitFileOf(`${unitName}.service`) };
-  const names = blueGreenNames(unitName, installDir, envDir);
-  return { UNIT_NAME: names.proxyUnit, UNIT_FILE: unitFilesOf(names).join(" "), SERVING_LINK: names.servingLink, APP_TEMPLATE: names.appTemplate };
 }
 
 /** The `service` section once a blue-green deploy is done: the proxy, then the serving color. */
