@@ -22,9 +22,10 @@ export class PulumiWorkspace {
   readonly dir: string;
   readonly env: NodeJS.ProcessEnv;
 
-  constructor(readonly stack: string) {
+  /** `programDir`: where the program's files come from; this checkout by default. */
+  constructor(readonly stack: string, programDir: string = ROOT) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "ai4artsed-e2e-"));
-    for (const entry of PROGRAM_FILES) fs.cpSync(path.join(ROOT, entry), path.join(this.dir, entry), { recursive: true });
+    this.useProgram(programDir);
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(this.dir, "node_modules"));
     fs.mkdirSync(path.join(this.dir, "state"));
     this.env = {
@@ -36,6 +37,21 @@ export class PulumiWorkspace {
       PULUMI_HOME: path.join(this.dir, "pulumi-home"),
       NO_COLOR: "1",
     };
+  }
+
+  /** Put the program from `programDir` in place of the one here; state and config stay. */
+  useProgram(programDir: string): void {
+    for (const entry of PROGRAM_FILES) {
+      fs.rmSync(path.join(this.dir, entry), { recursive: true, force: true });
+      fs.cpSync(path.join(programDir, entry), path.join(this.dir, entry), { recursive: true });
+    }
+  }
+
+  /** What `pulumi preview` plans, step by step: [operation, resource name] (the engine's JSON). */
+  plan(): Array<{ op: string; name: string }> {
+    const result = this.ok(["preview", "--json"]);
+    const steps = (JSON.parse(result.stdout).steps ?? []) as Array<{ op: string; urn: string }>;
+    return steps.map((step) => ({ op: step.op, name: step.urn.split("::").pop()! }));
   }
 
   /** Run `pulumi <args>` in the workspace; never throws, the caller asserts. */
