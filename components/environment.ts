@@ -193,7 +193,7 @@ export class Environment extends pulumi.ComponentResource {
         {
           host,
           stackTag: `ai4artsed-${args.environment}`,
-          sshPort: hostConfig.firewall.sshPort ?? config.server.port,
+          sshPort: hostConfig.firewall.sshPort,
           denyPorts: denyPortsOf(config),
           observed: observed?.get("firewall"),
         },

@@ -121,3 +121,22 @@ export const DEFAULT_TOOL_WRITABLE_PATHS = ["kohya_ss_new/dataset", "kohya_ss_ne
 
 /** `GET /api/schema/info` answers JSON with status success on the real app; `/api/health` does not exist. */
 export const DEFAULT_HEALTH_PATH = "/api/schema/info";
+
+/**
+ * Cloudflare defaults. Only production has a hostname of its own; a development hostname must sit
+ * one level below the zone (e.g. lab-dev.ai4artsed.org), where Universal SSL covers it.
+ * Rate limiting: a zone holds one http_ratelimit entry-point ruleset, so exactly one stack owns it.
+ */
+export const CLOUDFLARE_DEFAULTS = {
+  hostname: { production: "lab.ai4artsed.org" } as Partial<Record<EnvironmentName, string>>,
+  rateLimitOwner: "production" as EnvironmentName,
+  countries: ["DE"],
+  sessionDuration: "24h",
+  requestsPerPeriod: 100,
+  periodSeconds: 60,
+  mitigationTimeoutSeconds: 600,
+  packageSource: "cloudflare-apt",
+  binaryPath: "/usr/bin/cloudflared",
+  aptRepository: "https://pkg.cloudflare.com/cloudflared",
+  aptKeyUrl: "https://pkg.cloudflare.com/cloudflare-main.gpg",
+} as const;

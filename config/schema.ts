@@ -9,6 +9,7 @@ import {
   DEFAULT_SYSTEM_PACKAGES,
   DEFAULT_TOOL_WRITABLE_PATHS,
   ENVIRONMENT_DEFAULTS,
+  CLOUDFLARE_DEFAULTS,
   ENVIRONMENTS,
   EnvironmentName,
   MONITOR_DEFAULTS,
@@ -116,25 +117,6 @@ export const EXAMPLES: Record<string, string> = {
   "cloudflare.connector.aptRepository": "https://pkg.cloudflare.com/cloudflared",
   "cloudflare.connector.aptKeyUrl": "https://pkg.cloudflare.com/cloudflare-main.gpg",
 };
-
-/**
- * Cloudflare defaults. Only production has a hostname of its own; a development hostname must sit
- * one level below the zone (e.g. lab-dev.ai4artsed.org), where Universal SSL covers it.
- * Rate limiting: a zone holds one http_ratelimit entry-point ruleset, so exactly one stack owns it.
- */
-export const CLOUDFLARE_DEFAULTS = {
-  hostname: { production: "lab.ai4artsed.org" } as Partial<Record<EnvironmentName, string>>,
-  rateLimitOwner: "production" as EnvironmentName,
-  countries: ["DE"],
-  sessionDuration: "24h",
-  requestsPerPeriod: 100,
-  periodSeconds: 60,
-  mitigationTimeoutSeconds: 600,
-  packageSource: "cloudflare-apt",
-  binaryPath: "/usr/bin/cloudflared",
-  aptRepository: "https://pkg.cloudflare.com/cloudflared",
-  aptKeyUrl: "https://pkg.cloudflare.com/cloudflare-main.gpg",
-} as const;
 
 /** Periods and mitigation timeouts Cloudflare's rate limiting accepts (seconds); a Free zone takes only 10. */
 const RATE_LIMIT_PERIODS = [10, 60, 120, 300, 600, 3600];
@@ -463,7 +445,37 @@ export function configSchema(environment: EnvironmentName) {
       if (config.app.deployStrategy === "blue-green") checkBlueGreen(config.app, ctx);
       if (config.cloudflare.enabled) checkCloudflare(config.cloudflare, environment, ctx);
       checkOffsite(config.backup.offsite, config.monitor.enabled, ctx);
-    });
+    })
+    .transform(withDerivedDefaults);
+}
+
+/**
+ * Defaults that depend on other settings, filled in after the checks (which must see what the
+ * user set): the firewall's SSH port is the server's, the rate-limit rule's values and its
+ * expression on the stack's hostname. Components get the result and have no defaults of their own.
+ */
+function withDerivedDefaults<
+  T extends {
+    server: { port: number };
+    host: { firewall: { sshPort?: number } };
+    cloudflare: { hostname?: string; rateLimit: { requestsPerPeriod?: number; periodSeconds?: number; mitigationTimeoutSeconds?: number; expression?: string } };
+  },
+>(config: T) {
+  const { rateLimit, hostname } = config.cloudflare;
+  return {
+    ...config,
+    host: { ...config.host, firewall: { ...config.host.firewall, sshPort: config.host.firewall.sshPort ?? config.server.port } },
+    cloudflare: {
+      ...config.cloudflare,
+      rateLimit: {
+        ...rateLimit,
+        requestsPerPeriod: rateLimit.requestsPerPeriod ?? CLOUDFLARE_DEFAULTS.requestsPerPeriod,
+        periodSeconds: rateLimit.periodSeconds ?? CLOUDFLARE_DEFAULTS.periodSeconds,
+        mitigationTimeoutSeconds: rateLimit.mitigationTimeoutSeconds ?? CLOUDFLARE_DEFAULTS.mitigationTimeoutSeconds,
+        expression: rateLimit.expression ?? `(http.host eq "${hostname ?? ""}")`,
+      },
+    },
+  };
 }
 
 /** Directories the service may write outside installDir: app.writablePaths, or the app's tool dirs under AI_TOOLS_BASE. */

@@ -34,8 +34,8 @@ export interface AccessArgs {
   readonly allowedEmailDomains?: readonly string[];
   /** Countries a visitor must be in. Defaults to ["DE"]. */
   readonly countries?: readonly string[];
-  /** How long a sign-in lasts. Defaults to 24h. */
-  readonly sessionDuration?: string;
+  /** How long a sign-in lasts. */
+  readonly sessionDuration: string;
 }
 
 /**
@@ -53,7 +53,7 @@ export class Access extends pulumi.ComponentResource {
   constructor(name: string, args: AccessArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("ai4artsed:cloudflare:Access", name, {}, opts);
     const child = { parent: this };
-    const sessionDuration = args.sessionDuration ?? "24h";
+    const sessionDuration = args.sessionDuration;
     const rules = accessRules(args.allowedEmails ?? [], args.allowedEmailDomains ?? [], args.countries ?? ["DE"]);
     let requires: cloudflare.types.input.ZeroTrustAccessPolicyRequire[] = rules.requires;
     if (rules.countryGroup.length > 0) {

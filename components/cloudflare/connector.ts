@@ -1,6 +1,5 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { CLOUDFLARE_DEFAULTS } from "../../config/schema";
 import { Host } from "../host/host";
 import { unitFileOf } from "../../lib/paths";
 import { remoteScript } from "../steps/remoteScript";
@@ -14,14 +13,14 @@ export interface ConnectorArgs {
   readonly tunnel: Tunnel;
   /** production or development: names the unit cloudflared-ai4artsed-<environment>. */
   readonly environment: string;
-  /** Where cloudflared comes from: Cloudflare's apt repository, or a binary already on the server. Defaults to cloudflare-apt. */
-  readonly packageSource?: "cloudflare-apt" | "installed";
-  /** The cloudflared binary the unit runs. Defaults to /usr/bin/cloudflared. */
-  readonly binaryPath?: string;
-  /** Apt repository for cloudflare-apt. Defaults to Cloudflare's own. */
-  readonly aptRepository?: string;
-  /** The repository's signing key (a binary keyring). Defaults to Cloudflare's. */
-  readonly aptKeyUrl?: string;
+  /** Where cloudflared comes from: Cloudflare's apt repository, or a binary already on the server. */
+  readonly packageSource: "cloudflare-apt" | "installed";
+  /** The cloudflared binary the unit runs. */
+  readonly binaryPath: string;
+  /** Apt repository for cloudflare-apt. */
+  readonly aptRepository: string;
+  /** The repository's signing key (a binary keyring). */
+  readonly aptKeyUrl: string;
   /** What must run first, e.g. the app service, so the tunnel never serves a half-deployed app. Defaults to nothing. */
   readonly dependsOn?: pulumi.Resource[];
 }
@@ -45,7 +44,7 @@ export class Connector extends pulumi.ComponentResource {
     const unitText = renderConnectorUnit({
       unitName,
       description: `Cloudflare tunnel connector for AI4ArtsEd ${args.environment}`,
-      binaryPath: args.binaryPath ?? CLOUDFLARE_DEFAULTS.binaryPath,
+      binaryPath: args.binaryPath,
       tokenFile,
     });
 
@@ -70,10 +69,10 @@ export class Connector extends pulumi.ComponentResource {
           TUNNEL_ID: tunnel.tunnelId,
           PUBLIC_HOSTNAME: tunnel.hostname,
           TOKEN_FILE: tokenFile,
-          BINARY: args.binaryPath ?? CLOUDFLARE_DEFAULTS.binaryPath,
-          PACKAGE_SOURCE: args.packageSource ?? CLOUDFLARE_DEFAULTS.packageSource,
-          APT_REPOSITORY: args.aptRepository ?? CLOUDFLARE_DEFAULTS.aptRepository,
-          APT_KEY_URL: args.aptKeyUrl ?? CLOUDFLARE_DEFAULTS.aptKeyUrl,
+          BINARY: args.binaryPath,
+          PACKAGE_SOURCE: args.packageSource,
+          APT_REPOSITORY: args.aptRepository,
+          APT_KEY_URL: args.aptKeyUrl,
         },
       },
       { parent: this, dependsOn: [host.ready, tokenStep, unitStep, ...(args.dependsOn ?? [])] },

@@ -2,14 +2,14 @@ import * as pulumi from "@pulumi/pulumi";
 import * as cloudflare from "@pulumi/cloudflare";
 
 export interface RateLimitRule {
-  /** Requests one client may send per period before it is blocked. Defaults to 100. */
-  readonly requestsPerPeriod?: number;
-  /** Counting window in seconds (10, 60, 120, 300, 600 or 3600; a Free zone takes only 10). Defaults to 60. */
-  readonly periodSeconds?: number;
-  /** How long a client stays blocked, in seconds (a Free zone takes only 10). Defaults to 600. */
-  readonly mitigationTimeoutSeconds?: number;
-  /** Which requests count. Defaults to (http.host eq "<hostname>"). */
-  readonly expression?: string;
+  /** Requests one client may send per period before it is blocked. */
+  readonly requestsPerPeriod: number;
+  /** Counting window in seconds (10, 60, 120, 300, 600 or 3600; a Free zone takes only 10). */
+  readonly periodSeconds: number;
+  /** How long a client stays blocked, in seconds (a Free zone takes only 10). */
+  readonly mitigationTimeoutSeconds: number;
+  /** Which requests count, e.g. (http.host eq "<hostname>"). */
+  readonly expression: string;
 }
 
 /** The ruleset's one rule: block a client (per IP and Cloudflare data centre) above the rate. */
@@ -18,12 +18,12 @@ export function rateLimitRule(hostname: string, rule: RateLimitRule) {
     action: "block",
     description: `ai4artsed: rate limit for ${hostname}`,
     enabled: true,
-    expression: rule.expression ?? `(http.host eq "${hostname}")`,
+    expression: rule.expression,
     ratelimit: {
       characteristics: ["cf.colo.id", "ip.src"],
-      period: rule.periodSeconds ?? 60,
-      requestsPerPeriod: rule.requestsPerPeriod ?? 100,
-      mitigationTimeout: rule.mitigationTimeoutSeconds ?? 600,
+      period: rule.periodSeconds,
+      requestsPerPeriod: rule.requestsPerPeriod,
+      mitigationTimeout: rule.mitigationTimeoutSeconds,
     },
   };
 }
@@ -31,7 +31,7 @@ export function rateLimitRule(hostname: string, rule: RateLimitRule) {
 export interface RateLimitArgs extends RateLimitRule {
   /** The zone whose rate-limit ruleset this is. */
   readonly zoneId: string;
-  /** Hostname the default expression matches. */
+  /** Hostname the rule is for (its description). */
   readonly hostname: string;
 }
 

@@ -50,8 +50,6 @@ export interface TunnelArgs {
   readonly tunnelName: string;
   /** Local port of the app; ingress goes to http://127.0.0.1:<port>. */
   readonly appPort: number;
-  /** Settings of cloudflared's connections to the app. Defaults to DEFAULT_ORIGIN. */
-  readonly origin?: OriginSettings;
   /** Make cloudflared admit only requests with this Access application's token. Defaults to no check at the connector. */
   readonly accessCheck?: OriginAccessCheck;
   /** What the public DNS record waits for, e.g. the Access application, so the name never answers unguarded. Defaults to nothing. */
@@ -86,7 +84,7 @@ export class Tunnel extends pulumi.ComponentResource {
         accountId: args.accountId,
         tunnelId: tunnel.id,
         source: "cloudflare",
-        config: { ingresses: tunnelIngress(args.hostname, args.appPort, args.origin ?? DEFAULT_ORIGIN, args.accessCheck) },
+        config: { ingresses: tunnelIngress(args.hostname, args.appPort, DEFAULT_ORIGIN, args.accessCheck) },
       },
       child,
     );

@@ -16,10 +16,8 @@ export interface HostArgs {
   readonly installDir: string;
   /** Unprivileged user the app runs as; created when missing. */
   readonly serviceUser: string;
-  /** Directory for root-only environment files. Defaults to /etc/ai4artsed. */
-  readonly envDir?: string;
-  /** Packages to install when missing. Defaults to BASE_PACKAGES. */
-  readonly packages?: readonly string[];
+  /** Packages to install when missing: BASE_PACKAGES and what the stack adds. */
+  readonly packages: readonly string[];
   /** Remove shared/ and backups/ too on destroy. Defaults to false: pupils' exports and keys stay. */
   readonly purgeSharedOnDestroy?: boolean;
   /**
@@ -57,7 +55,7 @@ export class Host extends pulumi.ComponentResource {
     this.connection = args.connection;
     this.installDir = args.installDir;
     this.serviceUser = args.serviceUser;
-    this.envDir = args.envDir ?? ENV_DIR;
+    this.envDir = ENV_DIR;
     this.writablePaths = args.writablePaths ?? [];
     const uvDir = `${TOOLS_DIR}/uv-${UV_VERSION}`;
     this.uv = `${uvDir}/bin/uv`;
@@ -71,7 +69,7 @@ export class Host extends pulumi.ComponentResource {
     );
     const packages = remoteScript(
       `${name}-packages`,
-      { connection: args.connection, script: "host-packages", params: { PACKAGES: (args.packages ?? BASE_PACKAGES).join(" "), UV_VERSION, UV_DIR: uvDir } },
+      { connection: args.connection, script: "host-packages", params: { PACKAGES: args.packages.join(" "), UV_VERSION, UV_DIR: uvDir } },
       { parent: this, dependsOn: [adopt] },
     );
     this.ready = remoteScript(

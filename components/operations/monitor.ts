@@ -1,5 +1,4 @@
 import * as pulumi from "@pulumi/pulumi";
-import { MONITOR_DEFAULTS } from "../../config/defaults";
 import { renderScript } from "../steps/commands";
 import { driftCheck } from "../providers/drift";
 import { Host } from "../host/host";
@@ -25,10 +24,10 @@ export interface HealthMonitorArgs {
   readonly colors?: { readonly servingLink: string; readonly appTemplate: string };
   /** URL that answers 2xx while the app is healthy. */
   readonly healthUrl: string;
-  /** Seconds between probes. Defaults to 300. */
-  readonly intervalSeconds?: number;
-  /** Seconds the app must stay unhealthy before the one alert of an outage. Defaults to 120. */
-  readonly alertAfterSeconds?: number;
+  /** Seconds between probes. */
+  readonly intervalSeconds: number;
+  /** Seconds the app must stay unhealthy before the one alert of an outage. */
+  readonly alertAfterSeconds: number;
   /** URL the alert and the recovery are POSTed to (a secret; on the server only in a 0600 root file). Defaults to none. */
   readonly webhookUrl?: pulumi.Input<string>;
   /** observe.sh's `monitor` section; undefined when the server was not observed. */
@@ -130,8 +129,8 @@ export class HealthMonitor extends pulumi.ComponentResource {
     const spec: MonitorUnitSpec = {
       unitName: args.unitName,
       probeFile: paths.probeFile,
-      intervalSeconds: args.intervalSeconds ?? MONITOR_DEFAULTS.intervalSeconds,
-      alertAfterSeconds: args.alertAfterSeconds ?? MONITOR_DEFAULTS.alertAfterSeconds,
+      intervalSeconds: args.intervalSeconds,
+      alertAfterSeconds: args.alertAfterSeconds,
     };
     const child = { parent: this, dependsOn: [host.ready] };
 

@@ -7,10 +7,10 @@ export interface FrontendBuildArgs {
   readonly host: Host;
   /** Git tree id of the frontend directory: with the commands, the build's content key. */
   readonly frontendTree: string;
-  /** Installs dependencies. Defaults to "npm ci". */
-  readonly installCommand?: string;
-  /** Writes dist/. Defaults to "npm run build". */
-  readonly buildCommand?: string;
+  /** Installs dependencies (app.frontendInstallCommand). */
+  readonly installCommand: string;
+  /** Writes dist/ (app.frontendBuildCommand). */
+  readonly buildCommand: string;
 }
 
 /** Same tree and commands, same dist: a key that changes only when the build would. */
@@ -26,8 +26,8 @@ export class FrontendBuild extends pulumi.ComponentResource {
 
   constructor(name: string, args: FrontendBuildArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("ai4artsed:frontend:FrontendBuild", name, {}, opts);
-    const installCommand = args.installCommand ?? "npm ci";
-    const buildCommand = args.buildCommand ?? "npm run build";
+    const installCommand = args.installCommand;
+    const buildCommand = args.buildCommand;
     const key = frontendBuildKey(args.frontendTree, installCommand, buildCommand);
     this.distDir = `${args.host.installDir}/frontends/${key}/dist`;
     this.ready = remoteScript(

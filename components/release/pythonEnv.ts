@@ -3,12 +3,13 @@ import { driftCheck } from "../providers/drift";
 import { Host } from "../host/host";
 import { remoteScript } from "../steps/remoteScript";
 
+/** The interpreter venvs are made with: the distribution's Python 3. */
+const PYTHON = "python3";
+
 export interface PythonEnvArgs {
   readonly host: Host;
   /** Git blob id of the requirements file: the venv's content key. */
   readonly requirementsBlob: string;
-  /** Interpreter that creates the venv. Defaults to python3. */
-  readonly python?: string;
   /** observe.sh's `venvs` section; undefined when the server was not observed. */
   readonly observedVenvs?: string;
 }
@@ -37,7 +38,7 @@ export class PythonEnv extends pulumi.ComponentResource {
         params: {
           INSTALL_DIR: args.host.installDir,
           REQUIREMENTS_BLOB: args.requirementsBlob,
-          PYTHON: args.python ?? "python3",
+          PYTHON: PYTHON,
           UV: args.host.uv,
           UV_CACHE: args.host.uvCache,
           REPAIR: state.repairs,

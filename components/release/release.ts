@@ -11,16 +11,16 @@ export interface ReleaseArgs {
   readonly frontend: FrontendBuild;
   /** Full commit id to export. */
   readonly commit: string;
-  /** Backend directory inside the repository. Defaults to devserver. */
-  readonly backendDir?: string;
-  /** Frontend directory inside the repository. Defaults to public/ai4artsed-frontend. */
-  readonly frontendDir?: string;
+  /** Backend directory inside the repository. */
+  readonly backendDir: string;
+  /** Frontend directory inside the repository. */
+  readonly frontendDir: string;
   /** Paths linked to shared/ (trailing slash: directory). Defaults to none. */
   readonly sharedPaths?: readonly string[];
   /** Shell command run in the new release (venv on PATH, as the service user, read-only); a failure stops the deploy. Defaults to none. */
   readonly testCommand?: string;
-  /** Seconds the test command may run. Defaults to 600. */
-  readonly testTimeoutSeconds?: number;
+  /** Seconds the test command may run. */
+  readonly testTimeoutSeconds: number;
 }
 
 /** releases/<commit>: an immutable export with venv, dist and shared paths linked in. */
@@ -44,12 +44,12 @@ export class Release extends pulumi.ComponentResource {
           COMMIT: args.commit,
           VENV_DIR: args.python.venvDir,
           DIST_DIR: args.frontend.distDir,
-          BACKEND_DIR: args.backendDir ?? "devserver",
-          FRONTEND_DIR: args.frontendDir ?? "public/ai4artsed-frontend",
+          BACKEND_DIR: args.backendDir,
+          FRONTEND_DIR: args.frontendDir,
           SHARED_PATHS: (args.sharedPaths ?? []).join("\n"),
           SERVICE_USER: args.host.serviceUser,
           TEST_COMMAND: args.testCommand,
-          TEST_TIMEOUT_SECONDS: args.testCommand === undefined ? undefined : (args.testTimeoutSeconds ?? 600),
+          TEST_TIMEOUT_SECONDS: args.testCommand === undefined ? undefined : args.testTimeoutSeconds,
           // The app finds its tool dirs there at import, as in its unit.
           AI_TOOLS_BASE: args.testCommand === undefined ? undefined : aiToolsBaseOf(args.host.installDir),
         },

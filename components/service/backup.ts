@@ -11,8 +11,8 @@ export interface BackupArgs {
   /** Files besides shared/ to include. */
   readonly environmentFile: string;
   readonly unitFile: string;
-  /** Snapshots kept. Defaults to 10. */
-  readonly keep?: number;
+  /** Snapshots kept (app.keepBackups). */
+  readonly keep: number;
 }
 
 /** A snapshot of shared settings, keys, EnvironmentFile and unit before each switch. */
@@ -30,7 +30,7 @@ export class Backup extends pulumi.ComponentResource {
         params: {
           INSTALL_DIR: args.host.installDir,
           LABEL: args.label,
-          KEEP_BACKUPS: args.keep ?? 10,
+          KEEP_BACKUPS: args.keep,
           ENV_FILE: args.environmentFile,
           UNIT_FILE: args.unitFile,
           // A settings-only change has a new stamp, so it is snapshotted too.

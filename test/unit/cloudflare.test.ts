@@ -107,7 +107,8 @@ test("Access rules: emails and domains included, one country required directly, 
 });
 
 test("rate-limit rule defaults: 100 requests per 60 s, blocked 600 s, on the hostname", () => {
-  assert.deepEqual(rateLimitRule("lab.ai4artsed.org", {}), {
+  const { rateLimit } = parseStackConfig("production", rawConfig({ cloudflare: CF }), SECRET_SECTIONS).config.cloudflare;
+  assert.deepEqual(rateLimitRule("lab.ai4artsed.org", rateLimit), {
     action: "block",
     description: "ai4artsed: rate limit for lab.ai4artsed.org",
     enabled: true,

@@ -18,6 +18,8 @@ interface Setting {
 function settingsOf(schema: any, prefix = "", out: Setting[] = []): Setting[] {
   const def = schema._zod.def;
   if (["default", "prefault", "optional", "nullable"].includes(def.type)) return settingsOf(def.innerType, prefix, out);
+  // The schema's last stage fills derived defaults (a transform): the settings are its input's.
+  if (def.type === "pipe") return settingsOf(def.in, prefix, out);
   if (def.type === "object") {
     for (const [key, value] of Object.entries(def.shape)) settingsOf(value, prefix ? `${prefix}.${key}` : key, out);
   } else {
