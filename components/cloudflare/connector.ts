@@ -73,6 +73,7 @@ export class Connector extends pulumi.ComponentResource {
           PACKAGE_SOURCE: args.packageSource,
           APT_REPOSITORY: args.aptRepository,
           APT_KEY_URL: args.aptKeyUrl,
+          UNIT_FILE: unitFileOf(unit),
         },
       },
       { parent: this, dependsOn: [host.ready, tokenStep, unitStep, ...(args.dependsOn ?? [])] },
@@ -81,7 +82,7 @@ export class Connector extends pulumi.ComponentResource {
     // It depends on the tunnel so that destroy stops the connector before the tunnel goes.
     remoteScript(
       `${name}-remove`,
-      { connection, deleteScript: "cloudflared-remove", deleteParams: { UNIT_NAME: unit, TOKEN_FILE: tokenFile } },
+      { connection, deleteScript: "cloudflared-remove", deleteParams: { UNIT_NAME: unit, TOKEN_FILE: tokenFile, UNIT_FILE: unitFileOf(unit) } },
       { parent: this, dependsOn: [host.ready, tunnel] },
     );
 

@@ -37,9 +37,9 @@ export class Firewall extends pulumi.ComponentResource {
       {
         connection: args.host.connection,
         script: "firewall",
-        params: { ...params, ACTION: "apply", REPAIR: state.repairs },
+        params: { ...params, ACTION: "apply", REPAIR: state.repairs, SSH_RULE_TAG },
         deleteScript: "firewall",
-        deleteParams: { ...params, ACTION: "remove" },
+        deleteParams: { ...params, ACTION: "remove", SSH_RULE_TAG },
       },
       { parent: this, dependsOn: [args.host.ready] },
     );

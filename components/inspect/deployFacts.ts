@@ -1,3 +1,4 @@
+import { SSH_RULE_TAG } from "../host/firewall";
 import * as crypto from "crypto";
 import { remoteInvocation, renderScript } from "../steps/commands";
 import { parseObservation, ServerObservation } from "../providers/drift";
@@ -77,6 +78,7 @@ export async function inspectServer(
     ...serviceObservationParams(app.serviceName, app.installDir, ENV_DIR, app.deployStrategy),
     ENV_FILE: environmentFileOf(app.serviceName),
     DENY_PORTS: denyPorts.join(" "),
+    SSH_RULE_TAG,
     JOURNALD_DROPIN,
     ...(config.monitor.enabled ? monitorObservationParams(app.serviceName, ENV_DIR) : {}),
     ...(offsiteEnabled(config.backup.offsite) ? offsiteObservationParams(app.serviceName, config.backup.offsite.repository) : {}),

@@ -16,7 +16,7 @@ STEP="${STEP:-activate/blue-green}"
 # shellcheck source=SCRIPTDIR/lib/result.sh
 [[ -n "${AI4ARTSED_RESULT_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/result.sh"
 
-legacy_file() { printf '/etc/systemd/system/%s' "${LEGACY_UNIT}"; }
+legacy_file() { printf '%s' "${LEGACY_UNIT_FILE}"; }
 
 # stop_legacy: the restart strategy's unit binds the port the proxy needs (once, on the move
 # from restart to blue-green: requests in flight on it are cut).
@@ -98,7 +98,7 @@ revert() {
 }
 
 main() {
-  require_vars INSTALL_DIR COMMIT APP_TEMPLATE BRIDGE_TEMPLATE PROXY_UNIT LEGACY_UNIT SOCKET_PREFIX \
+  require_vars INSTALL_DIR COMMIT APP_TEMPLATE BRIDGE_TEMPLATE PROXY_UNIT LEGACY_UNIT LEGACY_UNIT_FILE SOCKET_PREFIX \
     SERVING_LINK STANDBY_LINK COLOR_LINK_PREFIX HEALTH_PATH PUBLIC_HEALTH_URL HEALTH_TIMEOUT_SECONDS STABLE_SECONDS \
     DRAIN_TIMEOUT_SECONDS DRAIN_PREFIX DRAIN_PROGRAM_PREFIX KEEP_RELEASES DEPLOY_STAMP
   local release="${INSTALL_DIR}/releases/${COMMIT}" current="${INSTALL_DIR}/current"

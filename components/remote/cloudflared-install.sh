@@ -140,9 +140,9 @@ stop_other_connectors() {
 }
 
 main() {
-  require_vars UNIT_NAME TUNNEL_ID PUBLIC_HOSTNAME TOKEN_FILE BINARY PACKAGE_SOURCE
+  require_vars UNIT_NAME UNIT_FILE TUNNEL_ID PUBLIC_HOSTNAME TOKEN_FILE BINARY PACKAGE_SOURCE
   [[ -s "${TOKEN_FILE}" ]] || die "token file ${TOKEN_FILE} is missing; the token step must run first"
-  [[ -f "/etc/systemd/system/${UNIT_NAME}" ]] || die "unit ${UNIT_NAME} is not installed; the unit step must run first"
+  [[ -f "${UNIT_FILE}" ]] || die "unit ${UNIT_NAME} is not installed; the unit step must run first"
   take_host_lock
   refuse_shadowing_configs
   case "${PACKAGE_SOURCE}" in

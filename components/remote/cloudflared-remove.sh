@@ -6,13 +6,12 @@ STEP="${STEP:-cloudflared/remove}"
 [[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 main() {
-  require_vars UNIT_NAME TOKEN_FILE
-  local unit_file="/etc/systemd/system/${UNIT_NAME}"
-  [[ -e "${unit_file}" || -e "${TOKEN_FILE}" ]] || return 0
+  require_vars UNIT_NAME UNIT_FILE TOKEN_FILE
+  [[ -e "${UNIT_FILE}" || -e "${TOKEN_FILE}" ]] || return 0
   take_host_lock
-  if [[ -e "${unit_file}" ]]; then
+  if [[ -e "${UNIT_FILE}" ]]; then
     systemctl disable --now --quiet "${UNIT_NAME}" 2>/dev/null || true
-    rm -f "${unit_file}"
+    rm -f "${UNIT_FILE}"
     systemctl daemon-reload
     log "removed ${UNIT_NAME}"
   fi

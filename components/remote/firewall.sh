@@ -5,19 +5,16 @@ set -euo pipefail
 STEP="${STEP:-firewall}"
 # shellcheck source=SCRIPTDIR/lib.sh
 [[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-
-# tagged_rules TAG: the rule specs ("deny 17801/tcp") this stack added earlier.
-tagged_rules() {
-  ufw show added | sed -n "s/^ufw \(.*\) comment '$1'\$/\1/p"
-}
+# shellcheck source=SCRIPTDIR/lib/firewall.sh
+[[ -n "${AI4ARTSED_FIREWALL_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/firewall.sh"
 
 ensure_base_policy() {
   if ! ufw status verbose | grep -q "^Default: deny (incoming)"; then
     ufw default deny incoming >/dev/null
     log "default incoming policy: deny"
   fi
-  if ! tagged_rules ai4artsed-ssh | grep -qx "allow ${SSH_PORT}/tcp"; then
-    ufw allow "${SSH_PORT}/tcp" comment ai4artsed-ssh >/dev/null
+  if ! tagged_rules "${SSH_RULE_TAG}" | grep -qx "allow ${SSH_PORT}/tcp"; then
+    ufw allow "${SSH_PORT}/tcp" comment "${SSH_RULE_TAG}" >/dev/null
     log "allowed SSH on ${SSH_PORT}/tcp"
   fi
   if ! ufw status | grep -q "^Status: active"; then
@@ -37,7 +34,7 @@ remove_foreign_rules() {
       read -r -a words <<<"${line% comment *}"
       ufw delete "${words[@]:1}" >/dev/null
       log "removed rule not made by this stack: ${line}"
-    done < <(ufw show added | grep -E "^ufw .*[ ]${port}(/(tcp|udp))?( |\$)" | grep -vF "comment '${STACK_TAG}'" || true)
+    done < <(rules_on_ports "${port}" | grep -vF "comment '${STACK_TAG}'" | grep -vF "comment '${SSH_RULE_TAG}'" || true)
   done
 }
 
@@ -78,7 +75,7 @@ remove_stack_rules() {
 }
 
 main() {
-  require_vars STACK_TAG SSH_PORT ACTION
+  require_vars STACK_TAG SSH_RULE_TAG SSH_PORT ACTION
   command -v ufw >/dev/null || die "ufw is not installed; the host step installs it"
   take_host_lock
   case "${ACTION}" in

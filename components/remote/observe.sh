@@ -7,6 +7,8 @@ STEP="${STEP:-observe}"
 [[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=SCRIPTDIR/lib/colors.sh
 [[ -n "${AI4ARTSED_COLORS_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/colors.sh"
+# shellcheck source=SCRIPTDIR/lib/firewall.sh
+[[ -n "${AI4ARTSED_FIREWALL_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/firewall.sh"
 
 section() {
   printf '@@ %s\n' "$1"
@@ -59,8 +61,7 @@ observe_firewall() {
   fi
   ufw status | sed -n 's/^Status: /status: /p'
   ufw status verbose | sed -n 's/^Default: \([a-z]*\) (incoming).*/incoming: \1/p'
-  local ports="${DENY_PORTS// /|}"
-  ufw show added | grep -E "^ufw .*[ ](${ports})(/(tcp|udp))?( |\$)|comment 'ai4artsed-ssh'\$" | LC_ALL=C sort || true
+  rules_on_ports "${DENY_PORTS}"
 }
 
 # observe_monitor: the health timer's state, then its three files (probe, service, timer) in a row.
@@ -81,7 +82,7 @@ observe_venvs() {
 }
 
 main() {
-  require_vars INSTALL_DIR UNIT_NAME UNIT_FILE ENV_FILE DENY_PORTS JOURNALD_DROPIN
+  require_vars INSTALL_DIR UNIT_NAME UNIT_FILE ENV_FILE DENY_PORTS SSH_RULE_TAG JOURNALD_DROPIN
   section unit
   files_or_missing "${UNIT_FILE}"
   section environment

@@ -20,12 +20,11 @@ remove_extras() {
 }
 
 main() {
-  require_vars UNIT_NAME ENV_FILE
+  require_vars UNIT_NAME UNIT_FILE ENV_FILE
   take_host_lock
-  local unit_file="/etc/systemd/system/${UNIT_NAME}"
-  if [[ -e "${unit_file}" ]]; then
+  if [[ -e "${UNIT_FILE}" ]]; then
     systemctl disable --now "${UNIT_NAME}" >/dev/null 2>&1 || true
-    rm -f "${unit_file}"
+    rm -f "${UNIT_FILE}"
     systemctl daemon-reload
     log "removed ${UNIT_NAME}"
   fi

@@ -80,6 +80,7 @@ export class BlueGreenService extends pulumi.ComponentResource implements Deploy
           BRIDGE_TEMPLATE: names.bridgeTemplate,
           PROXY_UNIT: names.proxyUnit,
           LEGACY_UNIT: names.legacyUnit,
+          LEGACY_UNIT_FILE: unitFileOf(names.legacyUnit),
           SOCKET_PREFIX: names.socketPrefix,
           SERVING_LINK: names.servingLink,
           STANDBY_LINK: names.standbyLink,
@@ -97,6 +98,7 @@ export class BlueGreenService extends pulumi.ComponentResource implements Deploy
         // The restart strategy's unit too, if a move from it left one.
         EXTRA_UNITS: [...colorUnits(names), names.legacyUnit].join(" "),
         EXTRA_FILES: [...blueGreenFilesOf(names), unitFileOf(names.legacyUnit)].join(" "),
+        UNIT_FILE: names.proxyUnitFile,
       }),
     });
     this.url = activate.stdout.apply(() => healthUrl);

@@ -33,6 +33,7 @@ export class RestartService extends pulumi.ComponentResource implements Deployed
         ENV_FILE: environmentFile,
         EXTRA_UNITS: blueGreenUnits.join(" "),
         EXTRA_FILES: blueGreenFilesOf(names).join(" "),
+        UNIT_FILE: unitFileOf(unit),
       }),
     });
     this.url = activate.stdout.apply(() => healthUrl);

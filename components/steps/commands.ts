@@ -34,11 +34,12 @@ export type ScriptName =
 const SCRIPT_HELPERS: Partial<Record<ScriptName, readonly string[]>> = {
   activate: ["lib/releases.sh", "lib/health.sh", "lib/result.sh"],
   "activate-blue-green": ["lib/releases.sh", "lib/health.sh", "lib/colors.sh", "lib/result.sh"],
+  firewall: ["lib/firewall.sh"],
   adopt: ["lib/adoption.sh"],
   "adopt-switch": ["lib/adoption.sh", "lib/releases.sh"],
   "backup-restore": ["lib/health.sh", "lib/state.sh", "lib/restic.sh", "lib/offsite-restore.sh"],
   "health-probe": ["lib/health.sh", "lib/colors.sh", "lib/state.sh", "lib/offsite-alert.sh"],
-  observe: ["lib/colors.sh", "lib/offsite-observe.sh"],
+  observe: ["lib/colors.sh", "lib/firewall.sh", "lib/offsite-observe.sh"],
   "offsite-backup": ["lib/state.sh", "lib/restic.sh"],
 };
 

@@ -11,8 +11,12 @@ import assert from "node:assert/strict";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { execFileSync } from "child_process";
 import { buildStack, Recorded, scriptOf } from "./mocks";
-import { FACTS, TEST_HOST_KEY, TEST_PRIVATE_KEY } from "./fixtures";
+import { FACTS, rawConfig, SECRET_SECTIONS, TEST_HOST_KEY, TEST_PRIVATE_KEY } from "./fixtures";
+import { parseStackConfig } from "../../config/load";
+import { denyPortsOf } from "../../components/environment";
+import { inspectServer } from "../../components/inspect/deployFacts";
 
 const GOLDEN_DIR = path.join(__dirname, "..", "golden");
 const UPDATE = process.env.GOLDEN_UPDATE === "1";
@@ -50,16 +54,32 @@ function render(graph: Map<string, Recorded>, prefix: string, scripts: Map<strin
     for (const [key, value] of Object.entries(resource.inputs).sort(([a], [b]) => a.localeCompare(b))) {
       if (ENGINE_ONLY_INPUTS.has(key)) continue;
       if (SCRIPT_INPUTS.has(key) && typeof value === "string" && value.startsWith("bash -c ")) {
-        const script = scriptOf(value)!;
-        const sha = crypto.createHash("sha256").update(script).digest("hex").slice(0, 16);
-        scripts.set(sha, script);
-        out.push(`${key}: script ${sha}`);
+        out.push(`${key}: script ${remember(scriptOf(value)!, scripts)}`);
       } else {
         out.push(`${key}: ${JSON.stringify(value, null, 1).replace(/\n\s*/g, " ")}`);
       }
     }
   }
   return out.join("\n") + "\n";
+}
+
+/** The scripts of the program-time SSH session (identity check, resolve, observe), as the server runs them. */
+async function programTimeScripts(stack: "production" | "development", overrides: Parameters<typeof buildStack>[1]): Promise<string[]> {
+  const { environment, config } = parseStackConfig(stack, rawConfig(overrides), SECRET_SECTIONS);
+  let command = "";
+  await inspectServer(stack, environment, config, denyPortsOf(config), async (_target, line) => {
+    command = line;
+    return { code: 1, stdout: "", stderr: "not run" };
+  }).catch(() => undefined);
+  // The session is `bash -c '<script>' && ...`: bash itself unquotes each script.
+  const printed = execFileSync("bash", ["-c", `bash() { printf '%s\\0' "$2"; }; ${command}`]).toString();
+  return printed.split("\0").filter(Boolean);
+}
+
+function remember(script: string, scripts: Map<string, string>): string {
+  const sha = crypto.createHash("sha256").update(script).digest("hex").slice(0, 16);
+  scripts.set(sha, script);
+  return sha;
 }
 
 function compare(file: string, actual: string): void {
@@ -84,7 +104,8 @@ test("what the program sends to a server is byte-identical to the golden copy, b
   for (const { file, stack, overrides } of CASES) {
     const name = `golden-${file}`;
     const graph = await buildStack(stack, overrides, FACTS, name);
-    compare(`${file}.txt`, render(graph, name, scripts));
+    const session = (await programTimeScripts(stack, overrides)).map((script, i) => `script ${i + 1}: ${remember(script, scripts)}`);
+    compare(`${file}.txt`, `=== (program-time session)\n${session.join("\n")}\n${render(graph, name, scripts)}`);
   }
   const scriptDir = path.join(GOLDEN_DIR, "scripts");
   if (UPDATE) fs.rmSync(scriptDir, { recursive: true, force: true });
