@@ -175,6 +175,11 @@ export interface Deployment {
 }
 
 
+/** The graph's steps that run something on create, by name below the stack's prefix. */
+export function stepsWithCreate(graph: Map<string, Recorded>, name: string): string[] {
+  return [...graph.values()].filter((r) => r.inputs.create).map((r) => r.name.slice(name.length + 1));
+}
+
 /**
  * Resolve on the server as `pulumi up` does, render the stack's graph through the components,
  * then run each step's create command (with its stdin) on the server in engine order.
@@ -193,6 +198,10 @@ export async function deploy(
   const { facts } = await inspectServer(stack, environment, config, denyPortsOf(config));
   const name = `${stack}`;
   const graph = await buildStack(stack, merged, facts, name);
+  if (steps === DEPLOY_ORDER) {
+    const unknown = stepsWithCreate(graph, name).filter((step) => !(DEPLOY_ORDER as readonly string[]).includes(step));
+    if (unknown.length > 0) throw new Error(`the graph has steps the harness does not run: ${unknown.join(", ")}; add them to DEPLOY_ORDER in engine order`);
+  }
   const runs: StepRun[] = [];
   for (const step of steps) {
     const resource = graph.get(`${name}-${step}`);

@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { buildStack, MOCK_SECRET_KEY, Recorded, remoteStep } from "./mocks";
-import { FACTS, TEST_HOST_KEY } from "./fixtures";
+import { FACTS, TEST_HOST_KEY, TEST_PRIVATE_KEY } from "./fixtures";
+import { DEPLOY_ORDER, stepsWithCreate } from "../host/harness";
 import { APP_SERVICE_TYPE, RESTART_SERVICE_TYPE, strategyAliases } from "../../components/service/deployedService";
 
 const COMMAND = "command:remote:Command";
@@ -194,4 +195,18 @@ test("destroy steps: unit removal, layout removal that keeps shared/ (restart st
   assert.equal(remove.create, undefined);
   assert.match(remove.delete, /\nUNIT_NAME=ai4artsed-production\.service\nENV_FILE=\/etc\/ai4artsed\/ai4artsed-production\.env\n/);
   assert.match(command(graph, "production-host-layout").delete, /\nINSTALL_DIR=\/opt\/ai4artsed-production\nPURGE_SHARED=no\n/);
+});
+
+test("the host tests' deploy order names every step a stack without Cloudflare runs, so none is skipped unnoticed", async () => {
+  const offsite = { repository: "sftp:ai4artsed-backup@10.0.0.9:/production", password: "mock-restic-password", sshKey: TEST_PRIVATE_KEY, hostKey: TEST_HOST_KEY };
+  const variants: Array<[string, "production" | "development", Parameters<typeof buildStack>[1]]> = [
+    ["order-everything", "production", { backup: { offsite }, monitor: { webhookUrl: "https://hooks.example.org/x" } }],
+    ["order-restart", "production", { app: { deployStrategy: "restart" } }],
+    ["order-development", "development", {}],
+  ];
+  for (const [name, stack, overrides] of variants) {
+    const graph = await buildStack(stack, overrides, FACTS, name);
+    const missing = stepsWithCreate(graph, name).filter((step) => !(DEPLOY_ORDER as readonly string[]).includes(step));
+    assert.deepEqual(missing, [], `${name}: steps missing from DEPLOY_ORDER`);
+  }
 });
