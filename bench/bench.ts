@@ -15,9 +15,9 @@ import {
   startTestBed,
   stopTestServer,
   TestServer,
-} from "../test/host/harness";
-import { LoadSummary, startLoad } from "../test/host/load";
-import { PulumiWorkspace } from "../test/e2e/workspace";
+} from "../tools/testserver/client";
+import { LoadSummary, startLoad } from "../tools/load/load";
+import { PulumiWorkspace } from "../tools/workspace";
 import { DEFAULT_SYSTEM_PACKAGES } from "../config/defaults";
 import { configErrorRound, enginePhases, removeConfigErrorWorkspace } from "./engine";
 import { setUpHeavy, heavyRound } from "./heavy";

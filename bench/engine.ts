@@ -3,8 +3,8 @@
  * `pulumi up` spends its time, read from the engine's log (-v=9, glog timestamps).
  */
 import { spawn } from "child_process";
-import { SERVER_REPO, TestServer } from "../test/host/harness";
-import { PulumiWorkspace } from "../test/e2e/workspace";
+import { SERVER_REPO, TestServer } from "../tools/testserver/client";
+import { PulumiWorkspace } from "../tools/workspace";
 import { note } from "./table";
 
 interface Streamed {

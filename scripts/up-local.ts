@@ -7,7 +7,7 @@ import { execFileSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { makeFixtureRepo, publishRepo, ROOT, SERVER_REPO, shOk, startTestServer } from "../test/host/harness";
+import { makeFixtureRepo, publishRepo, ROOT, SERVER_REPO, shOk, startTestServer } from "../tools/testserver/client";
 
 const STACK = "local";
 const LOCAL_SERVER = "ai4artsed-local";

@@ -12,7 +12,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ROOT, SERVER_REPO, shOk, startTestBed, stopTestServer, TestServer } from "../host/harness";
-import { PulumiWorkspace } from "./workspace";
+import { PulumiWorkspace } from "../../tools/workspace";
 
 /** The last commit before RestartService and BlueGreenService replaced AppService. */
 const BEFORE_SPLIT = "faae9170f4a112a17f448138d390461e50e5cdfa";

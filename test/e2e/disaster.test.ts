@@ -26,7 +26,7 @@ import {
   unlinkServers,
   writeDataSet,
 } from "../host/harness";
-import { PulumiWorkspace } from "./workspace";
+import { PulumiWorkspace } from "../../tools/workspace";
 
 const FIRST = `ai4x${process.pid % 10000}`;
 const THIRD = `ai4y${process.pid % 10000}`;

@@ -6,7 +6,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { headOf, mutate, publishRepo, SERVER_REPO, shOk, sshLoginsDuring, startTestBed, stopTestServer, TestServer } from "../host/harness";
-import { PulumiWorkspace } from "./workspace";
+import { PulumiWorkspace } from "../../tools/workspace";
 
 const NAME = `ai4d${process.pid % 10000}`;
 const PROD = "/opt/ai4artsed-production";

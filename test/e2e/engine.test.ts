@@ -7,7 +7,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { headOf, mutate, publishRepo, SERVER_REPO, shOk, startTestBed, stopTestServer, TestServer } from "../host/harness";
 import { assertFirstStartNeedsMet } from "../host/appNeeds";
-import { PulumiWorkspace } from "./workspace";
+import { PulumiWorkspace } from "../../tools/workspace";
 
 const NAME = `ai4e${process.pid % 10000}`;
 const PROD = "/opt/ai4artsed-production";

@@ -7,7 +7,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { headOf, mutate, publishRepo, SERVER_REPO, shOk, startTestBed, startTestServer, stopTestServer, TestServer } from "../host/harness";
-import { PulumiWorkspace } from "./workspace";
+import { PulumiWorkspace } from "../../tools/workspace";
 
 const NAME = `ai4s${process.pid % 10000}`;
 const PROD = "/opt/ai4artsed-production";

@@ -25,7 +25,7 @@ import {
   stopTestServer,
   TestServer,
 } from "./harness";
-import { failedSentAfter, failures, LoadSummary, startLoad } from "./load";
+import { failedSentAfter, failures, LoadSummary, startLoad } from "../../tools/load/load";
 import { stepResultOf } from "../../components/steps/remoteScript";
 import { assertFirstStartNeedsMet } from "./appNeeds";
 

@@ -4,7 +4,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { sh, shOk, TestServer } from "./harness";
+import { sh, shOk, TestServer } from "../testserver/client";
 
 const LOADGEN = path.join(__dirname, "loadgen.py");
 const REMOTE_LOADGEN = "/root/ai4artsed-loadgen.py";

@@ -6,7 +6,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ROOT, TEST_STABLE_SECONDS, TestServer } from "../host/harness";
+import { ROOT, TEST_STABLE_SECONDS, TestServer } from "./testserver/client";
 
 /** What the program is made of; node_modules is linked, not copied. */
 const PROGRAM_FILES = ["Pulumi.yaml", "program.js", "index.ts", "package.json", "tsconfig.json", "config", "components", "lib"];
