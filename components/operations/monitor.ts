@@ -187,9 +187,7 @@ export class HealthMonitor extends pulumi.ComponentResource {
       name,
       {
         connection,
-        unit: paths.unit,
-        timerFile: paths.timerFile,
-        serviceFile: paths.serviceFile,
+        timer: paths,
         timerText,
         repairs: state.repairs,
         files: [paths.probeFile, paths.webhookFile, paths.stateFile, paths.restartsFile, ...(args.offsite ? [args.offsite.alertFile] : [])],

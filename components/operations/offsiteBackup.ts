@@ -277,9 +277,7 @@ export class OffsiteBackup extends pulumi.ComponentResource {
       name,
       {
         connection,
-        unit: paths.unit,
-        timerFile: paths.timerFile,
-        serviceFile: paths.serviceFile,
+        timer: paths,
         timerText,
         repairs: state.repairs,
         files: [paths.scriptFile, paths.passwordFile, paths.sshKeyFile, paths.knownHostsFile, paths.credentialsFile, paths.ownersFile, paths.alertFile],

@@ -9,16 +9,7 @@ import {
   renderProxyUnit,
 } from "../render/blueGreenUnits";
 import { stepResultOf } from "../steps/remoteScript";
-import {
-  BLUE_GREEN_SERVICE_TYPE,
-  DeployedService,
-  deployServiceSteps,
-  ExtraFile,
-  ProbeTarget,
-  RESTART_SERVICE_TYPE,
-  ServiceArgs,
-  strategyAliases,
-} from "./deployedService";
+import { BLUE_GREEN_SERVICE_TYPE, deployServiceSteps, ExtraFile, RESTART_SERVICE_TYPE, ServiceArgs, ServiceComponent } from "./deployedService";
 
 export interface BlueGreenServiceArgs extends ServiceArgs {
   /** How long the old color may finish requests in flight. */
@@ -55,15 +46,9 @@ export function servingUnitOf(stdout: string, names: BlueGreenNames): string {
  * per-stack proxy; a deploy starts the idle color, gates it, moves traffic, watches it, and
  * drains the old one (render/blueGreenUnits.ts explains the parts).
  */
-export class BlueGreenService extends pulumi.ComponentResource implements DeployedService {
-  public readonly url: pulumi.Output<string>;
-  public readonly revision: pulumi.Output<string>;
-  public readonly releasePath: pulumi.Output<string>;
-  public readonly serviceName: pulumi.Output<string>;
-  public readonly probeTarget: ProbeTarget;
-
+export class BlueGreenService extends ServiceComponent {
   constructor(name: string, args: BlueGreenServiceArgs, opts: pulumi.ComponentResourceOptions = {}) {
-    super(BLUE_GREEN_SERVICE_TYPE, name, {}, { ...opts, aliases: [...(opts.aliases ?? []), ...strategyAliases(RESTART_SERVICE_TYPE)] });
+    super(BLUE_GREEN_SERVICE_TYPE, RESTART_SERVICE_TYPE, name, opts);
     const names = blueGreenNames(args.unitName, args.host.installDir, args.host.envDir);
     const { activate, healthUrl } = deployServiceSteps(this, name, args, {
       unitFile: names.appTemplateFile,
@@ -101,11 +86,12 @@ export class BlueGreenService extends pulumi.ComponentResource implements Deploy
         UNIT_FILE: names.proxyUnitFile,
       }),
     });
-    this.url = activate.stdout.apply(() => healthUrl);
-    this.revision = activate.stdout.apply(() => args.release.commit);
-    this.releasePath = activate.stdout.apply(() => args.release.path);
-    this.serviceName = activate.stdout.apply((out) => servingUnitOf(out, names));
-    this.probeTarget = { healthUrl, alertUnit: names.proxyUnit, colors: { servingLink: names.servingLink, appTemplate: names.appTemplate } };
-    this.registerOutputs({ url: this.url, revision: this.revision, releasePath: this.releasePath, serviceName: this.serviceName });
+    this.finish(
+      activate,
+      args.release,
+      healthUrl,
+      activate.stdout.apply((out) => servingUnitOf(out, names)),
+      { healthUrl, alertUnit: names.proxyUnit, colors: { servingLink: names.servingLink, appTemplate: names.appTemplate } },
+    );
   }
 }

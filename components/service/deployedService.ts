@@ -68,6 +68,33 @@ export interface DeployedService extends pulumi.ComponentResource {
   readonly probeTarget: ProbeTarget;
 }
 
+/**
+ * What both strategies' components share: the outputs the Environment reads, set once the
+ * activation has run, and the aliases that keep a stack's steps through a change of strategy.
+ */
+export abstract class ServiceComponent extends pulumi.ComponentResource implements DeployedService {
+  public readonly url!: pulumi.Output<string>;
+  public readonly revision!: pulumi.Output<string>;
+  public readonly releasePath!: pulumi.Output<string>;
+  public readonly serviceName!: pulumi.Output<string>;
+  public readonly probeTarget!: ProbeTarget;
+
+  protected constructor(type: string, otherType: string, name: string, opts: pulumi.ComponentResourceOptions) {
+    super(type, name, {}, { ...opts, aliases: [...(opts.aliases ?? []), ...strategyAliases(otherType)] });
+  }
+
+  /** Publish the outputs of a deployed service: known once `activate` has run. */
+  protected finish(activate: RemoteStep, release: Release, healthUrl: string, serviceName: pulumi.Output<string>, probeTarget: ProbeTarget): void {
+    const self = this as { -readonly [K in keyof DeployedService]: DeployedService[K] };
+    self.url = activate.stdout.apply(() => healthUrl);
+    self.revision = activate.stdout.apply(() => release.commit);
+    self.releasePath = activate.stdout.apply(() => release.path);
+    self.serviceName = serviceName;
+    self.probeTarget = probeTarget;
+    this.registerOutputs({ url: this.url, revision: this.revision, releasePath: this.releasePath, serviceName: this.serviceName });
+  }
+}
+
 /** A file a strategy installs besides the app's unit (blue-green's proxy and bridges). */
 export interface ExtraFile {
   readonly step: string;

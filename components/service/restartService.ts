@@ -1,17 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { blueGreenFilesOf, blueGreenNames, colorUnits, unitFileOf } from "../../lib/paths";
-import { BLUE_GREEN_SERVICE_TYPE, DeployedService, deployServiceSteps, ProbeTarget, RESTART_SERVICE_TYPE, ServiceArgs, strategyAliases } from "./deployedService";
+import { BLUE_GREEN_SERVICE_TYPE, deployServiceSteps, RESTART_SERVICE_TYPE, ServiceArgs, ServiceComponent } from "./deployedService";
 
 /** Restart strategy: one unit on the app's port; a deploy switches `current` and restarts it. */
-export class RestartService extends pulumi.ComponentResource implements DeployedService {
-  public readonly url: pulumi.Output<string>;
-  public readonly revision: pulumi.Output<string>;
-  public readonly releasePath: pulumi.Output<string>;
-  public readonly serviceName: pulumi.Output<string>;
-  public readonly probeTarget: ProbeTarget;
-
+export class RestartService extends ServiceComponent {
   constructor(name: string, args: ServiceArgs, opts: pulumi.ComponentResourceOptions = {}) {
-    super(RESTART_SERVICE_TYPE, name, {}, { ...opts, aliases: [...(opts.aliases ?? []), ...strategyAliases(BLUE_GREEN_SERVICE_TYPE)] });
+    super(RESTART_SERVICE_TYPE, BLUE_GREEN_SERVICE_TYPE, name, opts);
     const unit = `${args.unitName}.service`;
     // What blue-green may have left on the server: a move to restart stops and removes it.
     const names = blueGreenNames(args.unitName, args.host.installDir, args.host.envDir);
@@ -36,11 +30,6 @@ export class RestartService extends pulumi.ComponentResource implements Deployed
         UNIT_FILE: unitFileOf(unit),
       }),
     });
-    this.url = activate.stdout.apply(() => healthUrl);
-    this.revision = activate.stdout.apply(() => args.release.commit);
-    this.releasePath = activate.stdout.apply(() => args.release.path);
-    this.serviceName = pulumi.output(unit);
-    this.probeTarget = { healthUrl, alertUnit: unit };
-    this.registerOutputs({ url: this.url, revision: this.revision, releasePath: this.releasePath, serviceName: this.serviceName });
+    this.finish(activate, args.release, healthUrl, pulumi.output(unit), { healthUrl, alertUnit: unit });
   }
 }

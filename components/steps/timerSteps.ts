@@ -3,12 +3,17 @@ import { ServerConnection } from "./connection";
 import { remoteScript } from "./remoteScript";
 import { installFile } from "./installFile";
 
-export interface TimerStepsArgs {
-  readonly connection: ServerConnection;
+/** Where a timer and its service live. */
+export interface TimerPaths {
   /** The timer's and its service's name without the suffix, e.g. ai4artsed-production-health. */
   readonly unit: string;
   readonly timerFile: string;
   readonly serviceFile: string;
+}
+
+export interface TimerStepsArgs {
+  readonly connection: ServerConnection;
+  readonly timer: TimerPaths;
   readonly timerText: string;
   /** The drift check's repair count: a stopped or disabled timer is started and enabled again. */
   readonly repairs: pulumi.Input<number>;
@@ -28,13 +33,13 @@ export interface TimerStepsArgs {
  * removal of the timer, its units and its files.
  */
 export function timerSteps(name: string, args: TimerStepsArgs, parent: pulumi.Resource): void {
-  const timer = `${args.unit}.timer`;
+  const timer = `${args.timer.unit}.timer`;
   const enable = `{ systemctl is-enabled --quiet ${timer} && systemctl is-active --quiet ${timer}; } || systemctl enable --now ${timer}`;
   installFile(
     `${name}-timer`,
     {
       connection: args.connection,
-      file: args.timerFile,
+      file: args.timer.timerFile,
       mode: "644",
       text: args.timerText,
       onChange: `systemctl daemon-reload && systemctl enable ${timer} && systemctl restart ${timer}`,
@@ -48,7 +53,7 @@ export function timerSteps(name: string, args: TimerStepsArgs, parent: pulumi.Re
     {
       connection: args.connection,
       deleteScript: "timer-remove",
-      deleteParams: { TIMER_UNIT: args.unit, UNIT_FILES: [args.serviceFile, args.timerFile].join(" "), FILES: args.files.join(" ") },
+      deleteParams: { TIMER_UNIT: args.timer.unit, UNIT_FILES: [args.timer.serviceFile, args.timer.timerFile].join(" "), FILES: args.files.join(" ") },
     },
     { parent, dependsOn: args.removeDependsOn },
   );
