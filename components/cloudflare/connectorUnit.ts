@@ -1,6 +1,6 @@
 /** Pure renderer for the cloudflared connector's systemd unit; no Pulumi, no Cloudflare code. */
 
-import { MANAGED_UNIT_HEADER, sharedSandbox } from "../render/unitParts";
+import { MANAGED_UNIT_HEADER, serviceSandboxAndInstall } from "../render/unitParts";
 
 /** Where systemd hands the token to the service (LoadCredential); the name inside the credentials directory. */
 export const TOKEN_CREDENTIAL = "tunnel-token";
@@ -55,12 +55,5 @@ UMask=0077
 InaccessiblePaths=-/etc/cloudflared -/usr/local/etc/cloudflared
 PrivateUsers=yes
 MemoryDenyWriteExecute=yes
-RemoveIPC=yes
-AmbientCapabilities=
-DevicePolicy=closed
-${sharedSandbox("AF_INET AF_INET6 AF_UNIX AF_NETLINK")}
-
-[Install]
-WantedBy=multi-user.target
-`;
+${serviceSandboxAndInstall("AF_INET AF_INET6 AF_UNIX AF_NETLINK")}`;
 }

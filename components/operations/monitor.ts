@@ -183,7 +183,7 @@ export class HealthMonitor extends pulumi.ComponentResource {
       ),
     );
     // The timer, enabled; on destroy only (or monitor.enabled false) its removal with the service, probe, webhook file and state.
-    timerSteps(
+    const timer = timerSteps(
       name,
       {
         connection,
@@ -197,7 +197,6 @@ export class HealthMonitor extends pulumi.ComponentResource {
       this,
     );
 
-    const timer = `${paths.unit}.timer`;
     this.timerName = pulumi.output(timer);
     this.registerOutputs({ timerName: this.timerName });
   }

@@ -273,7 +273,7 @@ export class OffsiteBackup extends pulumi.ComponentResource {
     // The timer, enabled once its schedule parses; on destroy only (or backup.offsite off) the timer,
     // units, script and credential files go; the repository, shared/ and the state (which
     // repository this data continues) stay.
-    timerSteps(
+    const timer = timerSteps(
       name,
       {
         connection,
@@ -288,7 +288,6 @@ export class OffsiteBackup extends pulumi.ComponentResource {
       this,
     );
 
-    const timer = `${paths.unit}.timer`;
     this.timerName = pulumi.output(timer);
     this.registerOutputs({ timerName: this.timerName });
   }

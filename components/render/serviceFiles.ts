@@ -1,6 +1,6 @@
 /** Pure renderers for the files both deploy strategies install: the systemd unit and its EnvironmentFile. */
 
-import { MANAGED_UNIT_HEADER, sharedSandbox } from "./unitParts";
+import { MANAGED_UNIT_HEADER, serviceSandboxAndInstall } from "./unitParts";
 
 export interface UnitSpec {
   readonly unitName: string;
@@ -60,14 +60,7 @@ UMask=0027
 ReadWritePaths=${[`${spec.installDir}/shared`, ...(spec.writablePaths ?? [])].join(" ")}
 PrivateUsers=yes
 ${network}ProcSubset=pid
-RemoveIPC=yes
-AmbientCapabilities=
-DevicePolicy=closed
-${sharedSandbox("AF_INET AF_INET6 AF_UNIX")}
-
-[Install]
-WantedBy=multi-user.target
-`;
+${serviceSandboxAndInstall("AF_INET AF_INET6 AF_UNIX")}`;
 }
 
 /** One EnvironmentFile line; systemd reads double-quoted values with backslash escapes. */

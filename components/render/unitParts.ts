@@ -31,3 +31,18 @@ SystemCallFilter=@system-service
 SystemCallFilter=~@privileged @resources
 SystemCallErrorNumber=EPERM`;
 }
+
+/**
+ * The end of a long-running service's unit, the app's and the connector's alike: no IPC left
+ * behind, no capabilities, no devices, the shared sandbox, started at boot.
+ */
+export function serviceSandboxAndInstall(addressFamilies: string): string {
+  return `RemoveIPC=yes
+AmbientCapabilities=
+DevicePolicy=closed
+${sharedSandbox(addressFamilies)}
+
+[Install]
+WantedBy=multi-user.target
+`;
+}

@@ -30,9 +30,9 @@ export interface TimerStepsArgs {
 /**
  * The two steps every timer of this program has: its file installed, enabled and started (and
  * started again when drift review found it stopped or disabled), and, on destroy only, the
- * removal of the timer, its units and its files.
+ * removal of the timer, its units and its files. Returns the timer unit's name.
  */
-export function timerSteps(name: string, args: TimerStepsArgs, parent: pulumi.Resource): void {
+export function timerSteps(name: string, args: TimerStepsArgs, parent: pulumi.Resource): string {
   const timer = `${args.timer.unit}.timer`;
   const enable = `{ systemctl is-enabled --quiet ${timer} && systemctl is-active --quiet ${timer}; } || systemctl enable --now ${timer}`;
   installFile(
@@ -57,4 +57,5 @@ export function timerSteps(name: string, args: TimerStepsArgs, parent: pulumi.Re
     },
     { parent, dependsOn: args.removeDependsOn },
   );
+  return timer;
 }
