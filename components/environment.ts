@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { ENVIRONMENT_DEFAULTS, EnvironmentName } from "../config/defaults";
-import { offsiteEnabled, StackConfig, writablePathsOf } from "../config/schema";
+import { EnvironmentName } from "../config/defaults";
+import { offsiteEnabled, StackConfig } from "../config/schema";
 import { BlueGreenService } from "./service/blueGreenService";
 import { DeployedService, ServiceArgs } from "./service/deployedService";
 import { RestartService } from "./service/restartService";
@@ -50,7 +50,6 @@ export function appEnvironment(
       DEBUG: app.debug ? "true" : "false",
       LOG_LEVEL: app.logLevel,
       AI_TOOLS_BASE: aiToolsBaseOf(app.installDir),
-      ...ENVIRONMENT_DEFAULTS[environment].environment,
       ...app.environment,
       ...secrets,
     })),
@@ -90,7 +89,7 @@ export class Environment extends pulumi.ComponentResource {
       ...(backsUpOffsite ? OFFSITE_PACKAGES : []),
       ...app.systemPackages,
     ];
-    const writablePaths = writablePathsOf(app);
+    const writablePaths = app.writablePaths;
     const host = new Host(
       `${name}-host`,
       {

@@ -11,6 +11,7 @@ import { serverSettings } from "./sections/server";
 export { EXAMPLES, LIST_SETTINGS } from "./examples";
 export { RESERVED_ENVIRONMENT_KEYS } from "./values";
 export { writablePathsOf } from "./sections/app";
+import { writablePathsOf } from "./sections/app";
 export { offsiteEnabled, sftpTarget } from "./sections/backup";
 
 /**
@@ -75,24 +76,32 @@ export function configSchema(environment: EnvironmentName) {
       if (config.cloudflare.enabled) checkCloudflare(config.cloudflare, environment, ctx);
       checkOffsite(config.backup.offsite, config.monitor.enabled, ctx);
     })
-    .transform(withDerivedDefaults);
+    .transform((config) => withDerivedDefaults(config, environment));
 }
 
 /**
  * Defaults that depend on other settings, filled in after the checks (which must see what the
- * user set): the firewall's SSH port is the server's, the rate-limit rule's values and its
- * expression on the stack's hostname. Components get the result and have no defaults of their own.
+ * user set): the firewall's SSH port is the server's, the service's writable paths the app's tool
+ * dirs, the unit's environment the environment's defaults under the user's, the rate-limit rule's
+ * values and its expression on the stack's hostname. Components get the result and have no
+ * defaults of their own.
  */
 function withDerivedDefaults<
   T extends {
     server: { port: number };
+    app: { installDir: string; writablePaths?: string[]; environment: Record<string, string> };
     host: { firewall: { sshPort?: number } };
     cloudflare: { hostname?: string; rateLimit: { requestsPerPeriod?: number; periodSeconds?: number; mitigationTimeoutSeconds?: number; expression?: string } };
   },
->(config: T) {
+>(config: T, environment: EnvironmentName) {
   const { rateLimit, hostname } = config.cloudflare;
   return {
     ...config,
+    app: {
+      ...config.app,
+      writablePaths: writablePathsOf(config.app),
+      environment: { ...ENVIRONMENT_DEFAULTS[environment].environment, ...config.app.environment },
+    },
     host: { ...config.host, firewall: { ...config.host.firewall, sshPort: config.host.firewall.sshPort ?? config.server.port } },
     cloudflare: {
       ...config.cloudflare,
