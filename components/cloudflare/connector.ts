@@ -1,7 +1,7 @@
-import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { Host } from "../host/host";
 import { unitFileOf } from "../../lib/paths";
+import { sha256 } from "../../lib/sha256";
 import { remoteScript } from "../steps/remoteScript";
 import { installFile } from "../steps/installFile";
 import { connectorUnitName, renderConnectorUnit } from "./connectorUnit";
@@ -65,7 +65,7 @@ export class Connector extends pulumi.ComponentResource {
         script: "cloudflared-install",
         params: {
           UNIT_NAME: unit,
-          UNIT_SHA256: crypto.createHash("sha256").update(unitText).digest("hex"),
+          UNIT_SHA256: sha256(unitText),
           TUNNEL_ID: tunnel.tunnelId,
           PUBLIC_HOSTNAME: tunnel.hostname,
           TOKEN_FILE: tokenFile,

@@ -3,10 +3,10 @@ import { ServerConnection } from "../steps/connection";
 import { ENV_DIR, TOOLS_DIR } from "../../lib/paths";
 import { remoteScript } from "../steps/remoteScript";
 
-/** Debian packages a deploy needs on the server. */
 /** uv from PyPI, pinned: builds the venvs. */
 export const UV_VERSION = "0.13.9";
 
+/** Debian packages a deploy needs on the server. */
 export const BASE_PACKAGES = ["git", "python3-venv", "python3-pip", "nodejs", "npm", "ufw", "curl", "ca-certificates", "tar", "util-linux"];
 
 export interface HostArgs {

@@ -1,5 +1,5 @@
-import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { sha256 } from "../../lib/sha256";
 import { sftpTarget, StackConfig } from "../../config/schema";
 import { renderScript } from "../steps/commands";
 import { driftCheck } from "../providers/drift";
@@ -143,9 +143,6 @@ export function offsiteObservationParams(unitName: string, repository: string) {
   };
 }
 
-function sha256(text: string): string {
-  return crypto.createHash("sha256").update(text).digest("hex");
-}
 
 function duration(seconds: number): string {
   if (seconds < 3600) return `${Math.max(0, Math.round(seconds / 60))} min`;

@@ -1,5 +1,5 @@
-import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { sha256 } from "../../lib/sha256";
 import { Host } from "../host/host";
 import { remoteScript } from "../steps/remoteScript";
 
@@ -15,7 +15,7 @@ export interface FrontendBuildArgs {
 
 /** Same tree and commands, same dist: a key that changes only when the build would. */
 export function frontendBuildKey(tree: string, installCommand: string, buildCommand: string): string {
-  return crypto.createHash("sha256").update(`${tree}\n${installCommand}\n${buildCommand}`).digest("hex").slice(0, 24);
+  return sha256(`${tree}\n${installCommand}\n${buildCommand}`).slice(0, 24);
 }
 
 /** frontends/<key>/dist: built only when the frontend tree or its commands change. */

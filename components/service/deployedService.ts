@@ -1,6 +1,6 @@
-import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { environmentFileOf } from "../../lib/paths";
+import { sha256 } from "../../lib/sha256";
 import { driftCheck, ServerObservation } from "../providers/drift";
 import { Host } from "../host/host";
 import { Release } from "../release/release";
@@ -107,8 +107,9 @@ export interface ExtraFile {
 export interface StrategySteps {
   /** The app's unit file: the unit itself, or the colors' template. */
   readonly unitFile: string;
-  /** The app's unit text; a color template when `color` is set. */
+  /** Whether the app's unit is the colors' template (instances <unit>@blue and @green). */
   readonly color: boolean;
+  /** Units the app's unit wants started with it. */
   readonly wants: readonly string[];
   /** Run when the app's unit file changed. */
   readonly unitOnChange: string;
@@ -119,10 +120,6 @@ export interface StrategySteps {
   readonly activate: { readonly script: "activate" | "activate-blue-green"; readonly params: (healthUrl: string) => RemoteParams };
   /** Destroy only: what service-remove stops and deletes. */
   readonly removeParams: (environmentFile: string) => RemoteParams;
-}
-
-export function sha256(text: string): string {
-  return crypto.createHash("sha256").update(text).digest("hex");
 }
 
 /**
@@ -147,7 +144,7 @@ export function deployServiceSteps(owner: pulumi.ComponentResource, name: string
     color: strategy.color,
     wants: [...strategy.wants],
   });
-  const extraFiles = strategy.extraFiles;
+  const { extraFiles } = strategy;
   // What observe.sh prints of the unit files: the app's, then the strategy's others, one after the other.
   const unitFilesText = [unitText, ...extraFiles.map((f) => f.text)].join("");
   const environmentText = pulumi.secret(pulumi.output(args.environment).apply(renderEnvironmentFile));

@@ -49,7 +49,7 @@ export function remoteScript(name: string, args: RemoteScriptArgs, opts: pulumi.
   );
 }
 
-/** The machine-readable result a step printed as its last line (step_result in lib.sh), if any. */
+/** The machine-readable result a step printed as its last line (step_result in remote/lib/result.sh), if any. */
 export function stepResultOf(stdout: string): Readonly<Record<string, string>> | undefined {
   const last = stdout.trimEnd().split("\n").pop() ?? "";
   const match = last.match(/^@@result (\{.*\})$/);
