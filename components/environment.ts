@@ -37,11 +37,7 @@ export interface EnvironmentArgs {
 }
 
 /** The variables the app reads, program-set first; app secrets come in as a secret Output. */
-export function appEnvironment(
-  environment: EnvironmentName,
-  config: StackConfig,
-  secretKey: pulumi.Input<string>,
-): pulumi.Output<Record<string, string>> {
+export function appEnvironment(config: StackConfig, secretKey: pulumi.Input<string>): pulumi.Output<Record<string, string>> {
   const { app } = config;
   return pulumi.secret(
     pulumi.all([secretKey, app.secrets]).apply(([key, secrets]): Record<string, string> => ({
@@ -144,7 +140,7 @@ export class Environment extends pulumi.ComponentResource {
       keepReleases: app.keepReleases,
       keepBackups: app.keepBackups,
       backendDir: app.backendDir,
-      environment: appEnvironment(args.environment, config, secretKey.result),
+      environment: appEnvironment(config, secretKey.result),
       observed,
     };
     // One name for both strategies: a switch of app.deployStrategy updates the steps in place.
