@@ -61,6 +61,8 @@ test("1. a release that dies inside the watch window fails up with what failed, 
 });
 
 test("2. a setting that would tear the environment down is refused before anything on the server changes", async () => {
+  // The last deploy's old color drains in the background and removes its socket when done: wait, so only this test's commands could change the server.
+  await shOk(server, "for i in $(seq 1 600); do systemctl list-units --all --state=active --no-legend 'ai4artsed-production-drain-*' | grep -q . || exit 0; sleep 0.5; done; exit 1");
   const before = await serverFiles();
   const cases: Array<[string, string, string]> = [
     ["app.installDir", "/opt/ai4artsed-elsewhere", "/opt/ai4artsed-production"],
