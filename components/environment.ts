@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { EnvironmentName } from "../config/defaults";
-import { offsiteEnabled, StackConfig } from "../config/schema";
+import { StackConfig } from "../config/schema";
 import { BlueGreenService } from "./service/blueGreenService";
 import { DeployedService, ServiceArgs } from "./service/deployedService";
 import { RestartService } from "./service/restartService";
@@ -78,7 +78,7 @@ export class Environment extends pulumi.ComponentResource {
     const child = { parent: this };
 
     const offsite = config.backup.offsite;
-    const backsUpOffsite = offsiteEnabled(offsite);
+    const backsUpOffsite = offsite.enabled;
     const packages = [
       ...BASE_PACKAGES,
       ...(app.deployStrategy === "blue-green" ? BLUE_GREEN_PACKAGES : []),
@@ -166,7 +166,7 @@ export class Environment extends pulumi.ComponentResource {
         { ...child, dependsOn: [service] },
       );
     }
-    if (offsiteEnabled(offsite)) {
+    if (offsite.enabled) {
       new OffsiteBackup(
         `${name}-offsite-backup`,
         {

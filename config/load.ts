@@ -1,6 +1,9 @@
 import { z } from "zod";
 import { ENVIRONMENTS, EnvironmentName } from "./defaults";
+import { ConfigError } from "../lib/errors";
 import { configSchema, EXAMPLES, LIST_SETTINGS, StackConfig } from "./schema";
+
+export { ConfigError };
 
 export const PROJECT = "ai4artsed";
 export const CONFIG_SECTIONS = ["environment", "providers", "server", "app", "host", "monitor", "cloudflare", "backup"] as const;
@@ -11,20 +14,6 @@ export type RawConfig = Partial<Record<(typeof CONFIG_SECTIONS)[number], unknown
 export interface ValidConfig {
   readonly environment: EnvironmentName;
   readonly config: StackConfig;
-}
-
-/** Every problem of a stack's config at once, each naming the key, the fault and a fix. */
-export class ConfigError extends Error {
-  constructor(
-    public readonly stack: string,
-    public readonly problems: string[],
-  ) {
-    super(
-      `Stack '${stack}' has ${problems.length} config problem${problems.length === 1 ? "" : "s"}; nothing was changed on the server:\n` +
-        problems.map((p) => `  - ${p}`).join("\n"),
-    );
-    this.name = "ConfigError";
-  }
 }
 
 function describeInput(input: unknown): string {

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { CLOUDFLARE_DEFAULTS, ENVIRONMENT_DEFAULTS, ENVIRONMENTS, EnvironmentName } from "./defaults";
 import { appSettings, checkBlueGreen, checkWritablePaths } from "./sections/app";
-import { checkOffsite, offsiteSettings } from "./sections/backup";
+import { checkOffsite, offsiteInEffect, offsiteSettings } from "./sections/backup";
 import { checkCloudflare, cloudflareSettings } from "./sections/cloudflare";
 import { hostSettings } from "./sections/host";
 import { monitorSettings } from "./sections/monitor";
@@ -12,7 +12,6 @@ export { EXAMPLES, LIST_SETTINGS } from "./examples";
 export { RESERVED_ENVIRONMENT_KEYS } from "./values";
 export { writablePathsOf } from "./sections/app";
 import { writablePathsOf } from "./sections/app";
-export { offsiteEnabled, sftpTarget } from "./sections/backup";
 
 /**
  * How remote steps and generated secrets run: `plugins` through the command and random
@@ -83,8 +82,8 @@ export function configSchema(environment: EnvironmentName) {
  * Defaults that depend on other settings, filled in after the checks (which must see what the
  * user set): the firewall's SSH port is the server's, the service's writable paths the app's tool
  * dirs, the unit's environment the environment's defaults under the user's, the rate-limit rule's
- * values and its expression on the stack's hostname. Components get the result and have no
- * defaults of their own.
+ * values and its expression on the stack's hostname, the off-host backup's enabled as it takes
+ * effect. Components get the result and have no defaults of their own.
  */
 function withDerivedDefaults<
   T extends {
@@ -92,6 +91,7 @@ function withDerivedDefaults<
     app: { installDir: string; writablePaths?: string[]; environment: Record<string, string> };
     host: { firewall: { sshPort?: number } };
     cloudflare: { hostname?: string; rateLimit: { requestsPerPeriod?: number; periodSeconds?: number; mitigationTimeoutSeconds?: number; expression?: string } };
+    backup: { offsite: { enabled?: boolean; repository?: string } };
   },
 >(config: T, environment: EnvironmentName) {
   const { rateLimit, hostname } = config.cloudflare;
@@ -113,6 +113,7 @@ function withDerivedDefaults<
         expression: rateLimit.expression ?? `(http.host eq "${hostname ?? ""}")`,
       },
     },
+    backup: { ...config.backup, offsite: offsiteInEffect(config.backup.offsite) },
   };
 }
 

@@ -6,9 +6,9 @@ import { JOURNALD_DROPIN } from "../host/journald";
 import { monitorObservationParams } from "../operations/monitor";
 import { offsiteObservationParams } from "../operations/offsiteBackup";
 import { ENV_DIR, environmentFileOf, serviceObservationParams } from "../../lib/paths";
-import { ConfigError } from "../../config/load";
+import { ConfigError } from "../../lib/errors";
 import { EnvironmentName } from "../../config/defaults";
-import { offsiteEnabled, StackConfig } from "../../config/schema";
+import { StackConfig } from "../../config/schema";
 import { identityOf, identityProblems, identityRecordOf, renderIdentity } from "./stackIdentity";
 import { runOverSsh, SshResult, SshTarget } from "../../lib/ssh";
 
@@ -81,7 +81,7 @@ export async function inspectServer(
     SSH_RULE_TAG,
     JOURNALD_DROPIN,
     ...(config.monitor.enabled ? monitorObservationParams(app.serviceName, ENV_DIR) : {}),
-    ...(offsiteEnabled(config.backup.offsite) ? offsiteObservationParams(app.serviceName, config.backup.offsite.repository) : {}),
+    ...(config.backup.offsite.enabled ? offsiteObservationParams(app.serviceName, config.backup.offsite.repository) : {}),
   });
   const resolve = renderScript("resolve", {
     INSTALL_DIR: app.installDir,

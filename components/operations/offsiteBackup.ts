@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { sha256 } from "../../lib/sha256";
-import { sftpTarget, StackConfig } from "../../config/schema";
+import { sftpTarget } from "../../lib/restic";
+import { StackConfig } from "../../config/schema";
 import { renderScript } from "../steps/commands";
 import { driftCheck } from "../providers/drift";
 import { Host } from "../host/host";
@@ -15,7 +16,7 @@ import { MANAGED_UNIT_HEADER, sharedSandbox } from "../render/unitParts";
 export const OFFSITE_PACKAGES = ["restic", "openssh-client"];
 
 /** The validated `backup.offsite` settings of a stack that backs up. */
-export type OffsiteSettings = StackConfig["backup"]["offsite"] & { readonly repository: string };
+export type OffsiteSettings = Extract<StackConfig["backup"]["offsite"], { enabled: true }>;
 
 /** The names a stack's off-host backup uses on the server; destroy removes all but the state. */
 export function offsitePaths(unitName: string, envDir: string = ENV_DIR) {

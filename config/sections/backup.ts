@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { sftpTarget } from "../../lib/restic";
 import { OFFSITE_DEFAULTS } from "../defaults";
 import { ENV_NAME, OFFSITE_REPOSITORY, bool, credentialValue, hostKey, privateKey, wholeNumber } from "../values";
 
@@ -45,6 +46,14 @@ export function offsiteEnabled<T extends { enabled?: boolean; repository?: strin
   return offsite.enabled !== false && offsite.repository !== undefined;
 }
 
+/**
+ * backup.offsite as it takes effect, for the components: enabled is true exactly when a repository
+ * is set and enabled is not false, and the repository is then known to be set.
+ */
+export function offsiteInEffect<T extends { enabled?: boolean; repository?: string }>(offsite: T) {
+  return offsiteEnabled(offsite) ? { ...offsite, enabled: true as const } : { ...offsite, enabled: false as const };
+}
+
 /** What an enabled off-host backup needs beyond each key's own format. */
 export function checkOffsite(
   offsite: { enabled?: boolean; repository?: string; password?: string; sshKey?: string; hostKey?: string },
@@ -69,13 +78,4 @@ export function checkOffsite(
   if (!monitorEnabled) {
     issue("enabled", "needs monitor.enabled true: the health monitor's timer checks the backup's age and alerts when it fails or goes stale; set monitor.enabled true, or backup.offsite.enabled false");
   }
-}
-
-/** The SSH side of an sftp repository URL (both of restic's forms), or undefined when it names no user and host. */
-export function sftpTarget(repository: string): { user: string; host: string; port: number } | undefined {
-  const short = repository.match(/^sftp:([a-z_][a-z0-9_-]*)@([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):(?!\/\/)./);
-  if (short) return { user: short[1], host: short[2], port: 22 };
-  const url = repository.match(/^sftp:\/\/([a-z_][a-z0-9_-]*)@([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(?::(\d{1,5}))?\/./);
-  if (url) return { user: url[1], host: url[2], port: url[3] ? Number(url[3]) : 22 };
-  return undefined;
 }

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "child_process";
 import { ConfigError, parseStackConfig, RawConfig } from "../../config/load";
-import { sftpTarget } from "../../config/schema";
+import { sftpTarget } from "../../lib/restic";
 import { inspectServer } from "../../components/inspect/deployFacts";
 import { denyPortsOf } from "../../components/environment";
 import { knownHostsLine, lastBackupReport, renderOffsiteService, renderOffsiteTimer } from "../../components/operations/offsiteBackup";
@@ -21,11 +21,13 @@ const OFFSITE = {
 test("config: off unless a repository is set; defaults nightly, 7/4/12, a weekly 5% check, 48 h", () => {
   const none = parseStackConfig("production", rawConfig(), SECRET_SECTIONS).config.backup.offsite;
   assert.equal(none.repository, undefined);
+  assert.equal(none.enabled, false);
   const { offsite } = parseStackConfig("production", rawConfig({ backup: { offsite: OFFSITE } }), SECRET_SECTIONS).config.backup;
   assert.deepEqual(
     { ...offsite, password: undefined, sshKey: undefined },
     {
       ...OFFSITE,
+      enabled: true,
       password: undefined,
       sshKey: undefined,
       credentials: {},
