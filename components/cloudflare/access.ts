@@ -28,12 +28,12 @@ export interface AccessArgs {
   readonly hostname: string;
   /** Label in the dashboard, e.g. ai4artsed-production. */
   readonly label: string;
-  /** Emails admitted. Defaults to []. */
-  readonly allowedEmails?: readonly string[];
-  /** Email domains admitted. Defaults to []. At least one email or domain is needed. */
-  readonly allowedEmailDomains?: readonly string[];
-  /** Countries a visitor must be in. Defaults to ["DE"]. */
-  readonly countries?: readonly string[];
+  /** Emails admitted. */
+  readonly allowedEmails: readonly string[];
+  /** Email domains admitted. At least one email or domain is needed. */
+  readonly allowedEmailDomains: readonly string[];
+  /** Countries a visitor must be in (at least one). */
+  readonly countries: readonly string[];
   /** How long a sign-in lasts. */
   readonly sessionDuration: string;
 }
@@ -54,7 +54,7 @@ export class Access extends pulumi.ComponentResource {
     super("ai4artsed:cloudflare:Access", name, {}, opts);
     const child = { parent: this };
     const sessionDuration = args.sessionDuration;
-    const rules = accessRules(args.allowedEmails ?? [], args.allowedEmailDomains ?? [], args.countries ?? ["DE"]);
+    const rules = accessRules(args.allowedEmails, args.allowedEmailDomains, args.countries);
     let requires: cloudflare.types.input.ZeroTrustAccessPolicyRequire[] = rules.requires;
     if (rules.countryGroup.length > 0) {
       const group = new cloudflare.ZeroTrustAccessGroup(

@@ -5,6 +5,10 @@ import { remoteScript } from "../steps/remoteScript";
 
 /** uv from PyPI, pinned: builds the venvs. */
 export const UV_VERSION = "0.13.9";
+/** uv's own venv, the binary in it, and its host-wide cache, which every stack's venvs hardlink from. */
+export const UV_DIR = `${TOOLS_DIR}/uv-${UV_VERSION}`;
+export const UV_BINARY = `${UV_DIR}/bin/uv`;
+export const UV_CACHE = `${TOOLS_DIR}/uv-cache`;
 
 /** Debian packages a deploy needs on the server. */
 export const BASE_PACKAGES = ["git", "python3-venv", "python3-pip", "nodejs", "npm", "ufw", "curl", "ca-certificates", "tar", "util-linux"];
@@ -18,21 +22,31 @@ export interface HostArgs {
   readonly serviceUser: string;
   /** Packages to install when missing: BASE_PACKAGES and what the stack adds. */
   readonly packages: readonly string[];
-  /** Remove shared/ and backups/ too on destroy. Defaults to false: pupils' exports and keys stay. */
-  readonly purgeSharedOnDestroy?: boolean;
   /**
    * Paths kept in shared/ (trailing slash: directory). A hand-made checkout found in installDir is
-   * adopted: these are copied into shared/ and may differ from their committed version. Defaults to none.
+   * adopted: these are copied into shared/ and may differ from their committed version.
    */
-  readonly sharedPaths?: readonly string[];
+  readonly sharedPaths: readonly string[];
   /** Where the server keeps what the stack deployed with (stackIdentity.ts), and that record's text. */
   readonly identityRecord: string;
   readonly identity: string;
   /**
    * Absolute paths outside installDir the service may write (the unit's ReadWritePaths=); a missing
-   * one is created for the service user, an existing one left to its owner. Defaults to none.
+   * one is created for the service user, an existing one left to its owner.
    */
-  readonly writablePaths?: readonly string[];
+  readonly writablePaths: readonly string[];
+}
+
+/** host-layout's parameters: the service user, the directories, the record of the stack's identity. */
+export function layoutParams(args: Pick<HostArgs, "installDir" | "serviceUser" | "writablePaths" | "identityRecord" | "identity">) {
+  return {
+    INSTALL_DIR: args.installDir,
+    SERVICE_USER: args.serviceUser,
+    ENV_DIR,
+    WRITABLE_PATHS: args.writablePaths.join("\n"),
+    IDENTITY_RECORD: args.identityRecord,
+    IDENTITY: args.identity,
+  };
 }
 
 /** The server's base: packages, service user, this environment's directory layout. */
@@ -42,10 +56,6 @@ export class Host extends pulumi.ComponentResource {
   public readonly serviceUser: string;
   public readonly envDir: string;
   public readonly writablePaths: readonly string[];
-  /** The pinned uv binary the host step installs. */
-  public readonly uv: string;
-  /** uv's host-wide cache, shared by the stacks' venvs. */
-  public readonly uvCache: string;
   /** The step later steps wait for: layout in place, packages installed. */
   public readonly ready: pulumi.Resource;
   public readonly installDirOutput: pulumi.Output<string>;
@@ -56,20 +66,17 @@ export class Host extends pulumi.ComponentResource {
     this.installDir = args.installDir;
     this.serviceUser = args.serviceUser;
     this.envDir = ENV_DIR;
-    this.writablePaths = args.writablePaths ?? [];
-    const uvDir = `${TOOLS_DIR}/uv-${UV_VERSION}`;
-    this.uv = `${uvDir}/bin/uv`;
-    this.uvCache = `${TOOLS_DIR}/uv-cache`;
+    this.writablePaths = args.writablePaths;
 
     // First of all: check and take over a hand-made checkout in installDir, or stop before anything changes.
     const adopt = remoteScript(
       `${name}-adopt`,
-      { connection: args.connection, script: "adopt", params: { INSTALL_DIR: args.installDir, SHARED_PATHS: (args.sharedPaths ?? []).join("\n") } },
+      { connection: args.connection, script: "adopt", params: { INSTALL_DIR: args.installDir, SHARED_PATHS: args.sharedPaths.join("\n") } },
       { parent: this },
     );
     const packages = remoteScript(
       `${name}-packages`,
-      { connection: args.connection, script: "host-packages", params: { PACKAGES: args.packages.join(" "), UV_VERSION, UV_DIR: uvDir } },
+      { connection: args.connection, script: "host-packages", params: { PACKAGES: args.packages.join(" "), UV_VERSION, UV_DIR } },
       { parent: this, dependsOn: [adopt] },
     );
     this.ready = remoteScript(
@@ -77,16 +84,10 @@ export class Host extends pulumi.ComponentResource {
       {
         connection: args.connection,
         script: "host-layout",
-        params: {
-          INSTALL_DIR: args.installDir,
-          SERVICE_USER: args.serviceUser,
-          ENV_DIR: this.envDir,
-          WRITABLE_PATHS: this.writablePaths.join("\n"),
-          IDENTITY_RECORD: args.identityRecord,
-          IDENTITY: args.identity,
-        },
+        params: layoutParams(args),
         deleteScript: "layout-remove",
-        deleteParams: { INSTALL_DIR: args.installDir, PURGE_SHARED: args.purgeSharedOnDestroy ? "yes" : "no", IDENTITY_RECORD: args.identityRecord },
+        // Destroy never removes shared/ or backups/: the pupils' exports and keys stay.
+        deleteParams: { INSTALL_DIR: args.installDir, PURGE_SHARED: "no", IDENTITY_RECORD: args.identityRecord },
       },
       { parent: this, dependsOn: [packages] },
     );

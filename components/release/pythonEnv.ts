@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { driftCheck } from "../providers/drift";
-import { Host } from "../host/host";
+import { Host, UV_BINARY, UV_CACHE } from "../host/host";
 import { remoteScript } from "../steps/remoteScript";
 
 /** The interpreter venvs are made with: the distribution's Python 3. */
@@ -12,6 +12,11 @@ export interface PythonEnvArgs {
   readonly requirementsBlob: string;
   /** observe.sh's `venvs` section; undefined when the server was not observed. */
   readonly observedVenvs?: string;
+}
+
+/** venv.sh's parameters: build venvs/<requirements blob> of installDir with the host's uv. */
+export function venvParams(installDir: string, requirementsBlob: string, repairs: pulumi.Input<number>) {
+  return { INSTALL_DIR: installDir, REQUIREMENTS_BLOB: requirementsBlob, PYTHON, UV: UV_BINARY, UV_CACHE, REPAIR: repairs };
 }
 
 /** venvs/<requirements blob>: built once per requirements content with uv, shared by releases. */
@@ -35,14 +40,7 @@ export class PythonEnv extends pulumi.ComponentResource {
       {
         connection: args.host.connection,
         script: "venv",
-        params: {
-          INSTALL_DIR: args.host.installDir,
-          REQUIREMENTS_BLOB: args.requirementsBlob,
-          PYTHON: PYTHON,
-          UV: args.host.uv,
-          UV_CACHE: args.host.uvCache,
-          REPAIR: state.repairs,
-        },
+        params: venvParams(args.host.installDir, args.requirementsBlob, state.repairs),
       },
       { parent: this, dependsOn: [args.host.ready] },
     );

@@ -15,8 +15,8 @@ export interface ReleaseArgs {
   readonly backendDir: string;
   /** Frontend directory inside the repository. */
   readonly frontendDir: string;
-  /** Paths linked to shared/ (trailing slash: directory). Defaults to none. */
-  readonly sharedPaths?: readonly string[];
+  /** Paths linked to shared/ (trailing slash: directory). */
+  readonly sharedPaths: readonly string[];
   /** Shell command run in the new release (venv on PATH, as the service user, read-only); a failure stops the deploy. Defaults to none. */
   readonly testCommand?: string;
   /** Seconds the test command may run. */
@@ -46,7 +46,7 @@ export class Release extends pulumi.ComponentResource {
           DIST_DIR: args.frontend.distDir,
           BACKEND_DIR: args.backendDir,
           FRONTEND_DIR: args.frontendDir,
-          SHARED_PATHS: (args.sharedPaths ?? []).join("\n"),
+          SHARED_PATHS: args.sharedPaths.join("\n"),
           SERVICE_USER: args.host.serviceUser,
           TEST_COMMAND: args.testCommand,
           TEST_TIMEOUT_SECONDS: args.testCommand === undefined ? undefined : args.testTimeoutSeconds,
@@ -66,7 +66,7 @@ export class Release extends pulumi.ComponentResource {
         params: {
           INSTALL_DIR: args.host.installDir,
           SERVICE_USER: args.host.serviceUser,
-          SHARED_PATHS: (args.sharedPaths ?? []).join("\n"),
+          SHARED_PATHS: args.sharedPaths.join("\n"),
         },
       },
       { parent: this, dependsOn: [exported] },
