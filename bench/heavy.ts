@@ -3,9 +3,14 @@
  * one small package added to requirements-heavy.txt, a new venv with uv beside the old one against
  * the old way's pip install in place; disk for venvs/, bytecode's share and worth, an empty cache.
  */
-import { TOOLS_DIR } from "../lib/paths";
-import { identityRecordOf } from "../components/inspect/stackIdentity";
-import { deploy, mutate, publishRepo, shOk, TestServer } from "../test/host/harness";
+import { parseStackConfig } from "../config/load";
+import { layoutParams, UV_CACHE } from "../components/host/host";
+import { denyPortsOf } from "../components/environment";
+import { identityOf, identityRecordOf, renderIdentity } from "../components/inspect/stackIdentity";
+import { inspectServer } from "../components/inspect/deployFacts";
+import { venvParams } from "../components/release/pythonEnv";
+import { remoteInvocation, renderScript } from "../components/steps/commands";
+import { mutate, publishRepo, SERVER_REPO, sh, shOk, TestServer } from "../tools/testserver/client";
 import { note } from "./table";
 
 const HEAVY_FILE = "requirements-heavy.txt";
@@ -15,13 +20,19 @@ const FRESH_DIR = "/opt/ai4artsed-heavy-fresh";
 const FRESH_BASELINE_VENV = "/opt/ai4artsed-baseline-fresh-venv";
 const IMPORTS = "import flask, numpy, scipy, scipy.stats, pandas";
 
-const heavyApp = (installDir: string) => ({ app: { installDir, branch: "main", requirementsFile: HEAVY_FILE, deployStrategy: "restart" } });
 /**
- * The heavy venvs are built as the development stack's steps (the benchmark's pulumi stack is
- * production): the server records one install dir per stack and refuses another.
+ * The heavy venvs are built by the steps `pulumi up` runs for them (the same scripts, rendered
+ * with the same parameters), each install dir as a development stack of its own name: the
+ * benchmark's pulumi stack is production, and the server records one install dir per stack.
  */
-const HEAVY_STACK = "development";
-const HEAVY_RECORD = identityRecordOf(HEAVY_STACK);
+function heavyStack(server: TestServer, installDir: string) {
+  const stack = `bench-${installDir.split("/").pop()}`;
+  const raw = {
+    server: { address: server.host, port: server.port, user: server.user, privateKey: server.privateKey, hostKey: server.hostKey },
+    app: { repoUrl: SERVER_REPO, installDir, branch: "main", requirementsFile: HEAVY_FILE, deployStrategy: "restart" },
+  };
+  return { stack, ...parseStackConfig(stack, { environment: "development", ...raw }, new Set(["server"])) };
+}
 
 /** Seconds a command takes on the server, timed there (no SSH in it). */
 async function timedOnServer(server: TestServer, command: string): Promise<number> {
@@ -38,19 +49,36 @@ async function bytecodeMegabytes(server: TestServer, venv: string): Promise<numb
   return Number(await shOk(server, `find ${venv} -name __pycache__ -type d -prune -print0 | du -cm --files0-from=- | tail -n 1 | cut -f1`));
 }
 
-/** The python-build step alone, as `pulumi up` runs it; its seconds and the venv it built. */
-async function buildVenv(server: TestServer, installDir: string, steps: string[] = ["python-build"]): Promise<{ seconds: number; venv: string }> {
-  const built = await deploy(server, HEAVY_STACK, heavyApp(installDir), steps);
-  const run = built.runs.find((r) => r.step === "python-build")!;
-  if (!/built/.test(run.result.stdout)) throw new Error(`the heavy venv was not built anew:\n${run.result.stdout}`);
-  return { seconds: run.seconds, venv: `${installDir}/venvs/${built.facts.requirementsBlob}` };
+async function runStep(server: TestServer, step: string, script: Parameters<typeof renderScript>[0], params: Parameters<typeof renderScript>[1]): Promise<{ seconds: number; stdout: string }> {
+  const started = Date.now();
+  const result = await sh(server, remoteInvocation(renderScript(script, params), server.user));
+  if (result.code !== 0) throw new Error(`${step} failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
+  return { seconds: (Date.now() - started) / 1000, stdout: result.stdout };
+}
+
+/**
+ * The python-build step alone (after the program-time fetch, and host-layout on a new install
+ * dir), as `pulumi up` runs it; its seconds and the venv it built.
+ */
+async function buildVenv(server: TestServer, installDir: string, withLayout = false): Promise<{ seconds: number; venv: string }> {
+  const { stack, environment, config } = heavyStack(server, installDir);
+  const { facts } = await inspectServer(stack, environment, config, denyPortsOf(config));
+  const { app } = config;
+  if (withLayout) {
+    const identity = renderIdentity(identityOf(environment, config));
+    const layout = layoutParams({ installDir, serviceUser: app.serviceUser, writablePaths: app.writablePaths, identityRecord: identityRecordOf(stack), identity });
+    await runStep(server, "host-layout", "host-layout", { ...layout, LAYOUT_ID: facts.layoutId });
+  }
+  const run = await runStep(server, "python-build", "venv", { ...venvParams(installDir, facts.requirementsBlob, 0), LAYOUT_ID: facts.layoutId });
+  if (!/built/.test(run.stdout)) throw new Error(`the heavy venv was not built anew:\n${run.stdout}`);
+  return { seconds: run.seconds, venv: `${installDir}/venvs/${facts.requirementsBlob}` };
 }
 
 let previousVenv = "";
 
 /** Not measured: each way gets the heavy requirements once, as after any earlier deploy. */
 export async function setUpHeavy(server: TestServer, baselineDir: string): Promise<void> {
-  previousVenv = (await buildVenv(server, HEAVY_DIR, ["host-layout", "python-build"])).venv;
+  previousVenv = (await buildVenv(server, HEAVY_DIR, true)).venv;
   await shOk(server, `${baselineDir}/venv/bin/pip install -q --disable-pip-version-check -r ${baselineDir}/${HEAVY_FILE}`);
 }
 
@@ -83,11 +111,10 @@ export async function heavyRound(server: TestServer, repo: string, baselineDir: 
   // A fresh server: no cache, no earlier venv. The kept cache comes back afterwards: a cache
   // filled anew holds other files (inodes) than the venvs linked from the old one.
   const emptyLabel = "heavy: build from an empty cache, fresh server [s] (old: new venv, pip --no-cache-dir)";
-  const cache = `${TOOLS_DIR}/uv-cache`;
-  // The fresh dir is another install dir for the same stack: its record is set aside meanwhile.
-  await shOk(server, `rm -rf ${FRESH_DIR} ${cache}.kept && mv ${cache} ${cache}.kept && mv ${HEAVY_RECORD} ${HEAVY_RECORD}.kept`);
-  note(emptyLabel, "program", (await buildVenv(server, FRESH_DIR, ["host-layout", "python-build"])).seconds, 1);
-  await shOk(server, `rm -rf ${FRESH_DIR} ${FRESH_BASELINE_VENV} ${cache} && mv ${cache}.kept ${cache} && mv ${HEAVY_RECORD}.kept ${HEAVY_RECORD}`);
+  const cache = UV_CACHE;
+  await shOk(server, `rm -rf ${FRESH_DIR} ${cache}.kept && mv ${cache} ${cache}.kept`);
+  note(emptyLabel, "program", (await buildVenv(server, FRESH_DIR, true)).seconds, 1);
+  await shOk(server, `rm -rf ${FRESH_DIR} ${FRESH_BASELINE_VENV} ${cache} ${identityRecordOf(heavyStack(server, FRESH_DIR).stack)} && mv ${cache}.kept ${cache}`);
   note(
     emptyLabel,
     "baseline",

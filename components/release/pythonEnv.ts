@@ -15,7 +15,7 @@ export interface PythonEnvArgs {
 }
 
 /** venv.sh's parameters: build venvs/<requirements blob> of installDir with the host's uv. */
-export function venvParams(installDir: string, requirementsBlob: string, repairs: pulumi.Input<number>) {
+export function venvParams<Repairs extends pulumi.Input<number>>(installDir: string, requirementsBlob: string, repairs: Repairs) {
   return { INSTALL_DIR: installDir, REQUIREMENTS_BLOB: requirementsBlob, PYTHON, UV: UV_BINARY, UV_CACHE, REPAIR: repairs };
 }
 
