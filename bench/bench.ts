@@ -19,7 +19,7 @@ import {
 import { LoadSummary, startLoad } from "../tools/load/load";
 import { PulumiWorkspace } from "../tools/workspace";
 import { DEFAULT_SYSTEM_PACKAGES } from "../config/defaults";
-import { configErrorRound, enginePhases, removeConfigErrorWorkspace } from "./engine";
+import { configErrorRound, engineFloorRound, enginePhases, removeEngineWorkspaces } from "./engine";
 import { setUpHeavy, heavyRound } from "./heavy";
 import { note, printTable } from "./table";
 
@@ -142,6 +142,20 @@ async function measure(server: TestServer, system: System, scenario: Scenario, r
   );
 }
 
+/**
+ * The app's own start on this server, part of every deploy's floor: from a restart of the old
+ * way's unit (no load) until the app answers.
+ */
+async function appStartRound(server: TestServer): Promise<void> {
+  const ms = await shOk(
+    server,
+    `s=$(date +%s%N); systemctl restart ${BASELINE_UNIT}; ` +
+      `timeout 120 sh -c 'until curl -sf -o /dev/null http://127.0.0.1:${BASELINE_PORT}/api/schema/info; do sleep 0.02; done'; ` +
+      "echo $(( ($(date +%s%N) - s) / 1000000 ))",
+  );
+  note("the app's own start: restart until it answers (no load) [s]", "baseline", Number(ms.trim().split("\n").pop()) / 1000, 2);
+}
+
 async function bothSystems(server: TestServer, round: number, scenario: Scenario, revision?: string): Promise<void> {
   // Alternate who goes first, so caches warmed by one (pip, npm) favour neither.
   const order: System[] = round % 2 === 0 ? ["program", "baseline"] : ["baseline", "program"];
@@ -181,6 +195,8 @@ async function main(): Promise<void> {
       log("engine: a config error, the phases of a no-op run");
       await configErrorRound(server);
       await enginePhases(workspace);
+      await engineFloorRound();
+      await appStartRound(server);
     }
     printTable(
       `${ROUNDS} runs each, same server, repo, commits and load (inside the server: 20 quick GETs/s over keep-alive ` +
@@ -195,7 +211,7 @@ async function main(): Promise<void> {
   } finally {
     stopTestServer(NAME);
     workspace?.remove();
-    removeConfigErrorWorkspace();
+    removeEngineWorkspaces();
   }
 }
 

@@ -3,6 +3,7 @@
  * `pulumi up` spends its time, read from the engine's log (-v=9, glog timestamps).
  */
 import { spawn } from "child_process";
+import * as path from "path";
 import { SERVER_REPO, TestServer } from "../tools/testserver/client";
 import { PulumiWorkspace } from "../tools/workspace";
 import { note } from "./table";
@@ -49,8 +50,30 @@ export async function configErrorRound(server: TestServer): Promise<void> {
   note("config error: pulumi preview exits after [s]", "program", run.exitedAfter, 2, "-");
 }
 
-export function removeConfigErrorWorkspace(): void {
+let floor: PulumiWorkspace | undefined;
+
+/**
+ * The engine's floor on this machine: the same CLI, language host and node running a program
+ * that registers no resource (bench/floor). No deploy of any program can be faster than its no-op
+ * up, nor report a mistake sooner than its failing preview.
+ */
+export async function engineFloorRound(): Promise<void> {
+  if (!floor) {
+    floor = new PulumiWorkspace("floor", path.join(__dirname, "floor"), ["Pulumi.yaml", "package.json", "program.js"]);
+    floor.ok(["stack", "init", "floor"]);
+    floor.ok(["up", "--yes", "--skip-preview"]);
+  }
+  note("engine floor: no-op up of a program with no resources [s]", "program", floor.ok(["up", "--yes", "--skip-preview"]).seconds, 2, "-");
+  floor.set("fail", "true");
+  const failed = await streamPulumi(floor, ["preview"], /floor:fail is set/);
+  floor.run(["config", "rm", "fail"]);
+  if (failed.code === 0 || failed.matchedAfter === undefined) throw new Error(`the floor's failing preview did not fail:\n${failed.output}`);
+  note("engine floor: a program that fails at once, reported after [s]", "program", failed.matchedAfter, 2, "-");
+}
+
+export function removeEngineWorkspaces(): void {
   broken?.remove();
+  floor?.remove();
 }
 
 interface LogLine {

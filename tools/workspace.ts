@@ -22,8 +22,12 @@ export class PulumiWorkspace {
   readonly dir: string;
   readonly env: NodeJS.ProcessEnv;
 
-  /** `programDir`: where the program's files come from; this checkout by default. */
-  constructor(readonly stack: string, programDir: string = ROOT) {
+  /** `programDir`: where the program's files come from (this checkout by default); `files`: which. */
+  constructor(
+    readonly stack: string,
+    programDir: string = ROOT,
+    private readonly files: readonly string[] = PROGRAM_FILES,
+  ) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "ai4artsed-e2e-"));
     this.useProgram(programDir);
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(this.dir, "node_modules"));
@@ -41,7 +45,7 @@ export class PulumiWorkspace {
 
   /** Put the program from `programDir` in place of the one here; state and config stay. */
   useProgram(programDir: string): void {
-    for (const entry of PROGRAM_FILES) {
+    for (const entry of this.files) {
       fs.rmSync(path.join(this.dir, entry), { recursive: true, force: true });
       fs.cpSync(path.join(programDir, entry), path.join(this.dir, entry), { recursive: true });
     }
