@@ -92,6 +92,12 @@ export async function heavyRound(server: TestServer, repo: string, baselineDir: 
   await shOk(server, `cd ${baselineDir} && git checkout -q main && git pull -q --ff-only`);
   note(label, "baseline", await timedOnServer(server, `${baselineDir}/venv/bin/pip install -q --disable-pip-version-check -r ${baselineDir}/${HEAVY_FILE}`), 2);
 
+  // The floor of any new venv: a directory tree of hardlinks to one venv's files, nothing else.
+  const floorDir = `${HEAVY_DIR}/venvs/.floor`;
+  note("heavy: floor of a new venv: hardlink its files into a new tree (cp -al) [s]", "program", await timedOnServer(server, `rm -rf ${floorDir} && cp -al ${venv} ${floorDir}`), 2, "-");
+  await shOk(server, `rm -rf ${floorDir}`);
+  note("heavy: files in one venv", "program", Number(await shOk(server, `find ${venv} -type f | wc -l`)), 0, "-");
+
   const [one, added] = await megabytes(server, previousVenv, venv);
   const [all] = await megabytes(server, `${HEAVY_DIR}/venvs`);
   const [baselineVenv] = await megabytes(server, `${baselineDir}/venv`);
