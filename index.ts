@@ -4,6 +4,7 @@ import { CONFIG_SECTIONS, parseStackConfig, PROJECT, RawConfig } from "./config/
 import { serverConnection } from "./components/steps/connection";
 import { inspectServer } from "./components/inspect/deployFacts";
 import { denyPortsOf, Environment } from "./components/environment";
+import { PythonResolutions } from "./components/release/pythonEnv";
 
 // The SDK knows which keys are secrets but does not declare the function in its types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -51,12 +52,17 @@ export = async () => {
   // For the engine's log (-v=3 and up): the benchmark splits node's start from the SSH session.
   pulumi.log.debug(`ai4artsed timing: node started ${Math.round(process.uptime() * 1000 - (Date.now() - inspecting))} ms before the SSH inspection, which took ${Date.now() - inspecting} ms`);
   const connection = serverConnection(config.server, config.providers, facts.layoutId);
-  const env = new Environment(environment, { environment, stack, config, facts, observed, connection });
+  // What this stack recorded in its last update (the venvs' resolutions): a rebuild on a new
+  // server installs the versions the old one served.
+  const previous = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${stack}`);
+  const recordedResolutions = previous.getOutput("pythonResolutions") as pulumi.Output<PythonResolutions | undefined>;
+  const env = new Environment(environment, { environment, stack, config, facts, observed, connection, recordedResolutions });
   return {
     url: env.url,
     revision: env.revision,
     releasePath: env.releasePath,
     serviceName: env.serviceName,
+    pythonResolutions: env.pythonResolutions,
     ...(env.publicUrl ? { publicUrl: env.publicUrl } : {}),
   };
 };

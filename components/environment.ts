@@ -17,7 +17,7 @@ import { Journald } from "./host/journald";
 import { aiToolsBaseOf } from "../lib/paths";
 import { HealthMonitor, monitorPaths } from "./operations/monitor";
 import { OFFSITE_PACKAGES, OffsiteBackup, offsiteWatch } from "./operations/offsiteBackup";
-import { PythonEnv } from "./release/pythonEnv";
+import { PythonEnv, PythonResolutions, recordResolution } from "./release/pythonEnv";
 import { Release } from "./release/release";
 import { identityOf, identityRecordOf, renderIdentity } from "./inspect/stackIdentity";
 import type * as edgeModule from "./cloudflare/edge";
@@ -34,6 +34,8 @@ export interface EnvironmentArgs {
   readonly connection: ServerConnection;
   /** What the server has now (observe.sh), for drift review; undefined when not observed. */
   readonly observed?: ServerObservation;
+  /** The venv resolutions this stack recorded before (its previous `pythonResolutions` output). */
+  readonly recordedResolutions?: pulumi.Input<PythonResolutions | undefined>;
 }
 
 /** The variables the app reads, program-set first; app secrets come in as a secret Output. */
@@ -68,6 +70,8 @@ export class Environment extends pulumi.ComponentResource {
   public readonly revision: pulumi.Output<string>;
   public readonly releasePath: pulumi.Output<string>;
   public readonly serviceName: pulumi.Output<string>;
+  /** Requirements blob -> the `name==version` list its venv was built with, newest first. */
+  public readonly pythonResolutions: pulumi.Output<PythonResolutions>;
   /** `https://<hostname>` when cloudflare.enabled; undefined otherwise. */
   public readonly publicUrl?: pulumi.Output<string>;
 
@@ -103,7 +107,20 @@ export class Environment extends pulumi.ComponentResource {
     // A server without this stack's layout (its first deploy, or a new or wiped server) has nothing
     // to drift from: every step runs anyway, as its layout id is new (DeployFacts.layoutId).
     const observed = [args.observed?.get("current"), args.observed?.get("layout")].includes("<missing>") ? undefined : args.observed;
-    const python = new PythonEnv(`${name}-python`, { host, requirementsBlob: facts.requirementsBlob, observedVenvs: observed?.get("venvs") }, child);
+    const recorded = pulumi.output(args.recordedResolutions);
+    const python = new PythonEnv(
+      `${name}-python`,
+      {
+        host,
+        requirementsBlob: facts.requirementsBlob,
+        observedVenvs: observed?.get("venvs"),
+        recordedResolution: recorded.apply((all) => all?.[facts.requirementsBlob]),
+      },
+      child,
+    );
+    this.pythonResolutions = pulumi
+      .all([recorded, python.resolution])
+      .apply(([all, resolution]) => recordResolution(all, facts.requirementsBlob, resolution, app.keepReleases));
     const frontend = new FrontendBuild(
       `${name}-frontend`,
       { host, frontendTree: facts.frontendTree, installCommand: app.frontendInstallCommand, buildCommand: app.frontendBuildCommand },
@@ -210,6 +227,13 @@ export class Environment extends pulumi.ComponentResource {
     this.revision = service.revision;
     this.releasePath = service.releasePath;
     this.serviceName = service.serviceName;
-    this.registerOutputs({ url: this.url, revision: this.revision, releasePath: this.releasePath, serviceName: this.serviceName, publicUrl: this.publicUrl });
+    this.registerOutputs({
+      url: this.url,
+      revision: this.revision,
+      releasePath: this.releasePath,
+      serviceName: this.serviceName,
+      publicUrl: this.publicUrl,
+      pythonResolutions: this.pythonResolutions,
+    });
   }
 }

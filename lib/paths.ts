@@ -17,6 +17,9 @@ export function aiToolsBaseOf(installDir: string): string {
   return installDir.slice(0, installDir.lastIndexOf("/")) || "/";
 }
 
+/** The backend's entry script, run from app.backendDir (`python server.py`, as the app's own scripts do). */
+export const BACKEND_ENTRY_SCRIPT = "server.py";
+
 /** Host-wide tools of every stack: uv's venv and its cache (venvs hardlink from it). */
 export const TOOLS_DIR = "/opt/ai4artsed-tools";
 

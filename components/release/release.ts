@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { FrontendBuild } from "./frontendBuild";
 import { Host } from "../host/host";
-import { aiToolsBaseOf } from "../../lib/paths";
+import { aiToolsBaseOf, BACKEND_ENTRY_SCRIPT } from "../../lib/paths";
 import { PythonEnv } from "./pythonEnv";
 import { remoteScript } from "../steps/remoteScript";
 
@@ -45,6 +45,8 @@ export class Release extends pulumi.ComponentResource {
           VENV_DIR: args.python.venvDir,
           DIST_DIR: args.frontend.distDir,
           BACKEND_DIR: args.backendDir,
+          // What the app runs: the modules these import must import from the venv.
+          APP_ENTRIES: `${args.backendDir}/${BACKEND_ENTRY_SCRIPT}`,
           FRONTEND_DIR: args.frontendDir,
           SHARED_PATHS: args.sharedPaths.join("\n"),
           SERVICE_USER: args.host.serviceUser,

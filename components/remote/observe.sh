@@ -78,6 +78,9 @@ observe_venvs() {
     if [[ -f "${venv}.complete" ]]; then
       printf '%s complete\n' "$(basename "${venv}")"
     fi
+    if [[ -f "${venv}.built-from-record" ]]; then
+      printf '%s built-from-record\n' "$(basename "${venv}")"
+    fi
   done
 }
 

@@ -5,6 +5,8 @@ set -euo pipefail
 STEP="${STEP:-release}"
 # shellcheck source=SCRIPTDIR/lib.sh
 [[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=SCRIPTDIR/lib/app-imports.sh
+[[ -n "${AI4ARTSED_APP_IMPORTS_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/app-imports.sh"
 
 # link_shared_path RELEASE PATH: replace PATH in the release by a link into shared/.
 # A trailing slash marks a directory. The first time, shared/ is seeded from the release. A file
@@ -29,23 +31,61 @@ link_shared_path() {
   ln -s "${shared}" "${release}/${path}"
 }
 
-# run_test_command WORK: app.testCommand in the release, as the service user, with the venv on
+# in_release_sandbox WORK DIR COMMAND...: COMMAND in DIR as the service user, with the venv on
 # PATH, a private writable /tmp as HOME, the unit's AI_TOOLS_BASE (the app looks for its tool
-# dirs there at import) and everything else read-only. A failure removes the
-# export (nothing switched, the next deploy tests again) and shows the last 40 lines.
+# dirs there at import) and everything else read-only; stdin is passed through.
+in_release_sandbox() {
+  local work="$1" dir="$2" extra=()
+  shift 2
+  [[ -z "${AI_TOOLS_BASE:-}" ]] || extra+=(--setenv=AI_TOOLS_BASE="${AI_TOOLS_BASE}")
+  [[ -z "${APP_IMPORTS_KNOWN:-}" ]] || extra+=(--setenv=APP_IMPORTS_KNOWN="${APP_IMPORTS_KNOWN}")
+  systemd-run --quiet --wait --pipe --collect --uid="${SERVICE_USER}" --gid="$(id -gn "${SERVICE_USER}")" \
+    --working-directory="${dir}" --setenv=HOME=/tmp --setenv=TMPDIR=/tmp --setenv=VIRTUAL_ENV="${work}/venv" \
+    "${extra[@]}" --setenv=PATH="${work}/venv/bin:/usr/local/bin:/usr/bin:/bin" --setenv=PYTHONDONTWRITEBYTECODE=1 \
+    --property=ProtectSystem=strict --property=ProtectHome=yes --property=PrivateTmp=yes \
+    --property=NoNewPrivileges=yes --property=RuntimeMaxSec="${TEST_TIMEOUT_SECONDS:-600}" \
+    "$@"
+}
+
+# check_app_imports WORK: the modules the app's entry scripts (APP_ENTRIES) import, followed
+# through its own modules, import from the venv. One the app imports at start that fails stops
+# the deploy (the app would die at start); one imported lazily or in a try block is a warning.
+# What imported once is recorded in the venv and not imported again by later releases.
+check_app_imports() {
+  local work="$1" known="${VENV_DIR}/.app-imports-ok" output entry entries=()
+  while IFS= read -r entry; do
+    [[ -n "${entry}" ]] && entries+=("${work}/${entry}")
+  done <<<"${APP_ENTRIES}"
+  local status=0
+  output="$(APP_IMPORTS_KNOWN="$(tr "\n" " " 2>/dev/null <"${known}" || true)" \
+    in_release_sandbox "${work}" "${work}" "${VENV_DIR}/bin/python" -I -B - "${entries[@]}" \
+    < <(app_imports_program) 2>&1)" || status=$?
+  local line imported=""
+  while IFS= read -r line; do
+    case "${line}" in
+      "@@imported "*) imported="${line#@@imported }" ;;
+      "optional "*) log "warning: the app imports ${line#optional } (lazily or in a try block: not refused)" ;;
+    esac
+  done <<<"${output}"
+  if ((status != 0)); then
+    rm -rf "${work}"
+    die "the app imports at start what venv ${VENV_DIR##*/} cannot import (a missing requirement, a" \
+      "missing Debian library, a broken wheel?); nothing was switched:"$'\n'"$(grep -v '^@@imported\|^optional ' <<<"${output}")"
+  fi
+  tr ' ' '\n' <<<"${imported}" | grep . | sort -u >"${known}.tmp" || true
+  mv -f "${known}.tmp" "${known}"
+  log "the app's imports load from venv ${VENV_DIR##*/} ($(grep -c . "${known}" || true) modules)"
+}
+
+# run_test_command WORK: app.testCommand in the release's sandbox. A failure removes the export
+# (nothing switched, the next deploy tests again) and shows the last 40 lines.
 run_test_command() {
   local work="$1"
   [[ -n "${TEST_COMMAND:-}" ]] || return 0
   local output
   output="$(mktemp)"
   log "testing ${COMMIT}: ${TEST_COMMAND}"
-  if ! systemd-run --quiet --wait --pipe --collect --uid="${SERVICE_USER}" --gid="$(id -gn "${SERVICE_USER}")" \
-    --working-directory="${work}" --setenv=HOME=/tmp --setenv=TMPDIR=/tmp --setenv=VIRTUAL_ENV="${work}/venv" \
-    ${AI_TOOLS_BASE:+--setenv=AI_TOOLS_BASE="${AI_TOOLS_BASE}"} \
-    --setenv=PATH="${work}/venv/bin:/usr/local/bin:/usr/bin:/bin" --setenv=PYTHONDONTWRITEBYTECODE=1 \
-    --property=ProtectSystem=strict --property=ProtectHome=yes --property=PrivateTmp=yes \
-    --property=NoNewPrivileges=yes --property=RuntimeMaxSec="${TEST_TIMEOUT_SECONDS:-600}" \
-    /bin/bash -c "${TEST_COMMAND}" </dev/null >"${output}" 2>&1; then
+  if ! in_release_sandbox "${work}" "${work}" /bin/bash -c "${TEST_COMMAND}" </dev/null >"${output}" 2>&1; then
     rm -rf "${work}"
     die "app.testCommand failed for ${COMMIT} (or ran longer than ${TEST_TIMEOUT_SECONDS:-600}s), nothing was switched." \
       "Last lines of its output:"$'\n'"$(tail -n 40 "${output}")"
@@ -55,7 +95,7 @@ run_test_command() {
 }
 
 main() {
-  require_vars INSTALL_DIR COMMIT VENV_DIR BACKEND_DIR SERVICE_USER
+  require_vars INSTALL_DIR COMMIT VENV_DIR BACKEND_DIR SERVICE_USER APP_ENTRIES
   local release="${INSTALL_DIR}/releases/${COMMIT}"
   if [[ -f "${release}/.complete" ]]; then
     log "release ${COMMIT} exists"
@@ -85,6 +125,7 @@ main() {
   fi
   chown -R -h root:root "${work}"
   chmod -R go-w "${work}"
+  check_app_imports "${work}"
   run_test_command "${work}"
   touch "${work}/.complete"
   mv -T "${work}" "${release}"

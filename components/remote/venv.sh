@@ -6,6 +6,8 @@ set -euo pipefail
 STEP="${STEP:-python-env}"
 # shellcheck source=SCRIPTDIR/lib.sh
 [[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=SCRIPTDIR/lib/result.sh
+[[ -n "${AI4ARTSED_RESULT_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/result.sh"
 
 # uv_cache_dir: the host-wide cache when it is on the venvs' filesystem (hardlinks need one),
 # else one inside venvs/.
@@ -64,10 +66,12 @@ with ProcessPoolExecutor(mp_context=multiprocessing.get_context("fork")) as pool
 PY
 }
 
-# import_check NEW PREVIOUS SCRATCH: the top-level modules of every distribution that is new
-# in NEW, or depends on one that is, import (native libraries load, hardlinked files are
-# whole) before any release uses the venv. The others are the files PREVIOUS served with.
-# Prints what failed, or how many modules imported.
+# import_check NEW PREVIOUS SCRATCH: whether the top-level modules of every distribution that is
+# new in NEW, or depends on one that is, import (native libraries load, hardlinked files are
+# whole). The others are the files PREVIOUS served with. Prints what failed, or how many modules
+# imported. A failure here is a warning: a resolved stack of many distributions often holds
+# one that nothing the app imports needs and that does not import (the release step refuses a
+# venv that fails what the app imports).
 import_check() {
   local new="$1" previous="$2" scratch="$3"
   (cd "${scratch}" && HOME="${scratch}" "${new}/bin/python" -I -B - "${previous}" <<'PY' 2>&1)
@@ -98,18 +102,37 @@ failed = []
 for module in sorted(modules):
     try:
         importlib.import_module(module)
-    except Exception as exc:  # every failure counts: the app would meet it at start
-        failed.append(f"import {module}: {type(exc).__name__}: {exc}")
+    except BaseException as exc:  # a failing import may raise anything, SystemExit included
+        failed.append(f"import {module}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
 print("\n".join(failed) or f"imported {len(modules)} top-level modules of {len(checked)} new or dependent distributions")
 sys.exit(1 if failed else 0)
 PY
 }
 
+# resolution_changes OLD NEW: the packages whose versions differ between two `name==version`
+# lists, one line each: `name old -> new`, `+ name version` (added), `- name version` (removed).
+resolution_changes() {
+  awk -F'==' '
+    NR == FNR { old[tolower($1)] = $2; next }
+    { name = tolower($1); if (!(name in old)) print "+ " $1 " " $2; else if (old[name] != $2) print $1 " " old[name] " -> " $2; seen[name] = 1 }
+    END { for (name in old) if (!(name in seen)) print "- " name " " old[name] }
+  ' "$1" "$2" | sort
+}
+
+# report_resolution VENV: the recorded resolution as the step's result (the program keeps it in
+# the stack's state, so a rebuild on another server installs the same versions).
+report_resolution() {
+  # A venv built before resolutions were recorded: record what it holds.
+  [[ -f "$1/${RESOLUTION_FILE}" ]] || "${UV}" pip freeze --quiet --python "$1/bin/python" >"$1/${RESOLUTION_FILE}"
+  step_result resolution "$(base64 -w0 <"$1/${RESOLUTION_FILE}" | tr '+/' '-_' | tr -d '=')"
+}
+
 main() {
-  require_vars INSTALL_DIR REQUIREMENTS_BLOB PYTHON UV UV_CACHE
+  require_vars INSTALL_DIR REQUIREMENTS_BLOB PYTHON UV UV_CACHE RESOLUTION_FILE
   local venv="${INSTALL_DIR}/venvs/${REQUIREMENTS_BLOB}"
   if [[ -f "${venv}/.complete" ]]; then
     log "reusing ${venv}"
+    report_resolution "${venv}"
     return 0
   fi
   take_host_lock
@@ -126,23 +149,43 @@ main() {
   log "building ${venv} (uv cache ${cache})"
   "${UV}" venv --quiet --no-project --python "${PYTHON}" "${venv}"
   git --git-dir="${INSTALL_DIR}/repo.git" cat-file blob "${REQUIREMENTS_BLOB}" >"${venv}/requirements.txt"
+  # The versions this requirements file resolved to when it was first built, from the stack's
+  # state: a rebuild (another server, a wiped venv) installs exactly those, whatever is newer now.
+  local constraints=()
+  if [[ -n "${RECORDED_RESOLUTION:-}" ]]; then
+    printf '%s\n' "${RECORDED_RESOLUTION}" >"${scratch}/recorded-resolution.txt"
+    constraints=(--constraints "${scratch}/recorded-resolution.txt")
+    log "installing the recorded resolution of requirements ${REQUIREMENTS_BLOB}" \
+      "($(grep -c . "${scratch}/recorded-resolution.txt") packages)"
+  fi
   # Explicit: newer uv defaults to clone, which copies on most filesystems.
   if ! "${UV}" pip install --quiet --python "${venv}/bin/python" --link-mode=hardlink \
-    -r "${venv}/requirements.txt"; then
+    -r "${venv}/requirements.txt" "${constraints[@]}"; then
     rm -rf "${venv}" "${scratch}"
     die "installing requirements ${REQUIREMENTS_BLOB} failed; the serving release keeps its own venv"
   fi
-  bytecode "${venv}" "${previous}"
-  local imports
-  if ! imports="$(import_check "${venv}" "${previous}" "${scratch}")"; then
-    rm -rf "${venv}" "${scratch}"
-    die "the new venv for requirements ${REQUIREMENTS_BLOB} fails to import (a missing Debian library?" \
-      "a broken wheel?); nothing was switched:"$'\n'"${imports}"
+  "${UV}" pip freeze --quiet --python "${venv}/bin/python" >"${venv}/${RESOLUTION_FILE}"
+  if [[ -n "${previous}" && -f "${previous}/${RESOLUTION_FILE}" ]]; then
+    local change
+    while IFS= read -r change; do
+      log "package change against ${previous##*/}: ${change}"
+    done < <(resolution_changes "${previous}/${RESOLUTION_FILE}" "${venv}/${RESOLUTION_FILE}")
   fi
-  log "${imports}"
+  bytecode "${venv}" "${previous}"
+  local imports line
+  if ! imports="$(import_check "${venv}" "${previous}" "${scratch}")"; then
+    while IFS= read -r line; do
+      log "warning: ${line} (nothing was refused: the release step checks what the app imports)"
+    done <<<"${imports}"
+  else
+    log "${imports}"
+  fi
   rm -rf "${scratch}"
+  # observe.sh reports it, so later runs keep passing the record and the step stays unchanged.
+  [[ -z "${RECORDED_RESOLUTION:-}" ]] || touch "${venv}/.built-from-record"
   touch "${venv}/.complete"
   log "built ${venv}"
+  report_resolution "${venv}"
 }
 
 main "$@"

@@ -1,5 +1,6 @@
 /** Pure renderers for the files both deploy strategies install: the systemd unit and its EnvironmentFile. */
 
+import { BACKEND_ENTRY_SCRIPT } from "../../lib/paths";
 import { MANAGED_UNIT_HEADER, serviceSandboxAndInstall } from "./unitParts";
 
 export interface UnitSpec {
@@ -47,7 +48,7 @@ Group=${spec.serviceUser}
 WorkingDirectory=${current}/${spec.backendDir}
 EnvironmentFile=${spec.environmentFile}
 Environment=PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
-ExecStart=${current}/venv/bin/python server.py
+ExecStart=${current}/venv/bin/python ${BACKEND_ENTRY_SCRIPT}
 Restart=always
 RestartSec=10
 TimeoutStopSec=30

@@ -35,6 +35,8 @@ const SCRIPT_HELPERS: Partial<Record<ScriptName, readonly string[]>> = {
   activate: ["lib/releases.sh", "lib/health.sh", "lib/result.sh"],
   "activate-blue-green": ["lib/releases.sh", "lib/health.sh", "lib/colors.sh", "lib/result.sh"],
   firewall: ["lib/firewall.sh"],
+  venv: ["lib/result.sh"],
+  release: ["lib/app-imports.sh"],
   adopt: ["lib/adoption.sh"],
   "adopt-switch": ["lib/adoption.sh", "lib/releases.sh"],
   "backup-restore": ["lib/health.sh", "lib/state.sh", "lib/restic.sh", "lib/offsite-restore.sh"],

@@ -26,8 +26,20 @@ export interface RemoteScriptArgs {
 /** A remote step as later steps see it. */
 export type RemoteStep = pulumi.CustomResource & { readonly stdout: pulumi.Output<string> };
 
+/** The lines a step printed as `[step] warning: ...` (log "warning: ..." in remote/lib.sh), for the deploy's output. */
+export function stepWarningsOf(stdout: string): string[] {
+  return stdout.split("\n").filter((line) => /^\[[^\]]+\] warning: /.test(line));
+}
+
 /** One remote action: a real script from components/remote, rendered with its parameters. */
 export function remoteScript(name: string, args: RemoteScriptArgs, opts: pulumi.CustomResourceOptions): RemoteStep {
+  const step = remoteStep(name, args, opts);
+  // Shown under the step on every run that has its output: they describe what it left serving.
+  step.stdout.apply((stdout) => stepWarningsOf(stdout ?? "").forEach((line) => pulumi.log.warn(line, step)));
+  return step;
+}
+
+function remoteStep(name: string, args: RemoteScriptArgs, opts: pulumi.CustomResourceOptions): RemoteStep {
   const user = args.connection.user;
   const create = args.script ? renderInvocation(args.script, { ...args.params, LAYOUT_ID: args.connection.layoutId }, user) : undefined;
   const del = args.deleteScript ? renderInvocation(args.deleteScript, args.deleteParams ?? {}, user) : undefined;

@@ -72,6 +72,13 @@ test("1. fresh provisioning of production serves the main commit", async () => {
   assert.equal(await shOk(server, `stat -c %U ${PROD}/current/devserver/server.py`), "root", "code is root-owned");
   assert.equal(await shOk(server, `stat -c %U ${PROD}/shared/exports`), "ai4artsed-production", "the service writes shared/");
   await assertFirstStartNeedsMet(server, PROD, "ai4artsed-production", 17801);
+  // The fixture's unimportable distribution (like the real app's torchtune) warns; the app never imports it.
+  const out = (step: string) => prod.runs.find((r) => r.step === step)!.result.stdout;
+  assert.match(out("python-build"), /warning: import fixture_unimportable: ModuleNotFoundError: No module named 'fixture_partner'/);
+  assert.match(out("python-build"), /warning: import fixture_recipes: ModuleNotFoundError/);
+  assert.match(out("release-export"), /the app's imports load from venv [0-9a-f]{40} \(\d+ modules\)/);
+  assert.match(await shOk(server, `cat ${PROD}/current/venv/.app-imports-ok`), /^flask$/m);
+  assert.match(await shOk(server, `cat ${PROD}/current/venv/.resolution.txt`), /^fixture-pinned==1\.0$/m, "the resolution is recorded in the venv");
   for (const dir of TOOL_DIRS) assert.equal(await shOk(server, `stat -c '%U %a' ${dir}`), "ai4artsed-production 750", `${dir} made for the service user`);
   await shOk(server, `curl -sf -X POST --data pupil-work 'http://127.0.0.1:17801/api/export?name=keep.txt'`);
   await shOk(server, `install -m 600 -o ai4artsed-production /dev/stdin ${PROD}/shared/devserver/settings_password.key <<<secret-settings-key`);
@@ -265,6 +272,23 @@ test("5c. a Python syntax error stops the deploy at byte-compilation", async () 
   );
   assert.equal(failure.step, "release-export");
   assert.match(failure.result.stderr, /byte-compiling devserver of [0-9a-f]{40} failed, nothing was switched/);
+  await assertStillServing(good);
+  mutate(repo, "main", "fix");
+  await publishRepo(server, repo);
+  prod = await deploy(server, "production", RESTART);
+  assert.equal((await info(17801)).status, "success");
+});
+
+test("5d. a commit that imports at start an installed distribution that fails to import stops before the switch", async () => {
+  const good = prod.facts.commit;
+  mutate(repo, "main", "break-import");
+  await publishRepo(server, repo);
+  const failure = await deploy(server, "production", RESTART).then(
+    () => assert.fail("the deploy of a commit whose start import fails succeeded"),
+    (err: unknown) => err as StepFailed,
+  );
+  assert.equal(failure.step, "release-export");
+  assert.match(failure.result.stderr, /the app imports at start what venv [0-9a-f]{40} cannot import .*nothing was switched:\nrequired fixture_unimportable: ModuleNotFoundError: No module named 'fixture_partner'/s);
   await assertStillServing(good);
   mutate(repo, "main", "fix");
   await publishRepo(server, repo);

@@ -51,8 +51,8 @@ export function sh(server: TestServer, command: string, stdin?: string, timeoutM
 }
 
 /** Run a command on the server; its stdout, or an error with its output. */
-export async function shOk(server: TestServer, command: string): Promise<string> {
-  const result = await sh(server, command);
+export async function shOk(server: TestServer, command: string, stdin?: string): Promise<string> {
+  const result = await sh(server, command, stdin);
   if (result.code !== 0) throw new Error(`'${command}' failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
   return result.stdout.trim();
 }
@@ -74,8 +74,24 @@ export function headOf(repo: string, branch: string): string {
   return execFileSync("git", ["-C", repo, "rev-parse", branch]).toString().trim();
 }
 
-/** Push every branch of the local repo to SERVER_REPO on the server, over the pinned SSH key. */
+/** Where the fixture's requirements find its own wheels (--find-links). */
+export const SERVER_WHEELS = "/srv/fixture-wheels";
+
+/** Put the fixture's wheels (make-wheels.py; fixture-pinned in these versions) in SERVER_WHEELS. */
+export async function publishWheels(server: TestServer, pinnedVersions: readonly string[] = ["1.0"]): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ai4artsed-wheels-"));
+  try {
+    execFileSync("python3", [path.join(FIXTURES, "make-wheels.py"), dir, ...pinnedVersions]);
+    const tar = execFileSync("tar", ["-c", "-C", dir, "."]).toString("base64");
+    await shOk(server, `mkdir -p ${SERVER_WHEELS} && base64 -d | tar -x -C ${SERVER_WHEELS}`, tar);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Push every branch of the local repo to SERVER_REPO on the server, over the pinned SSH key, with the fixture's wheels. */
 export async function publishRepo(server: TestServer, repo: string): Promise<void> {
+  await publishWheels(server);
   await shOk(server, `test -d ${SERVER_REPO} || git init --quiet --bare ${SERVER_REPO}`);
   const sshCommand = `ssh -i ${server.keyFile} -o UserKnownHostsFile=${server.knownHosts} -o StrictHostKeyChecking=yes -o BatchMode=yes -p ${server.port}`;
   execFileSync("git", ["-C", repo, "push", "--quiet", "--force", `${server.user}@${server.host}:${SERVER_REPO}`, "refs/heads/*:refs/heads/*"], {
