@@ -14,6 +14,7 @@ import {
   dataFingerprint,
   linkServers,
   publishRepo,
+  publishWheels,
   ROOT,
   SERVER_REPO,
   sh,
@@ -27,6 +28,7 @@ import {
   writeDataSet,
 } from "../host/harness";
 import { PulumiWorkspace } from "../../tools/workspace";
+import { UV_BINARY } from "../../components/host/host";
 
 const FIRST = `ai4x${process.pid % 10000}`;
 const THIRD = `ai4y${process.pid % 10000}`;
@@ -65,6 +67,8 @@ before(async () => {
   ws.set("backup.offsite.hostKey", target.hostKey!);
   ws.ok(["up", "--yes", "--skip-preview"]);
   assert.equal(await health(first), "200");
+  const resolutions = JSON.parse(ws.ok(["stack", "output", "pythonResolutions", "--json"]).stdout) as Record<string, string>;
+  assert.match(Object.values(resolutions)[0] ?? "", /^fixture-pinned==1\.0$/m, "the stack records the venv's resolution");
 });
 
 after(() => {
@@ -107,6 +111,8 @@ test("4. disaster: the server is gone; a new machine, one up, the restore: every
   stopTestServer(FIRST);
   third = startTestServer(THIRD);
   await publishRepo(third, repo);
+  // A newer release of a dependency appeared since: a fresh resolution would take it.
+  await publishWheels(third, ["1.0", "1.1"]);
   linkServers(third, target);
   ws.set("server.address", third.host);
   ws.set("server.hostKey", third.hostKey!);
@@ -115,6 +121,10 @@ test("4. disaster: the server is gone; a new machine, one up, the restore: every
   const up = ws.ok(["up", "--yes", "--skip-preview"]);
   console.log(`# up against the new server: ${up.seconds.toFixed(1)} s`);
   assert.equal(await health(third), "200");
+  // The rebuild installed what the lost server served, not the newer release.
+  assert.match(await shOk(third, `cat ${PROD}/current/venv/.resolution.txt`), /^fixture-pinned==1\.0$/m);
+  assert.equal(await shOk(third, `${PROD}/current/venv/bin/python -c 'import fixture_pinned; print(fixture_pinned.VERSION)'`), "1.0");
+  assert.match(await shOk(third, `${UV_BINARY} pip compile --quiet --no-header --no-index --find-links /srv/fixture-wheels - <<<'fixture-pinned>=1.0'`), /^fixture-pinned==1\.1$/m, "a fresh resolution would take 1.1");
   // Before the restore, the new server's backup refuses to bury the history with its empty shared/.
   const refused = await sh(third, `systemctl start ${UNIT}.service`);
   assert.notEqual(refused.code, 0);

@@ -20,6 +20,7 @@ export {
   makeFixtureRepo,
   mutate,
   publishRepo,
+  publishWheels,
   ROOT,
   SERVER_REPO,
   sh,
