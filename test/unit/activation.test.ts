@@ -9,6 +9,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { REMOTE_DIR } from "../../components/steps/commands";
 import { stepResultOf } from "../../components/steps/remoteScript";
 import { FACTS } from "./fixtures";
 import { buildStack, remoteStep } from "./mocks";
@@ -85,4 +86,29 @@ test("activation, release that never answers: the gate fails, the previous relea
   const log = fs.readFileSync(path.join(box.dir, "install", "revisions.log"), "utf8");
   assert.match(log, new RegExp(`${FACTS.commit}\tfailed: `));
   assert.match(log, new RegExp(`${OLD}\trolled back after failed ${FACTS.commit}`));
+});
+
+test("pruning keeps each kept release's venv and frontend build, at any depth of app.frontendDir", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ai4artsed-prune-"));
+  try {
+    const install = path.join(dir, "install");
+    const made = (p: string) => fs.mkdirSync(path.join(install, p), { recursive: true });
+    made("venvs/v1");
+    made("venvs/gone");
+    for (const key of ["shallow", "deep", "gone"]) made(`frontends/${key}/dist`);
+    made("releases/r1/frontend");
+    made("releases/r2/public/app");
+    fs.symlinkSync(path.join(install, "venvs/v1"), path.join(install, "releases/r1/venv"));
+    fs.symlinkSync(path.join(install, "frontends/shallow/dist"), path.join(install, "releases/r1/frontend/dist"));
+    fs.symlinkSync(path.join(install, "frontends/deep/dist"), path.join(install, "releases/r2/public/app/dist"));
+    const lib = (file: string) => path.join(REMOTE_DIR, file);
+    const run = spawnSync("bash", ["-c", `source ${lib("lib.sh")} && source ${lib("lib/releases.sh")} && prune_releases "$1/releases/r1" "$1/releases/r2"`, "prune", install], {
+      env: { ...process.env, INSTALL_DIR: install, KEEP_RELEASES: "5" },
+    });
+    assert.equal(run.status, 0, run.stderr.toString());
+    assert.deepEqual(fs.readdirSync(path.join(install, "frontends")).sort(), ["deep", "shallow"]);
+    assert.deepEqual(fs.readdirSync(path.join(install, "venvs")), ["v1"]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

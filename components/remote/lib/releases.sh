@@ -26,11 +26,12 @@ prune_releases() {
       log "pruned release ${name}"
     fi
   done
+  # Every venv and dist link in a kept release, at whatever depth app.frontendDir lies.
   local -A linked=()
-  local link
-  for link in "${INSTALL_DIR}"/releases/*/venv "${INSTALL_DIR}"/releases/*/*/*/dist; do
-    [[ -L "${link}" ]] && linked["$(readlink "${link}")"]=1
-  done
+  local target
+  while IFS= read -r target; do
+    linked["${target}"]=1
+  done < <(find "${INSTALL_DIR}/releases" -mindepth 2 -type l \( -name venv -o -name dist \) -printf '%l\n')
   for path in "${INSTALL_DIR}"/venvs/* "${INSTALL_DIR}"/frontends/*; do
     [[ -d "${path}" ]] || continue
     local key="${path}"
