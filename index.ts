@@ -5,6 +5,7 @@ import { serverConnection } from "./components/steps/connection";
 import { inspectServer } from "./components/inspect/deployFacts";
 import { denyPortsOf, Environment } from "./components/environment";
 import { PythonResolutions } from "./components/release/pythonEnv";
+import { AppliedStates } from "./components/providers/drift";
 
 // The SDK knows which keys are secrets but does not declare the function in its types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -52,17 +53,20 @@ export = async () => {
   // For the engine's log (-v=3 and up): the benchmark splits node's start from the SSH session.
   pulumi.log.debug(`ai4artsed timing: node started ${Math.round(process.uptime() * 1000 - (Date.now() - inspecting))} ms before the SSH inspection, which took ${Date.now() - inspecting} ms`);
   const connection = serverConnection(config.server, config.providers, facts.layoutId);
-  // What this stack recorded in its last update (the venvs' resolutions): a rebuild on a new
-  // server installs the versions the old one served.
+  // What this stack recorded in its last update: the venvs' resolutions (a rebuild on a new
+  // server installs the versions the old one served) and what it applied of each piece (drift is
+  // a server that differs from that, not from a new wish).
   const previous = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${stack}`);
   const recordedResolutions = previous.getOutput("pythonResolutions") as pulumi.Output<PythonResolutions | undefined>;
-  const env = new Environment(environment, { environment, stack, config, facts, observed, connection, recordedResolutions });
+  const appliedStates = previous.getOutput("driftBaseline") as pulumi.Output<AppliedStates | undefined>;
+  const env = new Environment(environment, { environment, stack, config, facts, observed, connection, recordedResolutions, appliedStates });
   return {
     url: env.url,
     revision: env.revision,
     releasePath: env.releasePath,
     serviceName: env.serviceName,
     pythonResolutions: env.pythonResolutions,
+    driftBaseline: env.driftBaseline,
     ...(env.publicUrl ? { publicUrl: env.publicUrl } : {}),
   };
 };

@@ -7,7 +7,7 @@ import { DeployedService, ServiceArgs } from "./service/deployedService";
 import { RestartService } from "./service/restartService";
 import { ServerConnection } from "./steps/connection";
 import { DeployFacts } from "./inspect/deployFacts";
-import { ServerObservation } from "./providers/drift";
+import { AppliedStates, DriftBaseline, ServerObservation } from "./providers/drift";
 import { Firewall } from "./host/firewall";
 import { GeneratedSecret } from "./providers/generatedSecret";
 import { FrontendBuild } from "./release/frontendBuild";
@@ -36,6 +36,8 @@ export interface EnvironmentArgs {
   readonly observed?: ServerObservation;
   /** The venv resolutions this stack recorded before (its previous `pythonResolutions` output). */
   readonly recordedResolutions?: pulumi.Input<PythonResolutions | undefined>;
+  /** What this stack's last update applied of each piece (its previous `driftBaseline` output). */
+  readonly appliedStates?: pulumi.Input<AppliedStates | undefined>;
 }
 
 /** The variables the app reads, program-set first; app secrets come in as a secret Output. */
@@ -72,6 +74,8 @@ export class Environment extends pulumi.ComponentResource {
   public readonly serviceName: pulumi.Output<string>;
   /** Requirements blob -> the `name==version` list its venv was built with, newest first. */
   public readonly pythonResolutions: pulumi.Output<PythonResolutions>;
+  /** What this update applies of each piece drift review watches, for the next one. */
+  public readonly driftBaseline: pulumi.Output<AppliedStates>;
   /** `https://<hostname>` when cloudflare.enabled; undefined otherwise. */
   public readonly publicUrl?: pulumi.Output<string>;
 
@@ -107,6 +111,7 @@ export class Environment extends pulumi.ComponentResource {
     // A server without this stack's layout (its first deploy, or a new or wiped server) has nothing
     // to drift from: every step runs anyway, as its layout id is new (DeployFacts.layoutId).
     const observed = [args.observed?.get("current"), args.observed?.get("layout")].includes("<missing>") ? undefined : args.observed;
+    const driftBaseline = new DriftBaseline(args.appliedStates);
     const recorded = pulumi.output(args.recordedResolutions);
     const python = new PythonEnv(
       `${name}-python`,
@@ -114,6 +119,7 @@ export class Environment extends pulumi.ComponentResource {
         host,
         requirementsBlob: facts.requirementsBlob,
         observedVenvs: observed?.get("venvs"),
+        driftBaseline,
         recordedResolution: recorded.apply((all) => all?.[facts.requirementsBlob]),
       },
       child,
@@ -159,6 +165,7 @@ export class Environment extends pulumi.ComponentResource {
       backendDir: app.backendDir,
       environment: appEnvironment(config, secretKey.result),
       observed,
+      driftBaseline,
     };
     // One name for both strategies: a switch of app.deployStrategy updates the steps in place.
     const service: DeployedService =
@@ -177,6 +184,7 @@ export class Environment extends pulumi.ComponentResource {
           alertAfterSeconds,
           webhookUrl: webhookUrl === undefined ? undefined : pulumi.secret(webhookUrl),
           observed: observed?.get("monitor"),
+          driftBaseline,
           offsite: backsUpOffsite ? offsiteWatch(args.stack, app.serviceName, offsite.maxAgeHours) : undefined,
         },
         // Its first probe comes after the first deploy.
@@ -193,6 +201,7 @@ export class Environment extends pulumi.ComponentResource {
           settings: offsite,
           monitorUnit: monitorPaths(app.serviceName, host.envDir).unit,
           observed: observed?.get("offsite"),
+          driftBaseline,
           status: args.observed?.get("offsite-status"),
         },
         // The first backup comes after the first deploy; a restore before it continues the repository's history.
@@ -208,12 +217,13 @@ export class Environment extends pulumi.ComponentResource {
           sshPort: hostConfig.firewall.sshPort,
           denyPorts: denyPortsOf(config),
           observed: observed?.get("firewall"),
+          driftBaseline,
         },
         child,
       );
     }
     if (hostConfig.journald.manage) {
-      new Journald(`${name}-journald`, { host, limits: hostConfig.journald, observed: observed?.get("journald") }, child);
+      new Journald(`${name}-journald`, { host, limits: hostConfig.journald, observed: observed?.get("journald"), driftBaseline }, child);
     }
     if (config.cloudflare.enabled) {
       // Loaded here only: a stack without Cloudflare loads no Cloudflare code and registers no Cloudflare resource.
@@ -223,6 +233,7 @@ export class Environment extends pulumi.ComponentResource {
       this.publicUrl = edge.publicUrl;
     }
 
+    this.driftBaseline = driftBaseline.applied();
     this.url = service.url;
     this.revision = service.revision;
     this.releasePath = service.releasePath;
@@ -234,6 +245,7 @@ export class Environment extends pulumi.ComponentResource {
       serviceName: this.serviceName,
       publicUrl: this.publicUrl,
       pythonResolutions: this.pythonResolutions,
+      driftBaseline: this.driftBaseline,
     });
   }
 }

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { driftCheck } from "../providers/drift";
+import { DriftBaseline, driftCheck } from "../providers/drift";
 import { Host } from "./host";
 import { remoteScript } from "../steps/remoteScript";
 
@@ -13,6 +13,8 @@ export interface FirewallArgs {
   readonly denyPorts: readonly number[];
   /** observe.sh's `firewall` section; undefined when the server was not observed. */
   readonly observed?: string;
+  /** What the stack last applied of each piece, for telling drift from a planned change. */
+  readonly driftBaseline: DriftBaseline;
 }
 
 export const SSH_RULE_TAG = "ai4artsed-ssh";
@@ -30,7 +32,7 @@ export class Firewall extends pulumi.ComponentResource {
   constructor(name: string, args: FirewallArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("ai4artsed:firewall:Firewall", name, {}, opts);
     const ports = [...new Set(args.denyPorts)].sort((a, b) => a - b);
-    const state = driftCheck(`${name}-state`, expectedFirewallState(args.sshPort, args.stackTag, ports), args.observed, this);
+    const state = driftCheck(`${name}-state`, expectedFirewallState(args.sshPort, args.stackTag, ports), args.observed, this, args.driftBaseline);
     const params = { STACK_TAG: args.stackTag, SSH_PORT: args.sshPort, DENY_PORTS: ports.join(" ") };
     remoteScript(
       `${name}-rules`,

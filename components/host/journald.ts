@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Host } from "./host";
-import { driftCheck } from "../providers/drift";
+import { DriftBaseline, driftCheck } from "../providers/drift";
 import { installFile } from "../steps/installFile";
 
 export const JOURNALD_DROPIN = "/etc/systemd/journald.conf.d/60-ai4artsed.conf";
@@ -28,6 +28,8 @@ export interface JournaldArgs {
   readonly limits: JournaldLimits;
   /** observe.sh's `journald` section; undefined when the server was not observed. */
   readonly observed?: string;
+  /** What the stack last applied of each piece, for telling drift from a planned change. */
+  readonly driftBaseline: DriftBaseline;
 }
 
 /** The host-wide journald drop-in; one stack owns it (host.journald.manage) so stacks never fight. */
@@ -38,7 +40,7 @@ export class Journald extends pulumi.ComponentResource {
     super("ai4artsed:journald:Journald", name, {}, opts);
     const restart = "systemctl restart systemd-journald";
     const text = renderJournaldDropIn(args.limits);
-    const state = driftCheck(`${name}-state`, text, args.observed, this);
+    const state = driftCheck(`${name}-state`, text, args.observed, this, args.driftBaseline);
     installFile(
       `${name}-dropin`,
       { connection: args.host.connection, file: JOURNALD_DROPIN, mode: "644", text, onChange: restart, repairs: state.repairs, removeOnDestroy: { onChange: restart } },

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { renderScript } from "../steps/commands";
-import { driftCheck } from "../providers/drift";
+import { DriftBaseline, driftCheck } from "../providers/drift";
 import { Host } from "../host/host";
 import { unitFileOf } from "../../lib/paths";
 import { MANAGED_UNIT_HEADER } from "../render/unitParts";
@@ -32,6 +32,8 @@ export interface HealthMonitorArgs {
   readonly webhookUrl?: pulumi.Input<string>;
   /** observe.sh's `monitor` section; undefined when the server was not observed. */
   readonly observed?: string;
+  /** What the stack last applied of each piece, for telling drift from a planned change. */
+  readonly driftBaseline: DriftBaseline;
   /** The off-host backup the probe also watches (its age and last result). Defaults to none. */
   readonly offsite?: OffsiteWatch;
 }
@@ -157,7 +159,7 @@ export class HealthMonitor extends pulumi.ComponentResource {
     const serviceText = renderProbeService(spec);
     const timerText = renderProbeTimer(spec);
     // A stopped or disabled timer, or an edited file, shows in preview; `up` rewrites and re-enables.
-    const state = driftCheck(`${name}-state`, `active enabled\n${probeText}${serviceText}${timerText}`, args.observed, this);
+    const state = driftCheck(`${name}-state`, `active enabled\n${probeText}${serviceText}${timerText}`, args.observed, this, args.driftBaseline);
     const probe = installFile(`${name}-probe`, { connection, file: paths.probeFile, mode: "755", text: probeText, repairs: state.repairs }, child);
     const steps: pulumi.Resource[] = [probe];
     if (args.webhookUrl !== undefined) {

@@ -3,7 +3,7 @@ import { sha256 } from "../../lib/sha256";
 import { sftpTarget } from "../../lib/restic";
 import { StackConfig } from "../../config/schema";
 import { renderScript } from "../steps/commands";
-import { driftCheck } from "../providers/drift";
+import { DriftBaseline, driftCheck } from "../providers/drift";
 import { Host } from "../host/host";
 import { MONITOR_STATE_DIR, OffsiteWatch, PROBE_DIR } from "./monitor";
 import { ENV_DIR, unitFileOf } from "../../lib/paths";
@@ -194,6 +194,8 @@ export interface OffsiteBackupArgs {
   readonly monitorUnit: string;
   /** observe.sh's `offsite` section; undefined when the server was not observed. */
   readonly observed?: string;
+  /** What the stack last applied of each piece, for telling drift from a planned change. */
+  readonly driftBaseline: DriftBaseline;
   /** observe.sh's `offsite-status` section: the last backup's result, shown by preview. Defaults to none. */
   readonly status?: string;
 }
@@ -245,7 +247,7 @@ export class OffsiteBackup extends pulumi.ComponentResource {
     const expected = pulumi.secret(
       pulumi.all(secretFiles).apply((texts) => `${plainText}${texts.map((text) => `600 root:root sha256:${sha256(text)}`).join("\n")}`),
     );
-    const state = driftCheck(`${name}-state`, expected, args.observed, this);
+    const state = driftCheck(`${name}-state`, expected, args.observed, this, args.driftBaseline);
     if (args.status !== undefined) {
       const report = lastBackupReport(args.status, settings.maxAgeHours);
       if (report.warn) pulumi.log.warn(report.text, this);

@@ -84,15 +84,49 @@ export function driftReport(name: string, expected: string, onServer: string): s
     .join("\n")}`;
 }
 
+/** What the stack applied last, per check: its previous `driftBaseline` output (summaries, as the checks hold them). */
+export type AppliedStates = Readonly<Record<string, string>>;
+
 /**
- * A check for one piece, parented to the component that owns it. When the server differs, the
- * preview shows the check changing and a warning on it with the difference.
+ * One stack's drift baseline: what its last update applied of each piece, and what this run
+ * wants, for the next one. A server that differs from the wish but still holds what the stack
+ * last applied has not drifted: the wish changed (a new commit, a new setting), a planned change.
+ */
+export class DriftBaseline {
+  private readonly wanted = new Map<string, pulumi.Output<string>>();
+  private readonly previous: pulumi.Output<AppliedStates | undefined>;
+
+  constructor(previous: pulumi.Input<AppliedStates | undefined>) {
+    this.previous = pulumi.output(previous);
+  }
+
+  /** The summary of what the last update applied for this check, if the stack recorded it. */
+  lastApplied(name: string): pulumi.Output<string | undefined> {
+    return this.previous.apply((applied) => applied?.[name]);
+  }
+
+  record(name: string, wanted: pulumi.Output<string>): void {
+    this.wanted.set(name, wanted);
+  }
+
+  /** What this run applies, by check: the stack's `driftBaseline` output. */
+  applied(): pulumi.Output<AppliedStates> {
+    const names = [...this.wanted.keys()];
+    return pulumi.all(names.map((name) => this.wanted.get(name)!)).apply((values) => Object.fromEntries(names.map((name, i) => [name, values[i]])));
+  }
+}
+
+/**
+ * A check for one piece, parented to the component that owns it. When the server differs from
+ * the wish, the preview shows the check changing; when it also differs from what the stack last
+ * applied (a hand edit, not a planned change), a warning on it shows the difference.
  */
 export function driftCheck(
   name: string,
   expected: pulumi.Input<string>,
   onServer: string | undefined,
   parent: pulumi.Resource,
+  baseline: DriftBaseline,
 ): DriftCheck {
   const wanted = pulumi.output(expected).apply(normalizeState);
   const observed = onServer === undefined ? undefined : normalizeState(onServer);
@@ -101,9 +135,10 @@ export function driftCheck(
     { expected: wanted.apply(stateSummary), onServer: observed === undefined ? wanted.apply(stateSummary) : stateSummary(observed) },
     { parent },
   );
+  baseline.record(name, wanted.apply(stateSummary));
   if (observed !== undefined) {
-    wanted.apply((text) => {
-      if (text !== observed) pulumi.log.warn(driftReport(name, text, observed), check);
+    pulumi.all([wanted, baseline.lastApplied(name)]).apply(([text, applied]) => {
+      if (text !== observed && stateSummary(observed) !== applied) pulumi.log.warn(driftReport(name, text, observed), check);
     });
   }
   return check;

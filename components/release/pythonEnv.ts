@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { driftCheck } from "../providers/drift";
+import { DriftBaseline, driftCheck } from "../providers/drift";
 import { Host, UV_BINARY, UV_CACHE } from "../host/host";
 import { RemoteStep, remoteScript, stepResultOf } from "../steps/remoteScript";
 
@@ -12,6 +12,8 @@ export interface PythonEnvArgs {
   readonly requirementsBlob: string;
   /** observe.sh's `venvs` section; undefined when the server was not observed. */
   readonly observedVenvs?: string;
+  /** What the stack last applied of each piece, for telling drift from a planned change. */
+  readonly driftBaseline: DriftBaseline;
   /**
    * The `name==version` list this requirements blob resolved to when it was first built (kept in
    * the stack's outputs), if any: a venv built again installs exactly it.
@@ -73,6 +75,7 @@ export class PythonEnv extends pulumi.ComponentResource {
       wanted,
       args.observedVenvs === undefined ? undefined : builtOnServer ? wanted : `${args.requirementsBlob} missing`,
       this,
+      args.driftBaseline,
     );
     this.ready = remoteScript(
       `${name}-build`,

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { environmentFileOf } from "../../lib/paths";
 import { sha256 } from "../../lib/sha256";
-import { driftCheck, ServerObservation } from "../providers/drift";
+import { DriftBaseline, driftCheck, ServerObservation } from "../providers/drift";
 import { Host } from "../host/host";
 import { Release } from "../release/release";
 import { renderEnvironmentFile, renderUnit } from "../render/serviceFiles";
@@ -49,6 +49,8 @@ export interface ServiceArgs {
   readonly environment: pulumi.Input<Record<string, string>>;
   /** What observe.sh found (sections unit, environment, service, current); undefined when not observed. */
   readonly observed?: ServerObservation;
+  /** What the stack last applied of each piece, for telling drift from a planned change. */
+  readonly driftBaseline: DriftBaseline;
 }
 
 /** What the health monitor probes and names, known before any deploy. */
@@ -152,15 +154,16 @@ export function deployServiceSteps(owner: pulumi.ComponentResource, name: string
 
   // Drift: what the server has of the unit, the EnvironmentFile, the running service and `current`.
   const observed = args.observed;
-  const unitState = driftCheck(`${name}-unit-state`, unitFilesText, observed?.get("unit"), owner);
+  const unitState = driftCheck(`${name}-unit-state`, unitFilesText, observed?.get("unit"), owner, args.driftBaseline);
   const environmentState = driftCheck(
     `${name}-environment-state`,
     environmentHash.apply((hash) => `600 root:root sha256:${hash}`),
     observed?.get("environment"),
     owner,
+    args.driftBaseline,
   );
-  const serviceState = driftCheck(`${name}-running-state`, strategy.runningState, observed?.get("service"), owner);
-  const currentState = driftCheck(`${name}-current-state`, release.path, observed?.get("current"), owner);
+  const serviceState = driftCheck(`${name}-running-state`, strategy.runningState, observed?.get("service"), owner, args.driftBaseline);
+  const currentState = driftCheck(`${name}-current-state`, release.path, observed?.get("current"), owner, args.driftBaseline);
 
   // What the deploy installs, hashed: a new value means switch and restart, the same means
   // nothing to do. A repaired drift counts as new.

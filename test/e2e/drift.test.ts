@@ -56,6 +56,24 @@ test("no drift: preview is clean, fast, and opens one SSH connection", async () 
   assert.equal(logins, 1);
 });
 
+test("planned changes (a commit, new requirements, a setting) show as changes and never as drift", async () => {
+  mutate(repo, "main", "code");
+  mutate(repo, "main", "requirements");
+  await publishRepo(server, repo);
+  ws.set("app.logLevel", "WARNING");
+  const preview = ws.ok(["preview", "--diff"]);
+  const text = `${preview.stdout}\n${preview.stderr}`;
+  assert.doesNotMatch(text, /drift in /, `a planned change is reported as drift:\n${text}`);
+  for (const check of ["production-service-current-state", "production-python-state", "production-service-environment-state"]) {
+    assert.ok(text.includes(check), `preview does not show ${check} changing:\n${text}`);
+  }
+  const up = ws.ok(["up", "--yes", "--skip-preview"]);
+  assert.doesNotMatch(`${up.stdout}\n${up.stderr}`, /drift in /, "the deploy reports its own changes as drift");
+  assert.ok(await healthy());
+  const clean = ws.run(["preview", "--expect-no-changes"]);
+  assert.equal(clean.code, 0, clean.stdout + clean.stderr);
+});
+
 test("1. unit file edited by hand", async () => {
   await driftCase(`sed -i 's/^RestartSec=10$/RestartSec=30/' ${UNIT} && systemctl daemon-reload`, "production-service-unit-state", /RestartSec=30/, async () => {
     assert.match(await shOk(server, `cat ${UNIT}`), /\nRestartSec=10\n/);

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { driftProvider, driftReport, parseObservation, stateSummary } from "../../components/providers/drift";
+import * as pulumi from "@pulumi/pulumi";
+import { DriftBaseline, driftCheck, driftProvider, driftReport, parseObservation, stateSummary } from "../../components/providers/drift";
 import { expectedFirewallState } from "../../components/host/firewall";
 import { buildStack } from "./mocks";
 import { FACTS } from "./fixtures";
@@ -63,4 +64,26 @@ test("the drift warning names the check and shows the edited lines as a unified 
   assert.match(report, /^drift in production-journald-state: /);
   assert.match(report, /\n-SystemMaxUse=1G\n\+SystemMaxUse=8G\n/);
   assert.match(report, /\n--- wanted by the stack\n\+\+\+ on the server\n/);
+});
+
+test("a server that still holds what the stack last applied is a planned change, not drift; a hand edit warns", async () => {
+  const warnings: string[] = [];
+  const warn = pulumi.log.warn;
+  pulumi.log.warn = (message: string) => (warnings.push(message), Promise.resolve());
+  try {
+    const parent = new pulumi.ComponentResource("test:index:Owner", "baseline-owner");
+    const baseline = new DriftBaseline({ "planned-state": "release-1", "edited-state": "release-1" });
+    // A new commit: the stack wants release-2, the server still has release-1 as last applied.
+    driftCheck("planned-state", "release-2", "release-1", parent, baseline);
+    // A hand edit: the server has neither what was applied nor what is wanted.
+    driftCheck("edited-state", "release-2", "by-hand", parent, baseline);
+    // No baseline yet (a stack deployed before it was recorded): a difference warns, as before.
+    driftCheck("new-state", "release-2", "release-1", parent, baseline);
+    const applied = await new Promise((resolve) => baseline.applied().apply(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(warnings.map((w) => w.split(":")[0]), ["drift in edited-state", "drift in new-state"]);
+    assert.deepEqual(applied, { "planned-state": "release-2", "edited-state": "release-2", "new-state": "release-2" });
+  } finally {
+    pulumi.log.warn = warn;
+  }
 });
