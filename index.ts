@@ -48,15 +48,25 @@ async function userFacing<T>(step: () => T | Promise<T>): Promise<T> {
 export = async () => {
   const stack = pulumi.getStack();
   const { environment, config } = await userFacing(readConfig);
+  // What this stack recorded in its last update: the server's host key when none is set (checked
+  // like an OpenSSH known_hosts entry), the venvs' resolutions (a rebuild on a new server installs
+  // the versions the old one served) and what it applied of each piece (drift is a server that
+  // differs from that, not from a new wish).
+  const previous = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${stack}`);
+  const recordedHostKey = config.server.hostKey ? undefined : ((await previous.getOutputDetails("serverHostKey")).value as string | undefined);
   const inspecting = Date.now();
-  const { facts, observed } = await userFacing(() => inspectServer(stack, environment, config, denyPortsOf(config)));
+  const { facts, observed, hostKey, firstUse } = await userFacing(() =>
+    inspectServer(stack, environment, config, denyPortsOf(config), undefined, recordedHostKey),
+  );
+  if (firstUse) {
+    pulumi.log.warn(
+      `server.hostKey is not set: trusting ${hostKey} on first use and recording it (stack output serverHostKey); a later change of the ` +
+        `server's key is refused. Pin it instead: pulumi config set --path server.hostKey "<the key, checked on the server's console>"`,
+    );
+  }
   // For the engine's log (-v=3 and up): the benchmark splits node's start from the SSH session.
   pulumi.log.debug(`ai4artsed timing: node started ${Math.round(process.uptime() * 1000 - (Date.now() - inspecting))} ms before the SSH inspection, which took ${Date.now() - inspecting} ms`);
-  const connection = serverConnection(config.server, config.providers, facts.layoutId);
-  // What this stack recorded in its last update: the venvs' resolutions (a rebuild on a new
-  // server installs the versions the old one served) and what it applied of each piece (drift is
-  // a server that differs from that, not from a new wish).
-  const previous = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${stack}`);
+  const connection = serverConnection({ ...config.server, hostKey }, config.providers, facts.layoutId);
   const recordedResolutions = previous.getOutput("pythonResolutions") as pulumi.Output<PythonResolutions | undefined>;
   const appliedStates = previous.getOutput("driftBaseline") as pulumi.Output<AppliedStates | undefined>;
   const env = new Environment(environment, { environment, stack, config, facts, observed, connection, recordedResolutions, appliedStates });
@@ -67,6 +77,7 @@ export = async () => {
     serviceName: env.serviceName,
     pythonResolutions: env.pythonResolutions,
     driftBaseline: env.driftBaseline,
+    serverHostKey: hostKey,
     ...(env.publicUrl ? { publicUrl: env.publicUrl } : {}),
   };
 };

@@ -21,9 +21,17 @@ export function hostKeyBlob(line: string): Buffer {
   return Buffer.from(base64 ?? "", "base64");
 }
 
+/** The OpenSSH public key line ("ssh-ed25519 AAAA...") of a key blob as the server sends it. */
+export function hostKeyLine(blob: Buffer): string {
+  const typeLength = blob.length >= 4 ? blob.readUInt32BE(0) : 0;
+  return `${blob.subarray(4, 4 + typeLength).toString("latin1")} ${blob.toString("base64")}`;
+}
+
 export interface RunOptions {
   /** Written to the command's stdin, then closed. */
   readonly stdin?: string;
+  /** Told the key the server presented, as a public key line, before it is checked. */
+  readonly presentedHostKey?: (line: string) => void;
   /** Defaults to 120 s. */
   readonly timeoutMs?: number;
 }
@@ -72,7 +80,10 @@ export function runOverSsh(target: SshTarget, command: string, options: RunOptio
         username: target.user,
         privateKey: target.privateKey,
         readyTimeout: 20_000,
-        hostVerifier: (key: Buffer) => (target.hostKey ? key.equals(hostKeyBlob(target.hostKey)) : true),
+        hostVerifier: (key: Buffer) => {
+          options.presentedHostKey?.(hostKeyLine(key));
+          return target.hostKey ? key.equals(hostKeyBlob(target.hostKey)) : true;
+        },
       });
   });
 }

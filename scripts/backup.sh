@@ -70,8 +70,10 @@ run_remote() {
   address="$(config server.address)"
   port="$(config server.port 22)"
   user="$(config server.user root)"
+  # server.hostKey, else the key the stack recorded when it first connected (output serverHostKey).
   host_key="$(config server.hostKey "")"
-  [[ -n "${host_key}" ]] || die "stack ${STACK} pins no server.hostKey; pin it first (README: Setting up a stack)"
+  [[ -n "${host_key}" ]] || host_key="$(output serverHostKey)"
+  [[ -n "${host_key}" ]] || die "stack ${STACK} pins no server.hostKey and has recorded none; run 'pulumi up' once, or pin it (README: Setting up a stack)"
   WORK_DIR="$(mktemp -d)"
   config server.privateKey >"${WORK_DIR}/key"
   chmod 600 "${WORK_DIR}/key"

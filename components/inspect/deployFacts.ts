@@ -10,7 +10,7 @@ import { ConfigError } from "../../lib/errors";
 import { EnvironmentName } from "../../config/defaults";
 import { StackConfig } from "../../config/schema";
 import { identityOf, identityProblems, identityRecordOf, renderIdentity } from "./stackIdentity";
-import { runOverSsh, SshResult, SshTarget } from "../../lib/ssh";
+import { RunOptions, runOverSsh, SshResult, SshTarget } from "../../lib/ssh";
 
 /** What the server says a deploy of this config means, known before any resource is registered. */
 export interface DeployFacts {
@@ -28,7 +28,7 @@ export interface DeployFacts {
   readonly layoutId: string;
 }
 
-export type SshRunner = (target: SshTarget, command: string) => Promise<SshResult>;
+export type SshRunner = (target: SshTarget, command: string, options?: RunOptions) => Promise<SshResult>;
 
 /** A fresh layout id: random, as nothing on a new server tells it from the old one's disk. */
 export function newLayoutId(): string {
@@ -55,6 +55,23 @@ export function parseFacts(stdout: string, layoutId: string): DeployFacts {
 export interface ServerInspection {
   readonly facts: DeployFacts;
   readonly observed: ServerObservation;
+  /**
+   * The host key every step pins: server.hostKey, else the one this stack recorded when it first
+   * connected, else (that first time) the one the server presented now.
+   */
+  readonly hostKey: string;
+  /** The server was trusted on first use in this run: no key was set nor recorded. */
+  readonly firstUse: boolean;
+}
+
+/** The refusal when a server presents another key than the one the stack recorded. */
+export function changedHostKeyError(stack: string, address: string, recorded: string, presented: string | undefined): ConfigError {
+  return new ConfigError(stack, [
+    `server.hostKey is not set, and the server at ${address} presented ${presented ?? "a host key"}, not the key this stack ` +
+      `recorded when it first connected (${recorded}); nothing was sent to it. If the server was reinstalled or replaced, compare ` +
+      `its key on its console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) with ssh-keyscan -t ed25519 ${address}, then pin it: ` +
+      `pulumi config set --path server.hostKey "$(ssh-keyscan -t ed25519 ${address} | cut -d' ' -f2-)"`,
+  ]);
 }
 
 /**
@@ -70,6 +87,7 @@ export async function inspectServer(
   config: StackConfig,
   denyPorts: readonly number[],
   run: SshRunner = runOverSsh,
+  recordedHostKey?: string,
 ): Promise<ServerInspection> {
   const { server, app } = config;
   const identity = renderScript("stack-identity", { IDENTITY_RECORD: identityRecordOf(stack), IDENTITY: renderIdentity(identityOf(environment, config)) });
@@ -96,10 +114,16 @@ export async function inspectServer(
     port: server.port,
     user: server.user,
     privateKey: server.privateKey,
-    hostKey: server.hostKey,
+    hostKey: server.hostKey ?? recordedHostKey,
   };
   const command = [identity, resolve, observe].map((script) => remoteInvocation(script, server.user)).join(" && ");
-  const result = await run(target, command);
+  let presented: string | undefined;
+  const result = await run(target, command, { presentedHostKey: (line) => (presented = line) }).catch((err: unknown) => {
+    if (!server.hostKey && recordedHostKey && presented && !presented.endsWith(recordedHostKey.trim().split(/\s+/)[1] ?? "")) {
+      throw changedHostKeyError(stack, server.address, recordedHostKey, presented);
+    }
+    throw err;
+  });
   const recorded = parseObservation(result.stdout).get("identity");
   if (result.code === 3 && recorded !== undefined) {
     throw new ConfigError(stack, identityProblems(stack, server.address, identityOf(environment, config), recorded));
@@ -112,5 +136,7 @@ export async function inspectServer(
   }
   const observed = parseObservation(result.stdout);
   const layout = observed.get("layout");
-  return { facts: parseFacts(result.stdout, layout && layout !== "<missing>" ? layout : newLayoutId()), observed };
+  const hostKey = target.hostKey ?? presented;
+  if (hostKey === undefined) throw new Error(`${server.address} presented no host key`);
+  return { facts: parseFacts(result.stdout, layout && layout !== "<missing>" ? layout : newLayoutId()), observed, hostKey, firstUse: target.hostKey === undefined };
 }

@@ -124,21 +124,19 @@ export class DriftBaseline {
 export function driftCheck(
   name: string,
   expected: pulumi.Input<string>,
-  onServer: string | undefined,
+  onServer: string | ((lastApplied: string | undefined) => string) | undefined,
   parent: pulumi.Resource,
   baseline: DriftBaseline,
 ): DriftCheck {
   const wanted = pulumi.output(expected).apply(normalizeState);
-  const observed = onServer === undefined ? undefined : normalizeState(onServer);
-  const check = new DriftCheck(
-    name,
-    { expected: wanted.apply(stateSummary), onServer: observed === undefined ? wanted.apply(stateSummary) : stateSummary(observed) },
-    { parent },
-  );
+  const lastApplied = baseline.lastApplied(name);
+  // A function reads the server against what was applied last (the venvs: which one it still has).
+  const observed = onServer === undefined ? undefined : lastApplied.apply((last) => normalizeState(typeof onServer === "function" ? onServer(last) : onServer));
+  const check = new DriftCheck(name, { expected: wanted.apply(stateSummary), onServer: (observed ?? wanted).apply(stateSummary) }, { parent });
   baseline.record(name, wanted.apply(stateSummary));
   if (observed !== undefined) {
-    pulumi.all([wanted, baseline.lastApplied(name)]).apply(([text, applied]) => {
-      if (text !== observed && stateSummary(observed) !== applied) pulumi.log.warn(driftReport(name, text, observed), check);
+    pulumi.all([wanted, observed, lastApplied]).apply(([text, server, applied]) => {
+      if (text !== server && stateSummary(server) !== applied) pulumi.log.warn(driftReport(name, text, server), check);
     });
   }
   return check;

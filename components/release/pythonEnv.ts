@@ -73,7 +73,11 @@ export class PythonEnv extends pulumi.ComponentResource {
     const state = driftCheck(
       `${name}-state`,
       wanted,
-      args.observedVenvs === undefined ? undefined : builtOnServer ? wanted : `${args.requirementsBlob} missing`,
+      // The wanted venv; else the one last applied, while the server still has it (new requirements
+      // are a planned change, not drift); else the wanted one is missing.
+      args.observedVenvs === undefined
+        ? undefined
+        : (lastApplied) => (builtOnServer ? wanted : lastApplied !== undefined && venvLines.includes(lastApplied) ? lastApplied : `${args.requirementsBlob} missing`),
       this,
       args.driftBaseline,
     );

@@ -5,6 +5,7 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "child_process";
 import { headOf, mutate, publishRepo, SERVER_REPO, shOk, sshLoginsDuring, startTestBed, stopTestServer, TestServer } from "../host/harness";
 import { PulumiWorkspace } from "../../tools/workspace";
 
@@ -114,7 +115,8 @@ test("4. current switched by hand to another release", async () => {
   ws.ok(["up", "--yes", "--skip-preview"]);
   await driftCase(`ln -sfn ${PROD}/releases/${first} ${PROD}/current && systemctl restart ai4artsed-production`, "production-service-current-state", new RegExp(`releases/${first}`), async () => {
     assert.equal(await shOk(server, `readlink ${PROD}/current`), `${PROD}/releases/${second}`);
-    assert.equal(JSON.parse(await shOk(server, "curl -sf http://127.0.0.1:17801/api/schema/info")).version, "2");
+    const version = execFileSync("git", ["-C", repo, "show", `${second}:devserver/VERSION`]).toString().trim();
+    assert.equal(JSON.parse(await shOk(server, "curl -sf http://127.0.0.1:17801/api/schema/info")).version, version);
   });
 });
 

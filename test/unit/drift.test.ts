@@ -72,17 +72,19 @@ test("a server that still holds what the stack last applied is a planned change,
   pulumi.log.warn = (message: string) => (warnings.push(message), Promise.resolve());
   try {
     const parent = new pulumi.ComponentResource("test:index:Owner", "baseline-owner");
-    const baseline = new DriftBaseline({ "planned-state": "release-1", "edited-state": "release-1" });
+    const baseline = new DriftBaseline({ "planned-state": "release-1", "edited-state": "release-1", "venv-state": "blob-1 complete" });
     // A new commit: the stack wants release-2, the server still has release-1 as last applied.
     driftCheck("planned-state", "release-2", "release-1", parent, baseline);
     // A hand edit: the server has neither what was applied nor what is wanted.
     driftCheck("edited-state", "release-2", "by-hand", parent, baseline);
+    // New requirements: the server still has the venv last applied, read against it.
+    driftCheck("venv-state", "blob-2 complete", (last) => (last === "blob-1 complete" ? last : "blob-2 missing"), parent, baseline);
     // No baseline yet (a stack deployed before it was recorded): a difference warns, as before.
     driftCheck("new-state", "release-2", "release-1", parent, baseline);
     const applied = await new Promise((resolve) => baseline.applied().apply(resolve));
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.deepEqual(warnings.map((w) => w.split(":")[0]), ["drift in edited-state", "drift in new-state"]);
-    assert.deepEqual(applied, { "planned-state": "release-2", "edited-state": "release-2", "new-state": "release-2" });
+    assert.deepEqual(applied, { "planned-state": "release-2", "edited-state": "release-2", "venv-state": "blob-2 complete", "new-state": "release-2" });
   } finally {
     pulumi.log.warn = warn;
   }
