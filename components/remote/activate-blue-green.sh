@@ -59,17 +59,19 @@ move_traffic() {
 fail_gate() {
   local next="$1" serving="$2" failure="${HEALTH_FAILURE}"
   rm -f "${STANDBY_LINK}"
-  err "health gate failed for ${COMMIT} on $(app_unit "${next}"): ${failure}. Last lines of its journal:"
+  err "health gate failed for ${COMMIT}${SETTINGS_CHANGED:+ with changed settings: ${SETTINGS_CHANGED}} on $(app_unit "${next}"): ${failure}. Last lines of its journal:"
   journalctl --unit "$(app_unit "${next}")" --lines 20 --no-pager --output cat >&2 || true
   stop_color "${next}"
-  record "${COMMIT}" "failed: ${failure}"
+  # The serving color's files on disk are its own again: a later restart or a reboot keeps it.
+  restore_settings || true
+  record "${COMMIT}" "failed: ${failure}${SETTINGS_CHANGED:+ (changed settings: ${SETTINGS_CHANGED})}"
   if [[ -z "${serving}" ]] && systemctl is-active --quiet "${LEGACY_UNIT}"; then
-    die "deploy of ${COMMIT} failed (${failure}); $(basename "$(readlink "${INSTALL_DIR}/current")") is still serving on ${LEGACY_UNIT}, untouched. Fix the commit and run 'pulumi up' again."
+    die "deploy of ${COMMIT}${SETTINGS_CHANGED:+ with changed settings: ${SETTINGS_CHANGED}} failed (${failure}); $(basename "$(readlink "${INSTALL_DIR}/current")") is still serving on ${LEGACY_UNIT}, untouched. Fix the commit${SETTINGS_CHANGED:+ or the settings} and run 'pulumi up' again."
   fi
   if [[ -z "${serving}" ]]; then
-    die "deploy of ${COMMIT} failed (${failure}); no color is serving. Fix the commit and run 'pulumi up' again."
+    die "deploy of ${COMMIT}${SETTINGS_CHANGED:+ with changed settings: ${SETTINGS_CHANGED}} failed (${failure}); no color is serving. Fix the commit${SETTINGS_CHANGED:+ or the settings} and run 'pulumi up' again."
   fi
-  die "deploy of ${COMMIT} failed (${failure}); $(basename "$(readlink "$(color_link "${serving}")")") is still serving on $(app_unit "${serving}"), untouched. Fix the commit and run 'pulumi up' again."
+  die "deploy of ${COMMIT}${SETTINGS_CHANGED:+ with changed settings: ${SETTINGS_CHANGED}} failed (${failure}); $(basename "$(readlink "$(color_link "${serving}")")") is still serving on $(app_unit "${serving}"), untouched. Fix the commit${SETTINGS_CHANGED:+ or the settings} and run 'pulumi up' again."
 }
 
 # revert NEXT SERVING PREVIOUS: NEXT failed inside the watch window. Traffic goes back first, to the
@@ -87,14 +89,15 @@ revert() {
   fi
   rm -f "${STANDBY_LINK}"
   [[ -z "${previous}" ]] || switch_link "${previous}" "${INSTALL_DIR}/current"
-  err "${COMMIT} reverted: ${failure}. Last lines of its journal:"
+  restore_settings || true
+  err "${COMMIT}${SETTINGS_CHANGED:+ with changed settings: ${SETTINGS_CHANGED}} reverted: ${failure}. Last lines of its journal:"
   journalctl --unit "$(app_unit "${next}")" --lines 20 --no-pager --output cat >&2 || true
-  record "${COMMIT}" "reverted: ${failure}"
+  record "${COMMIT}" "reverted: ${failure}${SETTINGS_CHANGED:+ (changed settings: ${SETTINGS_CHANGED})}"
   if [[ -n "${serving}" || -e "$(legacy_file)" ]]; then
     stop_color "${next}"
     record "$(basename "${previous}")" "serving again after reverted ${COMMIT}"
   fi
-  die "deploy of ${COMMIT} reverted (${failure}); ${now_serving}. Fix the commit and run 'pulumi up' again."
+  die "deploy of ${COMMIT}${SETTINGS_CHANGED:+ with changed settings: ${SETTINGS_CHANGED}} reverted (${failure}); ${now_serving}. Fix the commit${SETTINGS_CHANGED:+ or the settings} and run 'pulumi up' again."
 }
 
 main() {
@@ -117,6 +120,8 @@ main() {
   fi
   local next
   next="$(other_color "${serving:-green}")"
+  # Named in every failure message: a settings-only change fails as clearly as a commit.
+  SETTINGS_CHANGED="$(changed_settings)"
   wait_drained "${next}"
   stop_color "${next}"
   log "starting ${COMMIT} on $(app_unit "${next}") beside ${serving:+$(app_unit "${serving}")}${serving:-nothing}"
@@ -132,6 +137,7 @@ main() {
       restore_legacy
     fi
     stop_color "${next}"
+    restore_settings || true
     record "${COMMIT}" "failed: ${PROXY_UNIT} did not serve it"
     die "deploy of ${COMMIT} failed: ${PROXY_UNIT} did not answer on ${PUBLIC_HEALTH_URL} after the switch; see 'journalctl -u ${PROXY_UNIT}'."
   fi
@@ -140,6 +146,7 @@ main() {
   watch_color "${next}" || revert "${next}" "${serving}" "${previous}"
   rm -f "${STANDBY_LINK}"
   remove_legacy
+  keep_settings
   printf '%s\n' "${DEPLOY_STAMP}" >"${stamp_file}"
   record "${COMMIT}" "ok (${next})"
   log "${COMMIT} is serving on $(app_unit "${next}") through ${PROXY_UNIT} (${PUBLIC_HEALTH_URL})"

@@ -32,19 +32,25 @@ retire_units() {
 # roll_back WHAT PREVIOUS: the new release failed (WHAT: "failed" at the gate, "reverted" after
 # the watch window); show why, record it, and serve PREVIOUS again. Always exits non-zero.
 roll_back() {
-  local what="$1" previous="$2" failure="${HEALTH_FAILURE}"
-  err "${COMMIT} ${what}: ${failure}. Its main process: $(unit_exit "${UNIT_NAME}"). Last lines of the service's journal:"
+  local what="$1" previous="$2" failure="${HEALTH_FAILURE}" settings deployed fix="the commit"
+  settings="$(changed_settings)"
+  deployed="${COMMIT}${settings:+ with changed settings: ${settings}}"
+  [[ -z "${settings}" ]] || fix="the commit or the settings"
+  err "${deployed} ${what}: ${failure}. Its main process: $(unit_exit "${UNIT_NAME}"). Last lines of the service's journal:"
   journalctl --unit "${UNIT_NAME}" --lines 20 --no-pager --output cat >&2 || true
-  record "${COMMIT}" "${what}: ${failure}"
-  if [[ -z "${previous}" || "${previous}" == "${INSTALL_DIR}/releases/${COMMIT}" ]]; then
-    die "deploy of ${COMMIT} ${what} (${failure}) and there is no previous release to roll back to; ${UNIT_NAME} is not serving. Fix the commit and run 'pulumi up' again."
+  record "${COMMIT}" "${what}: ${failure}${settings:+ (changed settings: ${settings})}"
+  # The previous release comes back with its own settings (a settings-only change: the same commit).
+  restore_settings || true
+  [[ -n "${settings}" && -z "${previous}" ]] && previous="${INSTALL_DIR}/releases/${COMMIT}"
+  if [[ -z "${previous}" || ("${previous}" == "${INSTALL_DIR}/releases/${COMMIT}" && -z "${settings}") ]]; then
+    die "deploy of ${deployed} ${what} (${failure}) and there is no previous release to roll back to; ${UNIT_NAME} is not serving. Fix ${fix} and run 'pulumi up' again."
   fi
   switch_link "${previous}" "${INSTALL_DIR}/current"
   if restart_and_wait; then
-    record "$(basename "${previous}")" "rolled back after ${what} ${COMMIT}"
-    die "deploy of ${COMMIT} ${what} (${failure}); rolled back: $(basename "${previous}") is serving and healthy again. Fix the commit and run 'pulumi up' again."
+    record "$(basename "${previous}")" "rolled back after ${what} ${COMMIT}${settings:+ (changed settings)}"
+    die "deploy of ${deployed} ${what} (${failure}); rolled back: $(basename "${previous}") is serving and healthy again with its last good settings. Fix ${fix} and run 'pulumi up' again."
   fi
-  die "deploy of ${COMMIT} ${what} (${failure}); rolled back to $(basename "${previous}"), but it is not healthy either (${HEALTH_FAILURE}); check 'journalctl -u ${UNIT_NAME}'."
+  die "deploy of ${deployed} ${what} (${failure}); rolled back to $(basename "${previous}"), but it is not healthy either (${HEALTH_FAILURE}); check 'journalctl -u ${UNIT_NAME}'."
 }
 
 main() {
@@ -68,6 +74,7 @@ main() {
   restart_and_wait || roll_back failed "${previous}"
   # One unit holds the port, so the previous release cannot run beside this one: a revert is a switch and a restart.
   watch_stable "${STABLE_SECONDS}" "${HEALTH_URL}" "" "${UNIT_NAME}" || roll_back reverted "${previous}"
+  keep_settings
   printf '%s\n' "${DEPLOY_STAMP}" >"${stamp_file}"
   record "${COMMIT}" "ok"
   prune_releases "${release}" "${previous}"

@@ -28,7 +28,8 @@ main() {
     systemctl daemon-reload
     log "removed ${UNIT_NAME}"
   fi
-  rm -f "${ENV_FILE}"
+  # With the last good copies a failed deploy may have left (install-file.sh KEEP_LAST_GOOD).
+  rm -f "${ENV_FILE}" "${ENV_FILE}.last-good" "${UNIT_FILE}.last-good"
   remove_extras
 }
 

@@ -173,12 +173,12 @@ export function deployServiceSteps(owner: pulumi.ComponentResource, name: string
 
   const environmentStep = installFile(
     `${name}-environment`,
-    { connection, file: environmentFile, mode: "600", text: environmentText, repairs: environmentState.repairs },
+    { connection, file: environmentFile, mode: "600", text: environmentText, keepLastGood: true, repairs: environmentState.repairs },
     { parent: owner, dependsOn: [host.ready] },
   );
   const unitStep = installFile(
     `${name}-unit`,
-    { connection, file: strategy.unitFile, mode: "644", text: unitText, onChange: strategy.unitOnChange, repairs: unitState.repairs },
+    { connection, file: strategy.unitFile, mode: "644", text: unitText, onChange: strategy.unitOnChange, keepLastGood: true, repairs: unitState.repairs },
     { parent: owner, dependsOn: [host.ready] },
   );
   const backup = new Backup(
@@ -209,6 +209,8 @@ export function deployServiceSteps(owner: pulumi.ComponentResource, name: string
         STABLE_SECONDS: args.stableSeconds,
         KEEP_RELEASES: args.keepReleases,
         DEPLOY_STAMP: deployStamp,
+        // A release is the commit with these: a failed activation puts their last good copies back.
+        SETTINGS_FILES: `${environmentFile} ${strategy.unitFile}`,
         ...strategy.activate.params(healthUrl),
       },
     },

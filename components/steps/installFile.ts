@@ -13,6 +13,8 @@ export interface InstallFileArgs {
   readonly onChange?: string;
   /** Run on every apply of the step, changed or not. */
   readonly ensure?: string;
+  /** One of the service's settings (a release is the commit with them): keep the replaced file until the activation decides. */
+  readonly keepLastGood?: boolean;
   /** The drift check's repair count: a repaired drift runs the step again. */
   readonly repairs?: pulumi.Input<number>;
   /** Remove the file when the resource is destroyed, then run `onChange` (absent: the file stays). */
@@ -26,7 +28,7 @@ export function installFile(name: string, args: InstallFileArgs, opts: pulumi.Cu
     {
       connection: args.connection,
       script: "install-file",
-      params: { TARGET_FILE: args.file, FILE_MODE: args.mode, ON_CHANGE: args.onChange, ENSURE: args.ensure, REPAIR: args.repairs },
+      params: { TARGET_FILE: args.file, FILE_MODE: args.mode, ON_CHANGE: args.onChange, ENSURE: args.ensure, KEEP_LAST_GOOD: args.keepLastGood ? 1 : undefined, REPAIR: args.repairs },
       stdin: args.text,
       ...(args.removeOnDestroy
         ? { deleteScript: "remove-file" as const, deleteParams: { TARGET_FILE: args.file, ON_CHANGE: args.removeOnDestroy.onChange } }

@@ -218,6 +218,27 @@ test("4. a commit that breaks startup leaves green serving, untouched, with no f
   await publishRepo(server, repo);
 });
 
+test("4b. a settings-only change that stops the app at start leaves the serving color serving with its own settings, also after it restarts", async () => {
+  const good = (await shOk(server, `readlink ${PROD}/current`)).split("/").pop()!;
+  const color = await servingColor();
+  const env = "/etc/ai4artsed/ai4artsed-production.env";
+  const failure = await deploy(server, "production", { app: { revision: good, environment: { PYTHONHOME: "/nonexistent" } } }).then(
+    () => assert.fail("the deploy of a setting that stops Python succeeded"),
+    (err: unknown) => err as StepFailed,
+  );
+  assert.equal(failure.step, "service-activate");
+  assert.match(
+    failure.result.stderr,
+    new RegExp(`deploy of ${good} with changed settings: ai4artsed-production\\.env \\(PYTHONHOME\\) failed .*still serving on ${UNIT}@${color}\\.service, untouched\\. Fix the commit or the settings`),
+  );
+  assert.doesNotMatch(await shOk(server, `cat ${env}`), /PYTHONHOME/, "the EnvironmentFile on disk is the serving color's own");
+  // A crash, a package upgrade or a reboot restarts the serving color from its files on disk.
+  await shOk(server, `systemctl restart ${UNIT}@${color}.service`);
+  await shOk(server, "for i in $(seq 100); do curl -sf -o /dev/null http://127.0.0.1:17801/api/schema/info && exit 0; sleep 0.2; done; exit 1");
+  assert.equal((await info()).status, "success");
+  assert.equal(await servingColor(), color);
+});
+
 test("5. rollback by pinned revision: the previous release starts on the idle color in seconds, no build", async () => {
   const previous = headOf(repo, "main~3"); // before code, break-startup, fix
   const started = Date.now();

@@ -296,6 +296,26 @@ test("5d. a commit that imports at start an installed distribution that fails to
   assert.equal((await info(17801)).status, "success");
 });
 
+test("5e. a settings-only change that stops the app at start: the last good settings serve again, also after a restart", async () => {
+  const good = prod.facts.commit;
+  const env = "/etc/ai4artsed/ai4artsed-production.env";
+  const failure = await deploy(server, "production", { app: { ...RESTART.app, environment: { PYTHONHOME: "/nonexistent" } } }).then(
+    () => assert.fail("the deploy of a setting that stops Python succeeded"),
+    (err: unknown) => err as StepFailed,
+  );
+  assert.equal(failure.step, "service-activate");
+  assert.match(failure.result.stderr, new RegExp(`deploy of ${good} with changed settings: ai4artsed-production\\.env \\(PYTHONHOME\\) failed`));
+  assert.match(failure.result.stderr, new RegExp(`rolled back: ${good} is serving and healthy again with its last good settings\\. Fix the commit or the settings`));
+  assert.doesNotMatch(await shOk(server, `cat ${env}`), /PYTHONHOME/, "the EnvironmentFile on disk is the last good one");
+  assert.equal(await shOk(server, `stat -c '%a %U' ${env}; ls ${env}.last-good 2>/dev/null || true`), "600 root");
+  // A crash, a package upgrade or a reboot restarts the unit from its files on disk.
+  await shOk(server, "systemctl restart ai4artsed-production");
+  await shOk(server, "for i in $(seq 100); do curl -sf -o /dev/null http://127.0.0.1:17801/api/schema/info && exit 0; sleep 0.2; done; exit 1");
+  await assertStillServing(good);
+  prod = await deploy(server, "production", RESTART);
+  assert.match(prod.runs.find((r) => r.step === "service-activate")!.result.stdout, /nothing to do/);
+});
+
 test("6. production and development side by side; neither deploy disturbs the other", async () => {
   const prodBefore = await unitState("ai4artsed-production.service");
   dev = await deploy(server, "development");

@@ -42,3 +42,48 @@ prune_releases() {
     fi
   done
 }
+
+# Settings are part of the release (SETTINGS_FILES: the EnvironmentFile and the app's unit file).
+# install-file.sh keeps each file it replaces as <file>.last-good; a healthy activation drops
+# those copies, a failed or reverted one puts them back, so the last good release keeps its own
+# settings across any later restart and reboot.
+
+# keep_settings: the new settings served; forget the old ones.
+keep_settings() {
+  local file
+  for file in ${SETTINGS_FILES:-}; do
+    rm -f "${file}.last-good"
+  done
+}
+
+# changed_settings: what differs between each settings file and its last good copy, for the
+# failure message: variable names of the EnvironmentFile (never values: they may be secret),
+# and unit files by name. Prints nothing when no setting changed.
+changed_settings() {
+  local file names
+  local -a changed=()
+  for file in ${SETTINGS_FILES:-}; do
+    [[ -f "${file}.last-good" ]] || continue
+    if [[ "${file}" == *.env ]]; then
+      names="$(diff <(sort "${file}.last-good") <(sort "${file}") | sed -n 's/^[<>] \([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p' | sort -u | paste -sd, -)"
+      changed+=("${file##*/} (${names:-its layout})")
+    else
+      changed+=("${file##*/}")
+    fi
+  done
+  ((${#changed[@]} == 0)) || printf '%s\n' "${changed[*]}"
+}
+
+# restore_settings: put the last good settings back; returns 1 when there were none to restore.
+restore_settings() {
+  local file restored=1
+  for file in ${SETTINGS_FILES:-}; do
+    if [[ -f "${file}.last-good" ]]; then
+      mv -f "${file}.last-good" "${file}"
+      restored=0
+    fi
+  done
+  ((restored == 0)) || return 1
+  systemctl daemon-reload
+  log "the last good settings are back: ${SETTINGS_FILES}"
+}
