@@ -119,6 +119,12 @@ export const DEFAULT_SYSTEM_PACKAGES = [
  */
 export const DEFAULT_TOOL_WRITABLE_PATHS = ["kohya_ss_new/dataset", "kohya_ss_new/logs", "SwarmUI/Models/loras"];
 
+/**
+ * Free space a build needs on the install dir's filesystem: room for a new PyTorch and CUDA wheel
+ * set (the real app's: about 4-6 GB unpacked into uv's cache) beside the serving venv.
+ */
+export const DEFAULT_MIN_FREE_DISK_MB = 6144;
+
 /** `GET /api/schema/info` answers JSON with status success on the real app; `/api/health` does not exist. */
 export const DEFAULT_HEALTH_PATH = "/api/schema/info";
 

@@ -35,6 +35,8 @@ export interface HostArgs {
    * one is created for the service user, an existing one left to its owner.
    */
   readonly writablePaths: readonly string[];
+  /** Free MB a build needs on the install dir's filesystem (host.minFreeDiskMb). */
+  readonly minFreeDiskMb: number;
 }
 
 /** host-layout's parameters: the service user, the directories, the record of the stack's identity. */
@@ -56,6 +58,7 @@ export class Host extends pulumi.ComponentResource {
   public readonly serviceUser: string;
   public readonly envDir: string;
   public readonly writablePaths: readonly string[];
+  public readonly minFreeDiskMb: number;
   /** The step later steps wait for: layout in place, packages installed. */
   public readonly ready: pulumi.Resource;
   public readonly installDirOutput: pulumi.Output<string>;
@@ -67,6 +70,7 @@ export class Host extends pulumi.ComponentResource {
     this.serviceUser = args.serviceUser;
     this.envDir = ENV_DIR;
     this.writablePaths = args.writablePaths;
+    this.minFreeDiskMb = args.minFreeDiskMb;
 
     // First of all: check and take over a hand-made checkout in installDir, or stop before anything changes.
     const adopt = remoteScript(

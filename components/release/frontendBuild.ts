@@ -41,6 +41,7 @@ export class FrontendBuild extends pulumi.ComponentResource {
           BUILD_KEY: key,
           INSTALL_COMMAND: installCommand,
           BUILD_COMMAND: buildCommand,
+          MIN_FREE_MB: args.host.minFreeDiskMb,
         },
       },
       { parent: this, dependsOn: [args.host.ready] },

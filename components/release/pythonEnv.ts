@@ -86,7 +86,7 @@ export class PythonEnv extends pulumi.ComponentResource {
       {
         connection: args.host.connection,
         script: "venv",
-        params: venvParams(args.host.installDir, args.requirementsBlob, state.repairs, passRecord ? args.recordedResolution : undefined),
+        params: { ...venvParams(args.host.installDir, args.requirementsBlob, state.repairs, passRecord ? args.recordedResolution : undefined), MIN_FREE_MB: args.host.minFreeDiskMb },
       },
       { parent: this, dependsOn: [args.host.ready] },
     );

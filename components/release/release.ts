@@ -50,6 +50,7 @@ export class Release extends pulumi.ComponentResource {
           FRONTEND_DIR: args.frontendDir,
           SHARED_PATHS: args.sharedPaths.join("\n"),
           SERVICE_USER: args.host.serviceUser,
+          MIN_FREE_MB: args.host.minFreeDiskMb,
           TEST_COMMAND: args.testCommand,
           TEST_TIMEOUT_SECONDS: args.testCommand === undefined ? undefined : args.testTimeoutSeconds,
           // The app finds its tool dirs there at import, as in its unit.

@@ -37,6 +37,7 @@ main() {
     return 0
   fi
   take_host_lock
+  require_free_space "${INSTALL_DIR}/frontends" "${MIN_FREE_MB:-0}" "the frontend ${FRONTEND_TREE}"
   local work="${INSTALL_DIR}/frontends/.build-${BUILD_KEY}" deps_root="${INSTALL_DIR}/frontends/.deps"
   rm -rf "${work}" "${target}"
   mkdir -p "${work}/src"

@@ -37,6 +37,21 @@ take_host_lock() {
   fi
 }
 
+# require_free_space DIR NEED_MB WHAT: stop before WHAT is built when DIR's filesystem has less
+# than NEED_MB free (host.minFreeDiskMb), saying how much is free and what takes the room.
+require_free_space() {
+  local dir="$1" need="$2" what="$3" free mount
+  free="$(df -Pm "${dir}" | awk 'NR == 2 { print $4 }')"
+  ((free >= need)) && return 0
+  mount="$(df -P "${dir}" | awk 'NR == 2 { print $6 }')"
+  die "only ${free} MB are free on ${mount} (it holds ${dir}); building ${what} needs at least ${need} MB" \
+    "(host.minFreeDiskMb). Nothing was switched. What takes the room:" \
+    "$(du -sm "${INSTALL_DIR}"/releases "${INSTALL_DIR}"/venvs "${INSTALL_DIR}"/frontends "${INSTALL_DIR}"/backups \
+      ${UV_CACHE:+"${UV_CACHE}"} /var/log/journal 2>/dev/null | sort -rn | awk '{ printf "%s %s MB;", $2, $1 }')" \
+    "old releases and their venvs go with a lower app.keepReleases, backups with app.keepBackups," \
+    "the journal with 'journalctl --vacuum-size'; or set host.minFreeDiskMb lower."
+}
+
 # install_if_changed MODE OWNER DEST: write stdin to DEST atomically when it differs.
 # Returns 0 when DEST changed, 1 when it was already up to date.
 install_if_changed() {

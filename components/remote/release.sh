@@ -103,6 +103,7 @@ main() {
   fi
   [[ -f "${VENV_DIR}/.complete" ]] || die "venv ${VENV_DIR} is not built; run the python-env step first"
   take_host_lock
+  require_free_space "${INSTALL_DIR}/releases" "${MIN_FREE_MB:-0}" "release ${COMMIT}"
   local work="${INSTALL_DIR}/releases/.export-${COMMIT}"
   rm -rf "${work}" "${release}"
   mkdir -p "${work}"

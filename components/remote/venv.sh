@@ -136,6 +136,7 @@ main() {
     return 0
   fi
   take_host_lock
+  require_free_space "${INSTALL_DIR}/venvs" "${MIN_FREE_MB:-0}" "the venv for requirements ${REQUIREMENTS_BLOB}"
   # A venv records its absolute path, so it is built in place; the marker says it is whole.
   # Temporary files stay on the venvs' disk: /tmp is often a small tmpfs.
   local scratch="${INSTALL_DIR}/venvs/.tmp-${REQUIREMENTS_BLOB}" cache previous

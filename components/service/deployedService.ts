@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { environmentFileOf } from "../../lib/paths";
 import { sha256 } from "../../lib/sha256";
 import { DriftBaseline, driftCheck, ServerObservation } from "../providers/drift";
-import { Host } from "../host/host";
+import { Host, UV_CACHE } from "../host/host";
 import { Release } from "../release/release";
 import { renderEnvironmentFile, renderUnit } from "../render/serviceFiles";
 import { installFile } from "../steps/installFile";
@@ -39,6 +39,8 @@ export interface ServiceArgs {
   readonly healthTimeoutSeconds: number;
   /** How long the new release is watched after the switch before the previous one is let go. */
   readonly stableSeconds: number;
+  /** Failed health probes in a row that revert inside the window. */
+  readonly watchFailedProbes: number;
   /** Releases kept on disk; the serving and previous one are always kept. */
   readonly keepReleases: number;
   /** Backups kept. */
@@ -207,6 +209,9 @@ export function deployServiceSteps(owner: pulumi.ComponentResource, name: string
         COMMIT: release.commit,
         HEALTH_TIMEOUT_SECONDS: args.healthTimeoutSeconds,
         STABLE_SECONDS: args.stableSeconds,
+        WATCH_FAILED_PROBES: args.watchFailedProbes,
+        // Pruning drops the entries of uv's cache that no venv links any more.
+        UV_CACHE,
         KEEP_RELEASES: args.keepReleases,
         DEPLOY_STAMP: deployStamp,
         // A release is the commit with these: a failed activation puts their last good copies back.

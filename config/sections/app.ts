@@ -48,6 +48,8 @@ export function appSettings(environment: EnvironmentName) {
     healthTimeoutSeconds: wholeNumber(5, 900).default(60),
     // After the switch, the new release must stay healthy this long or traffic goes back to the previous one.
     stableSeconds: wholeNumber(0, 3600).default(seed.stableSeconds),
+    // Probes in a row (one a second) that must fail inside the window before it reverts: one slow answer under load is no crash.
+    watchFailedProbes: wholeNumber(1, 60).default(3),
     keepReleases: wholeNumber(2, 50).default(5),
     deployStrategy: z
       .enum(DEPLOY_STRATEGIES, { error: `must be one of ${DEPLOY_STRATEGIES.join(", ")}` })

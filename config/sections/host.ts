@@ -1,11 +1,13 @@
 import { z } from "zod";
-import { ENVIRONMENT_DEFAULTS, EnvironmentName } from "../defaults";
+import { DEFAULT_MIN_FREE_DISK_MB, ENVIRONMENT_DEFAULTS, EnvironmentName } from "../defaults";
 import { bool, sizeValue, wholeNumber } from "../values";
 
 /** host.*: what one stack owns of the host (journald, ufw). */
 export function hostSettings(environment: EnvironmentName) {
   const seed = ENVIRONMENT_DEFAULTS[environment];
   const host = z.strictObject({
+    // A build (venv, frontend, release) stops before it starts when the install dir's filesystem has less free.
+    minFreeDiskMb: wholeNumber(0, 100_000_000).default(DEFAULT_MIN_FREE_DISK_MB),
     journald: z
       .strictObject({
         manage: bool.default(seed.manageJournald),

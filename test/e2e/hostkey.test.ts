@@ -6,7 +6,7 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { SERVER_REPO, shOk, sshLoginsDuring, startTestBed, stopTestServer, TestServer } from "../host/harness";
+import { SERVER_REPO, sh, shOk, sshLoginsDuring, startTestBed, stopTestServer, TestServer } from "../host/harness";
 import { PulumiWorkspace } from "../../tools/workspace";
 
 const NAME = `ai4k${process.pid % 10000}`;
@@ -38,10 +38,14 @@ test("a server that presents another key is refused before anything is sent; pin
   // The server is reinstalled, or another machine answers at its address: a new host key.
   const newKey = await shOk(
     server,
-    "rm -f /etc/ssh/ssh_host_*key* && ssh-keygen -q -A && cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub && (systemctl restart ssh >/dev/null 2>&1 &)",
+    "rm -f /etc/ssh/ssh_host_*key* && ssh-keygen -q -A && cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub && systemd-run --quiet --on-active=1 systemctl restart ssh",
   );
   const rekeyed: TestServer = { ...server, hostKey: newKey };
-  await new Promise((resolve) => setTimeout(resolve, 1000));
+  // Until sshd has restarted with the new key.
+  for (let tries = 0; (await sh(rekeyed, "true").catch(() => ({ code: 255 }))).code !== 0; tries++) {
+    assert.ok(tries < 60, "sshd did not come back with the new host key");
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
   const { result: refused, logins } = await sshLoginsDuring(rekeyed, () => ws.run(["preview"]));
   assert.notEqual(refused.code, 0);
   const text = refused.stdout + refused.stderr;

@@ -316,6 +316,42 @@ test("5e. a settings-only change that stops the app at start: the last good sett
   assert.match(prod.runs.find((r) => r.step === "service-activate")!.result.stdout, /nothing to do/);
 });
 
+test("5f. a big package added and removed again: once its releases are pruned the disk is back where it was; a build on a full disk is refused", async () => {
+  const keep = { app: { ...RESTART.app, keepReleases: 2 } };
+  const usage = async () => Number(await shOk(server, `du -smc ${PROD} /opt/ai4artsed-tools | tail -n 1 | cut -f1`));
+  prod = await deploy(server, "production", keep);
+  const before = await usage();
+  mutate(repo, "main", "big-package");
+  await publishRepo(server, repo);
+  prod = await deploy(server, "production", keep);
+  const grown = await usage();
+  mutate(repo, "main", "fix");
+  mutate(repo, "main", "code");
+  await publishRepo(server, repo);
+  prod = await deploy(server, "production", keep);
+  // Two more releases: the one with pandas is pruned, and with its venv the cache entries only it used.
+  mutate(repo, "main", "code");
+  await publishRepo(server, repo);
+  prod = await deploy(server, "production", keep);
+  const after = await usage();
+  console.log(`# disk: ${before} MB, ${grown} MB with pandas, ${after} MB once its release is pruned`);
+  assert.ok(grown > before + 40, `pandas should take room: ${before} -> ${grown} MB`);
+  assert.ok(after <= before * 1.03, `the disk is not back within 3%: ${before} -> ${after} MB`);
+  assert.match(prod.runs.find((r) => r.step === "service-activate")!.result.stdout, /pruned \d+ MB of uv's cache that no venv uses/);
+
+  const good = prod.facts.commit;
+  mutate(repo, "main", "code");
+  await publishRepo(server, repo);
+  const refused = await deploy(server, "production", { ...keep, host: { minFreeDiskMb: 100_000_000 } }).then(
+    () => assert.fail("a build on a full disk went ahead"),
+    (err: unknown) => err as StepFailed,
+  );
+  assert.equal(refused.step, "release-export");
+  assert.match(refused.result.stderr, /only \d+ MB are free on \S+ \(it holds \/opt\/ai4artsed-production\/releases\); building release [0-9a-f]{40} needs at least 100000000 MB \(host\.minFreeDiskMb\)\. Nothing was switched\. What takes the room: .*venvs \d+ MB/);
+  await assertStillServing(good);
+  prod = await deploy(server, "production", keep);
+});
+
 test("6. production and development side by side; neither deploy disturbs the other", async () => {
   const prodBefore = await unitState("ai4artsed-production.service");
   dev = await deploy(server, "development");

@@ -63,11 +63,15 @@ test("watch_stable: a process replaced inside the window fails it within a secon
   assert.ok(result.ms < 1500, `seen after ${result.ms} ms`);
 });
 
-test("watch_stable: a failed probe fails the window; a healthy release passes it", () => {
+test("watch_stable: probes failing three times in a row fail the window; one slow probe does not; a healthy release passes it", () => {
   const steady = `systemctl() { case "$*" in *MainPID,NRestarts*) printf 'MainPID=100\\nNRestarts=0\\n' ;; *) printf 'active\\nrunning\\n' ;; esac; }`;
   const failing = watch(`${steady}\ncurl() { (($(elapsed_ms) < 1200)); }`, 30);
   assert.equal(failing.code, 1);
-  assert.match(failing.failure, /^the health probe http:\/\/localhost\/api\/schema\/info failed [12]s into the 30s watch window/);
+  assert.match(failing.failure, /^the health probe http:\/\/localhost\/api\/schema\/info failed 3 times in a row, the last [3-6]s into the 30s watch window/);
+  const slowOnce = watch(`${steady}\ncurl() { local t; t=$(elapsed_ms); ((t < 900 || t > 1600)); }`, 4);
+  assert.deepEqual([slowOnce.code, slowOnce.failure], [0, ""], "one failed probe among answers keeps the release");
+  const hangsAtTheEnd = watch(`${steady}\ncurl() { (($(elapsed_ms) < 900)); }`, 2);
+  assert.equal(hangsAtTheEnd.code, 1, "a window whose last probes fail goes on until the run is long enough");
   const healthy = watch(`${steady}\ncurl() { return 0; }`, 1);
   assert.deepEqual([healthy.code, healthy.failure], [0, ""]);
   assert.deepEqual([watch(`${steady}\ncurl() { return 1; }`, 0).code], [0], "no window: nothing to watch");

@@ -67,32 +67,40 @@ now_ms() {
   printf '%s' "$((${EPOCHREALTIME/./} / 1000))"
 }
 
-# watch_stable SECONDS URL SOCKET UNIT: 0 when, for SECONDS after the switch, the release answered
-# every probe (one a second) and UNIT's process was never replaced; 1 at the first sign otherwise,
-# with HEALTH_FAILURE saying what failed and when. The unit is checked ten times a second, so a
-# crash is seen within about 100 ms.
+# watch_stable SECONDS URL SOCKET UNIT: 0 when, for SECONDS after the switch, UNIT's process was
+# never replaced and the release never failed WATCH_FAILED_PROBES probes in a row (default 3; one
+# a second); 1 at the first sign otherwise, with HEALTH_FAILURE saying what failed and when. One
+# slow answer under load is no failure; a release that hangs fails its probes in a row, and a
+# window whose last probe failed goes on until one answers or the run is long enough. The unit
+# is checked ten times a second, so a crash is seen within about 100 ms.
 watch_stable() {
-  local seconds="$1" url="$2" socket="$3" unit="$4"
+  local seconds="$1" url="$2" socket="$3" unit="$4" limit="${WATCH_FAILED_PROBES:-3}"
   ((seconds > 0)) || return 0
-  local run started next_probe now elapsed probe_failed
+  local run started next_probe now elapsed probe_failed failed=0
   run="$(unit_run "${unit}")"
   started="$(now_ms)"
   next_probe="${started}"
-  while now="$(now_ms)" && ((now - started < seconds * 1000)); do
+  while now="$(now_ms)" && ((now - started < seconds * 1000 || failed > 0)); do
     elapsed="$(((now - started) / 1000))s"
     probe_failed=""
     if ((now >= next_probe)); then
       # A probe that failed because the process is dying names the death, the cause: systemd
       # notices an exit a moment after the socket closes.
-      probe_health "${url}" "${socket}" || { probe_failed=yes && sleep 0.3; }
+      if probe_health "${url}" "${socket}"; then
+        failed=0
+      else
+        probe_failed=yes
+        failed=$((failed + 1))
+        sleep 0.3
+      fi
       next_probe=$((now + 1000))
     fi
     if unit_down "${unit}" || [[ "$(unit_run "${unit}")" != "${run}" ]]; then
       HEALTH_FAILURE="${unit} $(unit_exit "${unit}") ${elapsed} into the ${seconds}s watch window (at $(date -u +%H:%M:%SZ))"
       return 1
     fi
-    if [[ -n "${probe_failed}" ]]; then
-      HEALTH_FAILURE="the health probe ${url}${socket:+ through ${socket}} failed ${elapsed} into the ${seconds}s watch window (at $(date -u +%H:%M:%SZ))"
+    if [[ -n "${probe_failed}" ]] && ((failed >= limit)); then
+      HEALTH_FAILURE="the health probe ${url}${socket:+ through ${socket}} failed ${failed} times in a row, the last ${elapsed} into the ${seconds}s watch window (at $(date -u +%H:%M:%SZ))"
       return 1
     fi
     sleep 0.1

@@ -41,6 +41,27 @@ prune_releases() {
       log "pruned ${path}"
     fi
   done
+  prune_uv_cache
+}
+
+# prune_uv_cache: drop each unpacked distribution of uv's caches (the host-wide one, UV_CACHE, and
+# this stack's own fallback) that no venv links a file of any more: venvs hardlink their files
+# from it, so a pruned venv frees nothing while its cache entry stays. uv fetches a dropped entry
+# again when a later venv needs it. Runs under the host lock, so no venv build links meanwhile.
+prune_uv_cache() {
+  local cache entry freed=0 size
+  for cache in ${UV_CACHE:-} "${INSTALL_DIR}/venvs/.uv-cache"; do
+    [[ -d "${cache}/archive-v0" ]] || continue
+    for entry in "${cache}"/archive-v0/*/; do
+      [[ -d "${entry}" ]] || continue
+      if [[ -z "$(find "${entry}" -type f -links +1 -print -quit)" ]]; then
+        size="$(du -sm "${entry}" | cut -f1)"
+        rm -rf "${entry}"
+        freed=$((freed + size))
+      fi
+    done
+  done
+  ((freed == 0)) || log "pruned ${freed} MB of uv's cache that no venv uses"
 }
 
 # Settings are part of the release (SETTINGS_FILES: the EnvironmentFile and the app's unit file).
