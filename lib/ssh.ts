@@ -80,6 +80,10 @@ export function runOverSsh(target: SshTarget, command: string, options: RunOptio
         username: target.user,
         privateKey: target.privateKey,
         readyTimeout: 20_000,
+        // A deploy's watch window prints nothing for minutes: keepalives hold an idle NAT open
+        // and notice a dead connection within a minute.
+        keepaliveInterval: 15_000,
+        keepaliveCountMax: 4,
         hostVerifier: (key: Buffer) => {
           options.presentedHostKey?.(hostKeyLine(key));
           return target.hostKey ? key.equals(hostKeyBlob(target.hostKey)) : true;
