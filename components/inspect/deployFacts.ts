@@ -9,7 +9,7 @@ import { ENV_DIR, environmentFileOf, serviceObservationParams } from "../../lib/
 import { ConfigError } from "../../lib/errors";
 import { EnvironmentName } from "../../config/defaults";
 import { StackConfig } from "../../config/schema";
-import { identityOf, identityProblems, identityRecordOf, renderIdentity } from "./stackIdentity";
+import { claimProblems, claimsOf, identityOf, identityProblems, identityRecordOf, renderClaims, renderIdentity } from "./stackIdentity";
 import { RunOptions, runOverSsh, SshResult, SshTarget } from "../../lib/ssh";
 
 /** What the server says a deploy of this config means, known before any resource is registered. */
@@ -90,7 +90,11 @@ export async function inspectServer(
   recordedHostKey?: string,
 ): Promise<ServerInspection> {
   const { server, app } = config;
-  const identity = renderScript("stack-identity", { IDENTITY_RECORD: identityRecordOf(stack), IDENTITY: renderIdentity(identityOf(environment, config)) });
+  const identity = renderScript("stack-identity", {
+    IDENTITY_RECORD: identityRecordOf(stack),
+    IDENTITY: renderIdentity(identityOf(environment, config)),
+    CLAIMS: renderClaims(claimsOf(config)),
+  });
   const observe = renderScript("observe", {
     INSTALL_DIR: app.installDir,
     ...serviceObservationParams(app.serviceName, app.installDir, ENV_DIR, app.deployStrategy),
@@ -124,9 +128,12 @@ export async function inspectServer(
     }
     throw err;
   });
-  const recorded = parseObservation(result.stdout).get("identity");
-  if (result.code === 3 && recorded !== undefined) {
-    throw new ConfigError(stack, identityProblems(stack, server.address, identityOf(environment, config), recorded));
+  const refusal = parseObservation(result.stdout);
+  if (result.code === 3 && (refusal.has("identity") || refusal.has("claimed"))) {
+    throw new ConfigError(stack, [
+      ...identityProblems(stack, server.address, identityOf(environment, config), refusal.get("identity")),
+      ...claimProblems(server.address, refusal.get("claimed")),
+    ]);
   }
   if (result.code !== 0) {
     throw new Error(

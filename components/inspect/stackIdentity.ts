@@ -40,6 +40,44 @@ export function renderIdentity(identity: Record<IdentitySetting, string>): strin
   return IDENTITY_SETTINGS.map((key) => `${key}=${identity[key]}\n`).join("");
 }
 
+/**
+ * What no other stack on the server may use too: its install dir (releases and shared/ would
+ * be overwritten), its unit name and its port. The record keeps them; the port may change on the
+ * stack itself, so it is a claim only, not part of the identity.
+ */
+export const CLAIM_SETTINGS = ["app.installDir", "app.serviceName", "app.port"] as const;
+export type ClaimSetting = (typeof CLAIM_SETTINGS)[number];
+
+export function claimsOf(config: StackConfig): Record<ClaimSetting, string> {
+  return { "app.installDir": config.app.installDir, "app.serviceName": config.app.serviceName, "app.port": String(config.app.port) };
+}
+
+/** The lines stack-identity.sh looks for in other stacks' records, one `setting=value` each. */
+export function renderClaims(claims: Record<ClaimSetting, string>): string {
+  return CLAIM_SETTINGS.map((key) => `${key}=${claims[key]}\n`).join("");
+}
+
+/** What host-layout writes: the identity, then the port claim (the other claims are in the identity). */
+export function renderRecord(identity: Record<IdentitySetting, string>, claims: Record<ClaimSetting, string>): string {
+  return `${renderIdentity(identity)}app.port=${claims["app.port"]}\n`;
+}
+
+/**
+ * The problems of a config whose install dir, unit name or port another stack's record claims:
+ * observe.sh's `claimed` section, one `<stack> <setting>=<value>` line each.
+ */
+export function claimProblems(server: string, claimedText: string | undefined): string[] {
+  return (claimedText ?? "")
+    .split("\n")
+    .map((line) => line.match(/^(\S+) ([A-Za-z.]+)=(.*)$/))
+    .filter((m): m is RegExpMatchArray => m !== null)
+    .map(
+      ([, other, key, value]) =>
+        `ai4artsed:${key}: ${JSON.stringify(value)} belongs to stack '${other}' on ${server} (${identityRecordOf(other)}); two stacks there would ` +
+        `overwrite each other's ${key === "app.port" ? "port and health checks" : "releases, units and shared/"}. Choose another ${key}, or remove the other stack first ('pulumi destroy -s ${other}').`,
+    );
+}
+
 export function parseIdentity(text: string): Partial<Record<IdentitySetting, string>> {
   const values: Partial<Record<IdentitySetting, string>> = {};
   for (const line of text.split("\n")) {

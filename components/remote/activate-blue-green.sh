@@ -124,7 +124,7 @@ main() {
   SETTINGS_CHANGED="$(changed_settings)"
   wait_drained "${next}"
   stop_color "${next}"
-  log "starting ${COMMIT} on $(app_unit "${next}") beside ${serving:+$(app_unit "${serving}")}${serving:-nothing}"
+  log "starting ${COMMIT} on $(app_unit "${next}") beside $([[ -n "${serving}" ]] && app_unit "${serving}" || printf 'nothing')"
   # Early, so the proxy has seen the standby up before traffic moves.
   [[ -z "${serving}" ]] || switch_link "$(color_socket "${serving}")" "${STANDBY_LINK}"
   start_color "${next}" "${release}"

@@ -64,7 +64,7 @@ check_app_imports() {
   while IFS= read -r line; do
     case "${line}" in
       "@@imported "*) imported="${line#@@imported }" ;;
-      "optional "*) log "warning: the app imports ${line#optional } (lazily or in a try block: not refused)" ;;
+      "optional "*) log "warning: release ${COMMIT}: the app imports ${line#optional } (lazily or in a try block, so not refused: it fails when the app reaches it)" ;;
     esac
   done <<<"${output}"
   if ((status != 0)); then

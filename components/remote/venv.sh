@@ -173,15 +173,21 @@ main() {
     done < <(resolution_changes "${previous}/${RESOLUTION_FILE}" "${venv}/${RESOLUTION_FILE}")
   fi
   bytecode "${venv}" "${previous}"
-  local imports line
+  local imports line module
   if ! imports="$(import_check "${venv}" "${previous}" "${scratch}")"; then
+    # Only the failures: what the imports print on stderr meanwhile (deprecation notices) is no warning.
     while IFS= read -r line; do
-      log "warning: ${line} (nothing was refused: the release step checks what the app imports)"
+      [[ "${line}" == "import "*": "* ]] || continue
+      module="${line#import }"
+      module="${module%%: *}"
+      log "warning: venv ${REQUIREMENTS_BLOB}: ${module} does not import (${line#import "${module}": }); not refused: the release step refuses only what the app imports at start"
     done <<<"${imports}"
   else
     log "${imports}"
   fi
   rm -rf "${scratch}"
+  # uv leaves its lock file writable for everyone; nothing in a venv the app runs may be.
+  chmod go-w "${venv}/.lock" 2>/dev/null || true
   # observe.sh reports it, so later runs keep passing the record and the step stays unchanged.
   [[ -z "${RECORDED_RESOLUTION:-}" ]] || touch "${venv}/.built-from-record"
   touch "${venv}/.complete"

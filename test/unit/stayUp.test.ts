@@ -11,7 +11,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseStackConfig } from "../../config/load";
 import { inspectServer } from "../../components/inspect/deployFacts";
-import { identityOf, identityProblems, renderIdentity } from "../../components/inspect/stackIdentity";
+import { claimProblems, identityOf, identityProblems, renderIdentity } from "../../components/inspect/stackIdentity";
 import { REMOTE_DIR } from "../../components/steps/commands";
 import { buildStack, remoteStep } from "./mocks";
 import { FACTS, rawConfig, SECRET_SECTIONS } from "./fixtures";
@@ -104,6 +104,13 @@ test("an identity setting changed on a deployed stack is refused, naming the set
   const plugins = parseStackConfig("production", rawConfig(), SECRET_SECTIONS);
   const providers = identityProblems("production", "10.0.0.2", { ...identityOf(plugins.environment, plugins.config), providers: "builtin" }, deployed.replace("providers=plugins", "providers=plugins"));
   assert.match(providers[0], /^ai4artsed:providers: is "builtin".*replace every step/);
+});
+
+test("an install dir, unit name or port another stack's record claims is refused, naming the stack and the way out", () => {
+  assert.deepEqual(claimProblems("10.0.0.2", undefined), []);
+  const [problem, ...rest] = claimProblems("10.0.0.2", "production app.installDir=/opt/ai4artsed-production\nproduction app.port=17801\n");
+  assert.match(problem, /^ai4artsed:app\.installDir: "\/opt\/ai4artsed-production" belongs to stack 'production' on 10\.0\.0\.2 \(\/etc\/ai4artsed\/production\.stack\).*pulumi destroy -s production/);
+  assert.match(rest[0], /^ai4artsed:app\.port: "17801" belongs to stack 'production'/);
 });
 
 test("the identity check runs first in the program-time session, before the fetch, and its refusal is a config error", async () => {
