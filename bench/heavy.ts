@@ -27,9 +27,11 @@ const IMPORTS = "import flask, numpy, scipy, scipy.stats, pandas";
  */
 function heavyStack(server: TestServer, installDir: string) {
   const stack = `bench-${installDir.split("/").pop()}`;
+  // A unit name and port of its own: the server refuses a stack that claims another's.
+  const port = installDir === FRESH_DIR ? 17902 : 17901;
   const raw = {
     server: { address: server.host, port: server.port, user: server.user, privateKey: server.privateKey, hostKey: server.hostKey },
-    app: { repoUrl: SERVER_REPO, installDir, branch: "main", requirementsFile: HEAVY_FILE, deployStrategy: "restart" },
+    app: { repoUrl: SERVER_REPO, installDir, serviceName: stack, port, branch: "main", requirementsFile: HEAVY_FILE, deployStrategy: "restart" },
   };
   return { stack, ...parseStackConfig(stack, { environment: "development", ...raw }, new Set(["server"])) };
 }
