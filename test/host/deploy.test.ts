@@ -371,7 +371,6 @@ test("6. production and development side by side; neither deploy disturbs the ot
 });
 
 test("6b. a second stack on the install dir or the port another stack owns is refused before anything runs", async () => {
-  const lines = async () => shOk(server, "journalctl -u ssh --no-pager -o cat | grep -c '^Accepted publickey' || true");
   for (const [app, setting, value] of [
     [{ installDir: PROD }, "app.installDir", PROD],
     [{ port: 17801 }, "app.port", "17801"],
@@ -380,9 +379,10 @@ test("6b. a second stack on the install dir or the port another stack owns is re
       () => assert.fail(`a development stack with ${setting} ${value} of production deployed`),
       (err: unknown) => err as Error,
     );
-    assert.match(refused.message, new RegExp(`nothing was changed on the server:\\n  - ai4artsed:${setting.replace(".", "\\.")}: "${value}" belongs to stack 'production' on \\S+ \\(/etc/ai4artsed/production\\.stack\\)`));
+    assert.match(refused.message, /nothing was changed on the server:\n/);
+    // A deployed development stack also hears that its own install dir would change: both are listed.
+    assert.match(refused.message, new RegExp(`^  - ai4artsed:${setting.replace(".", "\\.")}: "${value}" belongs to stack 'production' on \\S+ \\(/etc/ai4artsed/production\\.stack\\)`, "m"));
   }
-  assert.ok(Number(await lines()) > 0);
   assert.equal((await info(17801)).status, "success", "production is untouched");
   assert.equal((await info(17802)).status, "success", "development is untouched");
 });
