@@ -87,7 +87,7 @@ class ReleaseSmokeTest(unittest.TestCase):
         self.assertIsNotNone(create_app())
 `;
 
-const LAYOUT = new Set(["repo.git", "releases", "venvs", "frontends", "shared", "backups", "current", "revisions.log", ".deployed"]);
+const LAYOUT = new Set(["repo.git", "releases", "venvs", "frontends", "shared", "backups", "current", "revisions.log", ".deployed", ".layout-id"]);
 
 /** A fingerprint without the export the old app wrote during the deploy. */
 function withoutLate(fingerprintText: string): string {
@@ -210,6 +210,8 @@ test("1. a hand-made production checkout is adopted: every data byte kept, serve
   for (const entry of (await shOk(server, `ls -A ${PROD}`)).split("\n")) {
     assert.ok(LAYOUT.has(entry) || /^(color-|serving\.sock)/.test(entry), `${PROD}/${entry} is not part of the release layout`);
   }
+  // The layout's id stays: the steps that just ran carry it, so the next preview is clean.
+  await shOk(server, `test -s ${PROD}/.layout-id && test ! -e ${kept[0]}/.layout-id`);
   await shOk(server, `test ! -e ${PROD}/.adoption && test ! -e ${PROD}.mirror.git && test ! -e ${PROD}/devserver && test ! -e ${PROD}/.git`);
   assert.match(await shOk(server, `cat ${PROD}/revisions.log`), /adopted: the hand-made checkout is kept in \/opt\/ai4artsed-production\.pre-adoption-/);
   assert.match(await shOk(server, `cat ${PROD}/backups/pre-adoption/ai4artsed-production.service`), /Description=started by hand/);
