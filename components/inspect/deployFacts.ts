@@ -10,7 +10,7 @@ import { ConfigError } from "../../lib/errors";
 import { EnvironmentName } from "../../config/defaults";
 import { StackConfig } from "../../config/schema";
 import { claimProblems, claimsOf, identityOf, identityProblems, identityRecordOf, renderClaims, renderIdentity } from "./stackIdentity";
-import { RunOptions, runOverSsh, SshResult, SshTarget } from "../../lib/ssh";
+import { hostKeyBlob, RunOptions, runOverSsh, SshResult, SshTarget } from "../../lib/ssh";
 
 /** What the server says a deploy of this config means, known before any resource is registered. */
 export interface DeployFacts {
@@ -123,7 +123,8 @@ export async function inspectServer(
   const command = [identity, resolve, observe].map((script) => remoteInvocation(script, server.user)).join(" && ");
   let presented: string | undefined;
   const result = await run(target, command, { presentedHostKey: (line) => (presented = line) }).catch((err: unknown) => {
-    if (!server.hostKey && recordedHostKey && presented && !presented.endsWith(recordedHostKey.trim().split(/\s+/)[1] ?? "")) {
+    // The verifier's own comparison: the key blobs.
+    if (!server.hostKey && recordedHostKey && presented && !hostKeyBlob(presented).equals(hostKeyBlob(recordedHostKey))) {
       throw changedHostKeyError(stack, server.address, recordedHostKey, presented);
     }
     throw err;
