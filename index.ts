@@ -1,8 +1,9 @@
+import * as os from "os";
 import * as util from "util";
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_SECTIONS, parseStackConfig, PROJECT, RawConfig } from "./config/load";
 import { serverConnection } from "./components/steps/connection";
-import { inspectServer } from "./components/inspect/deployFacts";
+import { inspectServer, lastActivationReport } from "./components/inspect/deployFacts";
 import { denyPortsOf, Environment } from "./components/environment";
 import { PythonResolutions } from "./components/release/pythonEnv";
 import { AppliedStates } from "./components/providers/drift";
@@ -55,9 +56,13 @@ export = async () => {
   const previous = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${stack}`);
   const recordedHostKey = config.server.hostKey ? undefined : ((await previous.getOutputDetails("serverHostKey")).value as string | undefined);
   const inspecting = Date.now();
+  // `pulumi up` holds the stack's deploy lock on the server until this process ends.
+  const deployLockHolder = pulumi.runtime.isDryRun() ? undefined : `${os.userInfo().username}@${os.hostname()}`;
   const { facts, observed, hostKey, firstUse } = await userFacing(() =>
-    inspectServer(stack, environment, config, denyPortsOf(config), undefined, recordedHostKey),
+    inspectServer(stack, environment, config, denyPortsOf(config), { recordedHostKey, deployLockHolder }),
   );
+  const lastActivation = lastActivationReport(observed.get("last-activation"), config.app.installDir, config.app.serviceName);
+  if (lastActivation) pulumi.log.warn(lastActivation);
   if (firstUse) {
     pulumi.log.warn(
       `server.hostKey is not set: trusting ${hostKey} on first use and recording it (stack output serverHostKey); a later change of the ` +

@@ -6,7 +6,7 @@
 import { parseStackConfig } from "../config/load";
 import { layoutParams, UV_CACHE } from "../components/host/host";
 import { denyPortsOf } from "../components/environment";
-import { claimsOf, identityOf, identityRecordOf, renderRecord } from "../components/inspect/stackIdentity";
+import { identityRecordOf, recordOf, renderRecord } from "../components/inspect/stackIdentity";
 import { inspectServer } from "../components/inspect/deployFacts";
 import { venvParams } from "../components/release/pythonEnv";
 import { remoteInvocation, renderScript } from "../components/steps/commands";
@@ -67,7 +67,7 @@ async function buildVenv(server: TestServer, installDir: string, withLayout = fa
   const { facts } = await inspectServer(stack, environment, config, denyPortsOf(config));
   const { app } = config;
   if (withLayout) {
-    const identity = renderRecord(identityOf(environment, config), claimsOf(config));
+    const identity = renderRecord(recordOf(environment, config));
     const layout = layoutParams({ installDir, serviceUser: app.serviceUser, writablePaths: app.writablePaths, identityRecord: identityRecordOf(stack), identity });
     await runStep(server, "host-layout", "host-layout", { ...layout, LAYOUT_ID: facts.layoutId });
   }

@@ -19,7 +19,7 @@ import { HealthMonitor, monitorPaths } from "./operations/monitor";
 import { OFFSITE_PACKAGES, OffsiteBackup, offsiteWatch } from "./operations/offsiteBackup";
 import { PythonEnv, PythonResolutions, recordResolution } from "./release/pythonEnv";
 import { Release } from "./release/release";
-import { claimsOf, identityOf, identityRecordOf, renderRecord } from "./inspect/stackIdentity";
+import { identityRecordOf, recordOf, renderRecord } from "./inspect/stackIdentity";
 import type * as edgeModule from "./cloudflare/edge";
 
 export interface EnvironmentArgs {
@@ -105,7 +105,7 @@ export class Environment extends pulumi.ComponentResource {
         writablePaths,
         minFreeDiskMb: hostConfig.minFreeDiskMb,
         identityRecord: identityRecordOf(args.stack),
-        identity: renderRecord(identityOf(args.environment, config), claimsOf(config)),
+        identity: renderRecord(recordOf(args.environment, config)),
       },
       child,
     );

@@ -20,6 +20,30 @@ export function aiToolsBaseOf(installDir: string): string {
 /** The backend's entry script, run from app.backendDir (`python server.py`, as the app's own scripts do). */
 export const BACKEND_ENTRY_SCRIPT = "server.py";
 
+/**
+ * A deploy's activation runs on the server as this transient unit, independent of the operator's
+ * SSH session; one name per stack, so two activations of a stack never run at once.
+ */
+export function activationUnitOf(unitName: string): string {
+  return `${unitName}-activate.service`;
+}
+
+/** Where the activation keeps its script, output, errors and status (what the next run reports). */
+export function activationDirOf(installDir: string): string {
+  return `${installDir}/activation`;
+}
+
+/** The lock a `pulumi up` of the stack holds on the server while it runs (deploy-lock.sh); /run/lock is gone after a reboot. */
+export function deployLockOf(stack: string): string {
+  return `/run/lock/ai4artsed-deploy-${stack}.lock`;
+}
+
+/**
+ * The unprivileged user every build runs as (uv's fetch and source builds, the frontend's install
+ * and build): code from the package registries never runs as root. Host-wide, shared by the stacks.
+ */
+export const BUILD_USER = "ai4artsed-build";
+
 /** Host-wide tools of every stack: uv's venv and its cache (venvs hardlink from it). */
 export const TOOLS_DIR = "/opt/ai4artsed-tools";
 

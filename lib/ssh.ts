@@ -1,4 +1,5 @@
-import { Client } from "ssh2";
+import * as net from "net";
+import { Client, ClientChannel } from "ssh2";
 
 export interface SshTarget {
   readonly host: string;
@@ -27,67 +28,186 @@ export function hostKeyLine(blob: Buffer): string {
   return `${blob.subarray(4, 4 + typeLength).toString("latin1")} ${blob.toString("base64")}`;
 }
 
-export interface RunOptions {
-  /** Written to the command's stdin, then closed. */
-  readonly stdin?: string;
+export interface ConnectOptions {
   /** Told the key the server presented, as a public key line, before it is checked. */
   readonly presentedHostKey?: (line: string) => void;
+  /**
+   * The session may be detached (SshSession.detach): it keeps no timer of its own, so its
+   * keepalives are TCP's alone. Defaults to false: SSH keepalives besides.
+   */
+  readonly detachable?: boolean;
+}
+
+export interface RunOptions extends ConnectOptions {
+  /** Written to the command's stdin, then closed. */
+  readonly stdin?: string;
   /** Defaults to 120 s. */
   readonly timeoutMs?: number;
 }
 
-/** Run one command over SSH with a pinned host key; resolves with its exit code and output. */
-export function runOverSsh(target: SshTarget, command: string, options: RunOptions = {}): Promise<SshResult> {
-  const timeoutMs = options.timeoutMs ?? 120_000;
+/** Idle time before a keepalive: an idle NAT stays open, and a dead connection is noticed within a minute. */
+const KEEPALIVE_MS = 15_000;
+/** SSH keepalives unanswered before the connection counts as dead. */
+const KEEPALIVE_COUNT_MAX = 4;
+
+/** One SSH connection with a pinned host key; each command runs on a channel of its own. */
+export interface SshSession {
+  /** Run one command; resolves with its exit code and output (the session stays open). */
+  run(command: string, options?: Pick<RunOptions, "stdin" | "timeoutMs">): Promise<SshResult>;
+  /**
+   * Start a command that holds something on the server for as long as this session lives (a
+   * lock): resolves with what it printed once a line of its stdout is `ready`; rejects with its
+   * result when it exits before.
+   */
+  hold(command: string, ready: string): Promise<string>;
+  /** Let the process end without closing the session first: it ends with the process. */
+  detach(): void;
+  close(): void;
+}
+
+function collect(stream: ClientChannel, onClose: (result: SshResult) => void, onStdout?: (text: string) => void): void {
+  // Chunks are decoded together: a multi-byte character may straddle two of them.
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  stream.on("data", (d: Buffer) => {
+    stdout.push(d);
+    onStdout?.(Buffer.concat(stdout).toString("utf8"));
+  });
+  stream.stderr.on("data", (d: Buffer) => stderr.push(d));
+  stream.on("close", (code: number | null) =>
+    onClose({ code: code ?? 255, stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8") }),
+  );
+}
+
+/** Connection refusals (sshd restarting: an openssh upgrade, a reload) are tried again after these waits. */
+const RETRY_AFTER_MS = [500, 1000, 2000, 4000];
+
+/**
+ * Open an SSH session. A deploy's steps print nothing for minutes: keepalives every 15 s (SSH's
+ * and TCP's) hold an idle NAT open and notice a dead connection within a minute.
+ */
+export async function openSsh(target: SshTarget, options: ConnectOptions = {}): Promise<SshSession> {
+  for (const wait of RETRY_AFTER_MS) {
+    try {
+      return await connect(target, options);
+    } catch (err) {
+      if (!/ECONNREFUSED|ECONNRESET|before handshake/.test((err as Error).message)) throw err;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+  return connect(target, options);
+}
+
+function connect(target: SshTarget, options: ConnectOptions): Promise<SshSession> {
   const where = `${target.user}@${target.host}:${target.port}`;
-  return new Promise((resolve, reject) => {
-    const client = new Client();
-    // Chunks are decoded together: a multi-byte character may straddle two of them.
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    const timer = setTimeout(() => {
+  const client = new Client();
+  const socket = net.connect({ host: target.host, port: target.port });
+  socket.setKeepAlive(true, KEEPALIVE_MS);
+  let ready = false;
+  let lost: Error | undefined;
+  const failures = new Set<(err: Error) => void>();
+  const session: SshSession = {
+    run(command, runOptions = {}) {
+      const timeoutMs = runOptions.timeoutMs ?? 120_000;
+      return new Promise((resolve, reject) => {
+        const fail = (err: Error) => {
+          clearTimeout(timer);
+          reject(err);
+        };
+        const timer = setTimeout(() => {
+          failures.delete(fail);
+          client.end();
+          reject(new Error(`SSH to ${where} timed out after ${timeoutMs / 1000}s`));
+        }, timeoutMs);
+        if (lost) return fail(lost);
+        failures.add(fail);
+        client.exec(command, (err, stream) => {
+          if (err) return fail(new Error(`SSH to ${where}: ${err.message}`));
+          collect(stream, (result) => {
+            failures.delete(fail);
+            clearTimeout(timer);
+            resolve(result);
+          });
+          stream.end(runOptions.stdin ?? "");
+        });
+      });
+    },
+    hold(command, readyLine) {
+      return new Promise((resolve, reject) => {
+        if (lost) return reject(lost);
+        failures.add(reject);
+        client.exec(command, (err, stream) => {
+          if (err) return reject(new Error(`SSH to ${where}: ${err.message}`));
+          let held = false;
+          collect(
+            stream,
+            (result) => {
+              failures.delete(reject);
+              if (!held) reject(Object.assign(new Error(`'${readyLine}' never came: exit ${result.code}`), { result }));
+            },
+            (stdout) => {
+              if (!held && stdout.split("\n").includes(readyLine)) {
+                held = true;
+                failures.delete(reject);
+                resolve(stdout);
+              }
+            },
+          );
+        });
+      });
+    },
+    detach() {
+      socket.unref();
+    },
+    close() {
       client.end();
-      reject(new Error(`SSH to ${where} timed out after ${timeoutMs / 1000}s`));
-    }, timeoutMs);
+    },
+  };
+  return new Promise((resolve, reject) => {
     client
       .on("ready", () => {
-        client.exec(command, (err, stream) => {
-          if (err) {
-            clearTimeout(timer);
-            client.end();
-            return reject(new Error(`SSH to ${where}: ${err.message}`));
-          }
-          stream.on("data", (d: Buffer) => stdout.push(d));
-          stream.stderr.on("data", (d: Buffer) => stderr.push(d));
-          stream.on("close", (code: number | null) => {
-            clearTimeout(timer);
-            client.end();
-            resolve({ code: code ?? 255, stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8") });
-          });
-          stream.end(options.stdin ?? "");
-        });
+        ready = true;
+        resolve(session);
       })
       .on("error", (err) => {
-        clearTimeout(timer);
+        if (ready) {
+          // After the handshake: the connection was lost; every command still running fails.
+          lost = new Error(`the SSH connection to ${where} was lost: ${err.message}`);
+          failures.forEach((fail) => fail(lost!));
+          failures.clear();
+          return;
+        }
         const hint = /host key|verification/i.test(err.message)
           ? "; the server's host key does not match server.hostKey: check it with ssh-keyscan before you trust it"
           : "; check server.address, server.port, server.user and server.privateKey";
         reject(new Error(`cannot connect to ${where}: ${err.message}${hint}`));
       })
+      .on("close", () => {
+        lost ??= new Error(`the SSH connection to ${where} was closed`);
+        failures.forEach((fail) => fail(lost!));
+        failures.clear();
+      })
       .connect({
-        host: target.host,
-        port: target.port,
+        sock: socket,
         username: target.user,
         privateKey: target.privateKey,
         readyTimeout: 20_000,
-        // A deploy's watch window prints nothing for minutes: keepalives hold an idle NAT open
-        // and notice a dead connection within a minute.
-        keepaliveInterval: 15_000,
-        keepaliveCountMax: 4,
+        keepaliveInterval: options.detachable ? 0 : KEEPALIVE_MS,
+        keepaliveCountMax: KEEPALIVE_COUNT_MAX,
         hostVerifier: (key: Buffer) => {
           options.presentedHostKey?.(hostKeyLine(key));
           return target.hostKey ? key.equals(hostKeyBlob(target.hostKey)) : true;
         },
       });
   });
+}
+
+/** Run one command over SSH with a pinned host key; resolves with its exit code and output. */
+export async function runOverSsh(target: SshTarget, command: string, options: RunOptions = {}): Promise<SshResult> {
+  const session = await openSsh(target, options);
+  try {
+    return await session.run(command, options);
+  } finally {
+    session.close();
+  }
 }

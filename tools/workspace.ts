@@ -2,7 +2,7 @@
  * A throwaway Pulumi workspace for the real engine: a copy of the program, a file backend
  * and a passphrase in a temp dir, driven through the `pulumi` CLI exactly as users drive it.
  */
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -58,13 +58,50 @@ export class PulumiWorkspace {
     return steps.map((step) => ({ op: step.op, name: step.urn.split("::").pop()! }));
   }
 
-  /** Run `pulumi <args>` in the workspace; never throws, the caller asserts. */
-  run(args: string[], input?: string): CliResult {
-    const started = process.hrtime.bigint();
+  /** The CLI's arguments for `pulumi <args>` here: non-interactive, on this workspace's stack. */
+  private argv(args: string[]): string[] {
     const interactiveCommands = ["up", "preview", "destroy", "refresh"];
     const flags = [...(interactiveCommands.includes(args[0]) ? ["--non-interactive"] : []), ...(args[0] === "stack" && args[1] === "init" ? [] : ["--stack", this.stack])];
     const end = args.includes("--") ? args.indexOf("--") : args.length;
-    const result = spawnSync("pulumi", [...args.slice(0, end), ...flags, ...args.slice(end)], {
+    return [...args.slice(0, end), ...flags, ...args.slice(end)];
+  }
+
+  /**
+   * Start `pulumi <args>` in the background, in a process group of its own: `kill()` ends the CLI
+   * and everything it started at once (SIGKILL), as a laptop that is shut does (the engine starts
+   * its plugins in process groups of their own: they are found by this workspace's PULUMI_HOME in
+   * their environment); `done` resolves when it has ended.
+   */
+  start(args: string[]): { done: Promise<CliResult>; kill: () => void } {
+    const started = process.hrtime.bigint();
+    const child = spawn("pulumi", this.argv(args), { cwd: this.dir, env: this.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on("data", (d: Buffer) => stdout.push(d));
+    child.stderr.on("data", (d: Buffer) => stderr.push(d));
+    const done = new Promise<CliResult>((resolve) =>
+      child.on("close", (code) =>
+        resolve({ code: code ?? 255, stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString(), seconds: Number(process.hrtime.bigint() - started) / 1e9 }),
+      ),
+    );
+    const home = `PULUMI_HOME=${this.env.PULUMI_HOME}`;
+    const kill = () => {
+      process.kill(-child.pid!, "SIGKILL");
+      for (const pid of fs.readdirSync("/proc").filter((entry) => /^\d+$/.test(entry))) {
+        try {
+          if (fs.readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").includes(home)) process.kill(Number(pid), "SIGKILL");
+        } catch {
+          // Gone meanwhile, or not ours to read.
+        }
+      }
+    };
+    return { done, kill };
+  }
+
+  /** Run `pulumi <args>` in the workspace; never throws, the caller asserts. */
+  run(args: string[], input?: string): CliResult {
+    const started = process.hrtime.bigint();
+    const result = spawnSync("pulumi", this.argv(args), {
       cwd: this.dir,
       env: this.env,
       input,

@@ -1,7 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ServerConnection } from "../steps/connection";
-import { ENV_DIR, TOOLS_DIR } from "../../lib/paths";
+import { BUILD_USER, ENV_DIR, TOOLS_DIR } from "../../lib/paths";
 import { remoteScript } from "../steps/remoteScript";
+import { installFile } from "../steps/installFile";
+
+/** sshd's drop-in: a session whose client is gone ends within a minute (ClientAlive), with any lock it held. */
+export const SSHD_KEEPALIVE_DROPIN = "/etc/ssh/sshd_config.d/ai4artsed-keepalive.conf";
+export const SSHD_KEEPALIVE = `# Managed by the ai4artsed Pulumi program: a session whose client is gone (a closed laptop, a
+# dropped network) ends within a minute, and with it the deploy lock its 'pulumi up' held.
+ClientAliveInterval 15
+ClientAliveCountMax 4
+`;
 
 /** uv from PyPI, pinned: builds the venvs. */
 export const UV_VERSION = "0.13.9";
@@ -44,6 +53,7 @@ export function layoutParams(args: Pick<HostArgs, "installDir" | "serviceUser" |
   return {
     INSTALL_DIR: args.installDir,
     SERVICE_USER: args.serviceUser,
+    BUILD_USER,
     ENV_DIR,
     WRITABLE_PATHS: args.writablePaths.join("\n"),
     IDENTITY_RECORD: args.identityRecord,
@@ -83,6 +93,24 @@ export class Host extends pulumi.ComponentResource {
       { connection: args.connection, script: "host-packages", params: { PACKAGES: args.packages.join(" "), UV_VERSION, UV_DIR } },
       { parent: this, dependsOn: [adopt] },
     );
+    // Host-wide and the same for every stack; it stays on destroy (another stack may rely on it).
+    // Before the layout step, which every later step waits for: sshd's reload refuses new
+    // connections for a moment, and it must not meet the deploy's parallel steps.
+    const sshd = installFile(
+      `${name}-sshd`,
+      {
+        connection: args.connection,
+        file: SSHD_KEEPALIVE_DROPIN,
+        mode: "644",
+        text: SSHD_KEEPALIVE,
+        // A running sshd reads its config at a reload (sessions stay), which reopens its listener:
+        // the step ends once it listens again. A config sshd refuses is not loaded.
+        onChange:
+          "sshd -t && systemctl try-reload-or-restart ssh.service && " +
+          `for i in $(seq 50); do ss -Hltn 'sport = :${args.connection.port}' | grep -q . && break; sleep 0.1; done`,
+      },
+      { parent: this, dependsOn: [packages] },
+    );
     this.ready = remoteScript(
       `${name}-layout`,
       {
@@ -93,7 +121,7 @@ export class Host extends pulumi.ComponentResource {
         // Destroy never removes shared/ or backups/: the pupils' exports and keys stay.
         deleteParams: { INSTALL_DIR: args.installDir, PURGE_SHARED: "no", IDENTITY_RECORD: args.identityRecord },
       },
-      { parent: this, dependsOn: [packages] },
+      { parent: this, dependsOn: [packages, sshd] },
     );
     this.installDirOutput = pulumi.output(args.installDir);
     this.registerOutputs({ installDirOutput: this.installDirOutput });

@@ -5,12 +5,12 @@ import { parseObservation, ServerObservation } from "../providers/drift";
 import { JOURNALD_DROPIN } from "../host/journald";
 import { monitorObservationParams } from "../operations/monitor";
 import { offsiteObservationParams } from "../operations/offsiteBackup";
-import { ENV_DIR, environmentFileOf, serviceObservationParams } from "../../lib/paths";
+import { activationDirOf, activationUnitOf, deployLockOf, ENV_DIR, environmentFileOf, serviceObservationParams } from "../../lib/paths";
 import { ConfigError } from "../../lib/errors";
 import { EnvironmentName } from "../../config/defaults";
 import { StackConfig } from "../../config/schema";
-import { claimProblems, claimsOf, identityOf, identityProblems, identityRecordOf, renderClaims, renderIdentity } from "./stackIdentity";
-import { hostKeyBlob, RunOptions, runOverSsh, SshResult, SshTarget } from "../../lib/ssh";
+import { recordOf, recordProblems, stackRecords } from "./stackIdentity";
+import { ConnectOptions, hostKeyBlob, openSsh, SshResult, SshSession, SshTarget } from "../../lib/ssh";
 
 /** What the server says a deploy of this config means, known before any resource is registered. */
 export interface DeployFacts {
@@ -27,8 +27,6 @@ export interface DeployFacts {
    */
   readonly layoutId: string;
 }
-
-export type SshRunner = (target: SshTarget, command: string, options?: RunOptions) => Promise<SshResult>;
 
 /** A fresh layout id: random, as nothing on a new server tells it from the old one's disk. */
 export function newLayoutId(): string {
@@ -62,6 +60,8 @@ export interface ServerInspection {
   readonly hostKey: string;
   /** The server was trusted on first use in this run: no key was set nor recorded. */
   readonly firstUse: boolean;
+  /** Lets go of the deploy lock (when one was taken) before the process ends, as a process that ends does. */
+  readonly releaseDeployLock: () => void;
 }
 
 /** The refusal when a server presents another key than the one the stack recorded. */
@@ -75,26 +75,65 @@ export function changedHostKeyError(stack: string, address: string, recorded: st
 }
 
 /**
- * One SSH session before any resource is registered: check that the config keeps the stack's
- * identity on the server (stackIdentity.ts; before anything else, so a refused change touches
- * nothing), fetch on the server (its deploy key reads the repository) and resolve the branch or
- * pinned revision, so that `pulumi preview` already names the commit it would deploy; then
- * observe what the server has, for drift review.
+ * What the next run tells of an activation whose `pulumi up` lost its connection (observe.sh's
+ * and deploy-lock.sh's `last-activation` section): still running, or how it ended, and where
+ * to read it. Undefined when there is nothing to tell.
+ */
+export function lastActivationReport(section: string | undefined, installDir: string, serviceName: string): string | undefined {
+  if (!section) return undefined;
+  const run = new Map(section.split("\n").map((line) => line.split(/=(.*)/s, 2) as [string, string]));
+  const which = `the activation of ${run.get("commit")} (started ${run.get("started")} by ${run.get("by")})`;
+  const read = `its output: ${activationDirOf(installDir)}/output and errors; 'journalctl -u ${activationUnitOf(serviceName)}'; history: ${installDir}/revisions.log`;
+  if (run.get("state") === "running") {
+    return `${which} is still running on the server: the 'pulumi up' that started it lost its connection, and the server finishes it by itself. A new 'pulumi up' waits for it (${read}).`;
+  }
+  return `the last 'pulumi up' lost its connection before the server finished: ${which} ended at ${run.get("finished") || "?"}, ${run.get("verdict")} (${read}).`;
+}
+
+/** How the inspection opens its SSH session (tests give their own). */
+export type SshOpener = (target: SshTarget, options: ConnectOptions) => Promise<SshSession>;
+
+export interface InspectOptions {
+  readonly open?: SshOpener;
+  /** The key this stack recorded when it first connected (when server.hostKey is not set). */
+  readonly recordedHostKey?: string;
+  /**
+   * `pulumi up` only: take the stack's deploy lock first and hold it until the program's process
+   * ends, naming this holder (the operator and the machine) to a second `up` that is refused.
+   */
+  readonly deployLockHolder?: string;
+}
+
+/** The refusal while another `pulumi up` of the stack holds its deploy lock on the server. */
+export function deployLockError(stack: string, address: string, lockText: string): ConfigError {
+  const lock = new Map(lockText.split("\n").map((line) => line.split("=", 2) as [string, string]));
+  return new ConfigError(stack, [
+    `another 'pulumi up' of stack '${stack}' is deploying to ${address} (since ${lock.get("since") ?? "?"}, by ${lock.get("holder") ?? "?"}); ` +
+      `two deploys of one stack never run at once, so nothing was sent. Wait for it to finish, then run 'pulumi up' again. If that ` +
+      `'pulumi up' was lost with its network, the server lets go of its lock within a minute of its connection dying.`,
+  ]);
+}
+
+/**
+ * One SSH session before any resource is registered. First (`up` only) the stack's deploy lock;
+ * then the records of the stacks on the server, which must agree with the config
+ * (stackIdentity.ts: before anything that changes the server, so a refused change touches
+ * nothing); then fetch on the server (its deploy key reads the repository) and resolve the branch
+ * or pinned revision, so that `pulumi preview` already names the commit it would deploy; and
+ * observe what the server has, for drift review and the last activation's report.
  */
 export async function inspectServer(
   stack: string,
   environment: EnvironmentName,
   config: StackConfig,
   denyPorts: readonly number[],
-  run: SshRunner = runOverSsh,
-  recordedHostKey?: string,
+  options: InspectOptions = {},
 ): Promise<ServerInspection> {
   const { server, app } = config;
-  const identity = renderScript("stack-identity", {
-    IDENTITY_RECORD: identityRecordOf(stack),
-    IDENTITY: renderIdentity(identityOf(environment, config)),
-    CLAIMS: renderClaims(claimsOf(config)),
-  });
+  const { open = openSsh, recordedHostKey, deployLockHolder } = options;
+  const activation = { RUN_DIR: activationDirOf(app.installDir), DEPLOY_UNIT: activationUnitOf(app.serviceName) };
+  const invoke = (script: string) => remoteInvocation(script, server.user);
+  const identity = renderScript("stack-identity", { RECORDS_DIR: ENV_DIR });
   const observe = renderScript("observe", {
     INSTALL_DIR: app.installDir,
     ...serviceObservationParams(app.serviceName, app.installDir, ENV_DIR, app.deployStrategy),
@@ -102,6 +141,7 @@ export async function inspectServer(
     DENY_PORTS: denyPorts.join(" "),
     SSH_RULE_TAG,
     JOURNALD_DROPIN,
+    ...activation,
     ...(config.monitor.enabled ? monitorObservationParams(app.serviceName, ENV_DIR) : {}),
     ...(config.backup.offsite.enabled ? offsiteObservationParams(app.serviceName, config.backup.offsite.repository) : {}),
   });
@@ -120,31 +160,54 @@ export async function inspectServer(
     privateKey: server.privateKey,
     hostKey: server.hostKey ?? recordedHostKey,
   };
-  const command = [identity, resolve, observe].map((script) => remoteInvocation(script, server.user)).join(" && ");
   let presented: string | undefined;
-  const result = await run(target, command, { presentedHostKey: (line) => (presented = line) }).catch((err: unknown) => {
+  const session = await open(target, { presentedHostKey: (line) => (presented = line), detachable: deployLockHolder !== undefined }).catch((err: unknown) => {
     // The verifier's own comparison: the key blobs.
     if (!server.hostKey && recordedHostKey && presented && !hostKeyBlob(presented).equals(hostKeyBlob(recordedHostKey))) {
       throw changedHostKeyError(stack, server.address, recordedHostKey, presented);
     }
     throw err;
   });
-  const refusal = parseObservation(result.stdout);
-  if (result.code === 3 && (refusal.has("identity") || refusal.has("claimed"))) {
-    throw new ConfigError(stack, [
-      ...identityProblems(stack, server.address, identityOf(environment, config), refusal.get("identity")),
-      ...claimProblems(server.address, refusal.get("claimed")),
-    ]);
+  let holding = false;
+  try {
+    let lockReport = "";
+    if (deployLockHolder !== undefined) {
+      const lock = renderScript("deploy-lock", { DEPLOY_LOCK: deployLockOf(stack), HOLDER: deployLockHolder, ...activation });
+      lockReport = await session.hold(invoke(lock), "@@ held").catch((err: Error & { result?: SshResult }) => {
+        const refusal = parseObservation(err.result?.stdout ?? "");
+        if (err.result?.code === 3 && refusal.has("deploy-lock")) throw deployLockError(stack, server.address, refusal.get("deploy-lock")!);
+        throw new Error(`taking the deploy lock of stack '${stack}' on ${server.address} failed: ${err.message}\n${err.result?.stderr.trim() ?? ""}`);
+      });
+      holding = true;
+    }
+    const records = await session.run(invoke(identity));
+    if (records.code !== 0) throw new Error(`reading the stacks' records on ${server.address} failed (exit ${records.code}):\n${records.stderr.trim()}`);
+    const problems = recordProblems(stack, server.address, recordOf(environment, config), stackRecords(parseObservation(records.stdout)));
+    if (problems.length > 0) throw new ConfigError(stack, problems);
+    const result = await session.run([resolve, observe].map(invoke).join(" && "));
+    if (result.code !== 0) {
+      throw new Error(
+        `resolving ${app.revision ? `revision ${app.revision}` : `branch '${app.branch}'`} of ${app.repoUrl} on ${server.address} failed ` +
+          `(exit ${result.code}); nothing was changed:\n${result.stderr.trim()}`,
+      );
+    }
+    const observed = parseObservation(`${lockReport}\n${result.stdout}`);
+    const layout = observed.get("layout");
+    const hostKey = target.hostKey ?? presented;
+    if (hostKey === undefined) throw new Error(`${server.address} presented no host key`);
+    return {
+      facts: parseFacts(result.stdout, layout && layout !== "<missing>" ? layout : newLayoutId()),
+      observed,
+      hostKey,
+      firstUse: target.hostKey === undefined,
+      releaseDeployLock: () => session.close(),
+    };
+  } catch (err) {
+    holding = false;
+    throw err;
+  } finally {
+    // The lock is held until the program's process ends: the session ends with it.
+    if (holding) session.detach();
+    else session.close();
   }
-  if (result.code !== 0) {
-    throw new Error(
-      `resolving ${app.revision ? `revision ${app.revision}` : `branch '${app.branch}'`} of ${app.repoUrl} on ${server.address} failed ` +
-        `(exit ${result.code}); nothing was changed:\n${result.stderr.trim()}`,
-    );
-  }
-  const observed = parseObservation(result.stdout);
-  const layout = observed.get("layout");
-  const hostKey = target.hostKey ?? presented;
-  if (hostKey === undefined) throw new Error(`${server.address} presented no host key`);
-  return { facts: parseFacts(result.stdout, layout && layout !== "<missing>" ? layout : newLayoutId()), observed, hostKey, firstUse: target.hostKey === undefined };
 }

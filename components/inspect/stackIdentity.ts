@@ -8,8 +8,9 @@
  *   the old units keep running and hold the port, and a new shared/ starts empty (no exports)
  *   or owned by another user.
  * So the server keeps a record of what the stack last deployed with (host-layout writes it,
- * destroy removes it), the program reads it in its first SSH session, and a difference stops the
- * run before anything on the server changes. The record lives on the server, not in the
+ * destroy removes it), the program reads every stack's record first in its SSH session
+ * (stack-identity.sh, which only prints them), and the comparison here stops the run before
+ * anything that changes the server is sent. The record lives on the server, not in the
  * operator's state, because the server is what a change would break, and it is what tells a
  * stack that deployed there from one that never did.
  */
@@ -20,71 +21,53 @@ import { ENV_DIR } from "../../lib/paths";
 export const IDENTITY_SETTINGS = ["environment", "providers", "app.installDir", "app.serviceName", "app.serviceUser"] as const;
 export type IdentitySetting = (typeof IDENTITY_SETTINGS)[number];
 
+/**
+ * What no other stack on the server may use too: its install dir (releases and shared/ would
+ * be overwritten), its unit name and its port. The port may change on the stack itself, so it
+ * is in the record as a claim only, not as part of the identity.
+ */
+export const CLAIM_SETTINGS = ["app.installDir", "app.serviceName", "app.port"] as const;
+export type ClaimSetting = (typeof CLAIM_SETTINGS)[number];
+
+/** The settings a stack's record on the server keeps: its identity, then its port. */
+const RECORD_SETTINGS = [...IDENTITY_SETTINGS, "app.port"] as const;
+export type StackRecord = Record<(typeof RECORD_SETTINGS)[number], string>;
+
 /** Where the server keeps a stack's record; one file per stack name, which no setting changes. */
 export function identityRecordOf(stack: string): string {
   return `${ENV_DIR}/${stack}.stack`;
 }
 
-export function identityOf(environment: EnvironmentName, config: StackConfig): Record<IdentitySetting, string> {
+export function recordOf(environment: EnvironmentName, config: StackConfig): StackRecord {
   return {
     environment,
     providers: config.providers,
     "app.installDir": config.app.installDir,
     "app.serviceName": config.app.serviceName,
     "app.serviceUser": config.app.serviceUser,
+    "app.port": String(config.app.port),
   };
 }
 
-/** The record as the server keeps it: one `setting=value` line each, in a fixed order. */
-export function renderIdentity(identity: Record<IdentitySetting, string>): string {
-  return IDENTITY_SETTINGS.map((key) => `${key}=${identity[key]}\n`).join("");
+/** The record as host-layout writes it: one `setting=value` line each, in a fixed order. */
+export function renderRecord(record: StackRecord): string {
+  return RECORD_SETTINGS.map((key) => `${key}=${record[key]}\n`).join("");
 }
 
-/**
- * What no other stack on the server may use too: its install dir (releases and shared/ would
- * be overwritten), its unit name and its port. The record keeps them; the port may change on the
- * stack itself, so it is a claim only, not part of the identity.
- */
-export const CLAIM_SETTINGS = ["app.installDir", "app.serviceName", "app.port"] as const;
-export type ClaimSetting = (typeof CLAIM_SETTINGS)[number];
-
-export function claimsOf(config: StackConfig): Record<ClaimSetting, string> {
-  return { "app.installDir": config.app.installDir, "app.serviceName": config.app.serviceName, "app.port": String(config.app.port) };
-}
-
-/** The lines stack-identity.sh looks for in other stacks' records, one `setting=value` each. */
-export function renderClaims(claims: Record<ClaimSetting, string>): string {
-  return CLAIM_SETTINGS.map((key) => `${key}=${claims[key]}\n`).join("");
-}
-
-/** What host-layout writes: the identity, then the port claim (the other claims are in the identity). */
-export function renderRecord(identity: Record<IdentitySetting, string>, claims: Record<ClaimSetting, string>): string {
-  return `${renderIdentity(identity)}app.port=${claims["app.port"]}\n`;
-}
-
-/**
- * The problems of a config whose install dir, unit name or port another stack's record claims:
- * observe.sh's `claimed` section, one `<stack> <setting>=<value>` line each.
- */
-export function claimProblems(server: string, claimedText: string | undefined): string[] {
-  return (claimedText ?? "")
-    .split("\n")
-    .map((line) => line.match(/^(\S+) ([A-Za-z.]+)=(.*)$/))
-    .filter((m): m is RegExpMatchArray => m !== null)
-    .map(
-      ([, other, key, value]) =>
-        `ai4artsed:${key}: ${JSON.stringify(value)} belongs to stack '${other}' on ${server} (${identityRecordOf(other)}); two stacks there would ` +
-        `overwrite each other's ${key === "app.port" ? "port and health checks" : "releases, units and shared/"}. Choose another ${key}, or remove the other stack first ('pulumi destroy -s ${other}').`,
-    );
-}
-
-export function parseIdentity(text: string): Partial<Record<IdentitySetting, string>> {
-  const values: Partial<Record<IdentitySetting, string>> = {};
+export function parseRecord(text: string): Partial<StackRecord> {
+  const values: Partial<StackRecord> = {};
   for (const line of text.split("\n")) {
     const match = line.match(/^([A-Za-z.]+)=(.*)$/);
-    if (match && (IDENTITY_SETTINGS as readonly string[]).includes(match[1])) values[match[1] as IdentitySetting] = match[2];
+    if (match && (RECORD_SETTINGS as readonly string[]).includes(match[1])) values[match[1] as keyof StackRecord] = match[2];
   }
   return values;
+}
+
+/** The records stack-identity.sh printed, by stack name (its `stack:<name>` sections). */
+export function stackRecords(observation: ReadonlyMap<string, string>): Map<string, Partial<StackRecord>> {
+  return new Map(
+    [...observation].filter(([section]) => section.startsWith("stack:")).map(([section, text]) => [section.slice("stack:".length), parseRecord(text)]),
+  );
 }
 
 /** What a change of each setting would do, and the way that keeps the users' data. */
@@ -103,16 +86,25 @@ function procedure(key: IdentitySetting, stack: string, was: string): string {
 }
 
 /**
- * The problems, one per changed setting; none when the server has no record (a stack's first
- * deploy there, or after a destroy).
+ * The problems of a config against the server's records: one per identity setting that differs
+ * from this stack's own record (none when it has none: its first deploy there, or after a
+ * destroy), and one per install dir, unit name or port another stack's record claims too.
  */
-export function identityProblems(stack: string, server: string, wanted: Record<IdentitySetting, string>, recordText: string | undefined): string[] {
-  if (recordText === undefined) return [];
-  const recorded = parseIdentity(recordText);
-  return IDENTITY_SETTINGS.filter((key) => recorded[key] !== undefined && recorded[key] !== wanted[key]).map(
+export function recordProblems(stack: string, server: string, wanted: StackRecord, records: ReadonlyMap<string, Partial<StackRecord>>): string[] {
+  const own = records.get(stack);
+  const changed = IDENTITY_SETTINGS.filter((key) => own?.[key] !== undefined && own[key] !== wanted[key]).map(
     (key) =>
-      `ai4artsed:${key}: is ${JSON.stringify(wanted[key])}, but this stack is deployed on ${server} with ${JSON.stringify(recorded[key])} (${identityRecordOf(stack)}). ` +
+      `ai4artsed:${key}: is ${JSON.stringify(wanted[key])}, but this stack is deployed on ${server} with ${JSON.stringify(own![key])} (${identityRecordOf(stack)}). ` +
       `Changing it on a deployed stack would ${key === "environment" || key === "providers" ? "replace every step, and the replaced steps' deletes would tear the environment down" : "leave the old app running on its port and start a new one without the pupils' data"}; ` +
-      `${procedure(key, stack, recorded[key]!)}.`,
+      `${procedure(key, stack, own![key]!)}.`,
   );
+  const claimed = [...records]
+    .filter(([other]) => other !== stack)
+    .flatMap(([other, record]) => CLAIM_SETTINGS.filter((key) => record[key] === wanted[key]).map((key) => ({ other, key })))
+    .map(
+      ({ other, key }) =>
+        `ai4artsed:${key}: ${JSON.stringify(wanted[key])} belongs to stack '${other}' on ${server} (${identityRecordOf(other)}); two stacks there would ` +
+        `overwrite each other's ${key === "app.port" ? "port and health checks" : "releases, units and shared/"}. Choose another ${key}, or remove the other stack first ('pulumi destroy -s ${other}').`,
+    );
+  return [...changed, ...claimed];
 }

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { sha256 } from "../../lib/sha256";
 import { Host } from "../host/host";
 import { remoteScript } from "../steps/remoteScript";
+import { BUILD_USER } from "../../lib/paths";
 
 export interface FrontendBuildArgs {
   readonly host: Host;
@@ -42,6 +43,9 @@ export class FrontendBuild extends pulumi.ComponentResource {
           INSTALL_COMMAND: installCommand,
           BUILD_COMMAND: buildCommand,
           MIN_FREE_MB: args.host.minFreeDiskMb,
+          // Installed and built as the build user, who never sees ENV_DIR, shared/ or backups/.
+          BUILD_USER,
+          ENV_DIR: args.host.envDir,
         },
       },
       { parent: this, dependsOn: [args.host.ready] },

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DriftBaseline, driftCheck } from "../providers/drift";
 import { Host, UV_BINARY, UV_CACHE } from "../host/host";
+import { BUILD_USER, ENV_DIR } from "../../lib/paths";
 import { RemoteStep, remoteScript, stepResultOf } from "../steps/remoteScript";
 
 /** The interpreter venvs are made with: the distribution's Python 3. */
@@ -44,7 +45,19 @@ export function venvParams<Repairs extends pulumi.Input<number>, Recorded extend
   repairs: Repairs,
   recordedResolution?: Recorded,
 ) {
-  return { INSTALL_DIR: installDir, REQUIREMENTS_BLOB: requirementsBlob, PYTHON, UV: UV_BINARY, UV_CACHE, RESOLUTION_FILE, RECORDED_RESOLUTION: recordedResolution, REPAIR: repairs };
+  return {
+    INSTALL_DIR: installDir,
+    REQUIREMENTS_BLOB: requirementsBlob,
+    PYTHON,
+    UV: UV_BINARY,
+    UV_CACHE,
+    RESOLUTION_FILE,
+    RECORDED_RESOLUTION: recordedResolution,
+    REPAIR: repairs,
+    // Fetched and built as the build user, who never sees ENV_DIR, shared/ or backups/.
+    BUILD_USER,
+    ENV_DIR,
+  };
 }
 
 /** The resolution venv.sh reported as its result (base64url of the `name==version` list). */

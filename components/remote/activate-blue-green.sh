@@ -13,6 +13,8 @@ STEP="${STEP:-activate/blue-green}"
 [[ -n "${AI4ARTSED_HEALTH_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/health.sh"
 # shellcheck source=SCRIPTDIR/lib/colors.sh
 [[ -n "${AI4ARTSED_COLORS_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/colors.sh"
+# shellcheck source=SCRIPTDIR/lib/detached.sh
+[[ -n "${AI4ARTSED_DETACHED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/detached.sh"
 # shellcheck source=SCRIPTDIR/lib/result.sh
 [[ -n "${AI4ARTSED_RESULT_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/result.sh"
 
@@ -104,6 +106,8 @@ main() {
   require_vars INSTALL_DIR COMMIT APP_TEMPLATE BRIDGE_TEMPLATE PROXY_UNIT LEGACY_UNIT LEGACY_UNIT_FILE SOCKET_PREFIX \
     SERVING_LINK STANDBY_LINK COLOR_LINK_PREFIX HEALTH_PATH PUBLIC_HEALTH_URL HEALTH_TIMEOUT_SECONDS STABLE_SECONDS \
     DRAIN_TIMEOUT_SECONDS DRAIN_PREFIX DRAIN_PROGRAM_PREFIX KEEP_RELEASES DEPLOY_STAMP
+  # From here on the server finishes the deploy by itself, whatever happens to this session.
+  run_detached
   local release="${INSTALL_DIR}/releases/${COMMIT}" current="${INSTALL_DIR}/current"
   local stamp_file="${INSTALL_DIR}/.deployed"
   [[ -f "${release}/.complete" ]] || die "release ${release} is missing or incomplete; run the release step first"

@@ -9,6 +9,8 @@ STEP="${STEP:-activate}"
 [[ -n "${AI4ARTSED_RELEASES_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/releases.sh"
 # shellcheck source=SCRIPTDIR/lib/health.sh
 [[ -n "${AI4ARTSED_HEALTH_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/health.sh"
+# shellcheck source=SCRIPTDIR/lib/detached.sh
+[[ -n "${AI4ARTSED_DETACHED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/detached.sh"
 # shellcheck source=SCRIPTDIR/lib/result.sh
 [[ -n "${AI4ARTSED_RESULT_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/result.sh"
 
@@ -55,6 +57,8 @@ roll_back() {
 
 main() {
   require_vars INSTALL_DIR COMMIT UNIT_NAME HEALTH_URL HEALTH_TIMEOUT_SECONDS STABLE_SECONDS KEEP_RELEASES DEPLOY_STAMP
+  # From here on the server finishes the deploy by itself, whatever happens to this session.
+  run_detached
   local release="${INSTALL_DIR}/releases/${COMMIT}" current="${INSTALL_DIR}/current"
   local stamp_file="${INSTALL_DIR}/.deployed"
   [[ -f "${release}/.complete" ]] || die "release ${release} is missing or incomplete; run the release step first"

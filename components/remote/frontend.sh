@@ -1,11 +1,14 @@
 #!/bin/bash
 # Build the frontend tree once per content key into frontends/<key>/dist; reuse it afterwards.
 # node_modules is kept per lockfile and install command: while both stay the same, a build
-# reuses it and does not run the install (npm ci would wipe it first).
+# reuses it and does not run the install (npm ci would wipe it first). Install and build run as
+# the build user, writing only in the build's own directory (lib/sandbox.sh).
 set -euo pipefail
 STEP="${STEP:-frontend}"
 # shellcheck source=SCRIPTDIR/lib.sh
 [[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=SCRIPTDIR/lib/sandbox.sh
+[[ -n "${AI4ARTSED_SANDBOX_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/sandbox.sh"
 
 readonly LOCKFILES=(package-lock.json npm-shrinkwrap.json yarn.lock pnpm-lock.yaml)
 
@@ -22,6 +25,15 @@ dependencies_key() {
   printf '%s%s\n%s\n' "${locks}" "${INSTALL_COMMAND}" "$(node --version 2>/dev/null || true)" | sha256sum | cut -c1-24
 }
 
+# build_as_builder WORK COMMAND: COMMAND in WORK/src as the build user, writing only in WORK
+# (npm's cache included: WORK goes when the build is done), its output appended to the build log.
+build_as_builder() {
+  # The build user's: the export, and node_modules borrowed from an earlier build (even one root made).
+  find "$1" ! -user "${BUILD_USER}" -exec chown -h "${BUILD_USER}:" {} +
+  as_builder "$1/src" "$1" --setenv=npm_config_cache="$1/.npm" --setenv=npm_config_update_notifier=false -- \
+    /bin/bash -c "$2" </dev/null >>"$1/build.log" 2>&1
+}
+
 # fail WORK MESSAGE: show the build log's end, remove the work dir, stop.
 fail() {
   tail -n 40 "$1/build.log" >&2
@@ -30,7 +42,7 @@ fail() {
 }
 
 main() {
-  require_vars INSTALL_DIR FRONTEND_TREE BUILD_KEY INSTALL_COMMAND BUILD_COMMAND
+  require_vars INSTALL_DIR FRONTEND_TREE BUILD_KEY INSTALL_COMMAND BUILD_COMMAND BUILD_USER ENV_DIR
   local target="${INSTALL_DIR}/frontends/${BUILD_KEY}"
   if [[ -f "${target}/.complete" ]]; then
     log "reusing ${target}/dist"
@@ -51,12 +63,12 @@ main() {
     mv -T "${deps}/node_modules" "${work}/src/node_modules"
     log "building frontend ${FRONTEND_TREE}: ${BUILD_COMMAND} (node_modules reused: same lockfile and install command)"
   else
-    log "building frontend ${FRONTEND_TREE}: ${INSTALL_COMMAND} && ${BUILD_COMMAND}"
-    (cd "${work}/src" && bash -c "${INSTALL_COMMAND}") >"${work}/build.log" 2>&1 \
+    log "building frontend ${FRONTEND_TREE}: ${INSTALL_COMMAND} && ${BUILD_COMMAND} (as ${BUILD_USER})"
+    build_as_builder "${work}" "${INSTALL_COMMAND}" \
       || fail "${work}" "frontend install failed (last lines above); nothing was switched, the serving release is untouched"
   fi
   local built=yes
-  (cd "${work}/src" && bash -c "${BUILD_COMMAND}") >>"${work}/build.log" 2>&1 || built=no
+  build_as_builder "${work}" "${BUILD_COMMAND}" || built=no
   if [[ -n "${deps}" && -d "${work}/src/node_modules" ]]; then
     # Keep only this lockfile's node_modules: older builds keep their dist, not their install.
     find "${deps_root}" -mindepth 1 -maxdepth 1 ! -name "${key}" -exec rm -rf {} + 2>/dev/null || true
@@ -71,6 +83,9 @@ main() {
   }
   mkdir -p "${work}/out"
   mv "${work}/src/dist" "${work}/out/dist"
+  # What the app serves is root's, read-only to everyone else.
+  chown -R root:root "${work}/out"
+  chmod -R go-w "${work}/out"
   touch "${work}/out/.complete"
   mv -T "${work}/out" "${target}"
   rm -rf "${work}"

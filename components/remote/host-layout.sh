@@ -6,11 +6,11 @@ STEP="${STEP:-host/layout}"
 # shellcheck source=SCRIPTDIR/lib.sh
 [[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+# ensure_user USER HOME: a system user with a group of its own, no login.
 ensure_user() {
-  if ! id -u "${SERVICE_USER}" >/dev/null 2>&1; then
-    log "creating system user ${SERVICE_USER}"
-    useradd --system --user-group --home-dir "${INSTALL_DIR}/shared" --no-create-home \
-      --shell /usr/sbin/nologin "${SERVICE_USER}"
+  if ! id -u "$1" >/dev/null 2>&1; then
+    log "creating system user $1"
+    useradd --system --user-group --home-dir "$2" --no-create-home --shell /usr/sbin/nologin "$1"
   fi
 }
 
@@ -42,9 +42,11 @@ ensure_writable_path() {
 }
 
 main() {
-  require_vars INSTALL_DIR SERVICE_USER ENV_DIR LAYOUT_ID IDENTITY_RECORD IDENTITY
+  require_vars INSTALL_DIR SERVICE_USER BUILD_USER ENV_DIR LAYOUT_ID IDENTITY_RECORD IDENTITY
   take_host_lock
-  ensure_user
+  ensure_user "${SERVICE_USER}" "${INSTALL_DIR}/shared"
+  # Every build runs as this one (host-wide): code from the package registries never runs as root.
+  ensure_user "${BUILD_USER}" /nonexistent
   local group
   group="$(id -gn "${SERVICE_USER}")"
   # Code is root-owned and read-only to the service; it writes only below shared/.

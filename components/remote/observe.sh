@@ -9,6 +9,8 @@ STEP="${STEP:-observe}"
 [[ -n "${AI4ARTSED_COLORS_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/colors.sh"
 # shellcheck source=SCRIPTDIR/lib/firewall.sh
 [[ -n "${AI4ARTSED_FIREWALL_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/firewall.sh"
+# shellcheck source=SCRIPTDIR/lib/detached.sh
+[[ -n "${AI4ARTSED_DETACHED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/detached.sh"
 
 section() {
   printf '@@ %s\n' "$1"
@@ -85,7 +87,7 @@ observe_venvs() {
 }
 
 main() {
-  require_vars INSTALL_DIR UNIT_NAME UNIT_FILE ENV_FILE DENY_PORTS SSH_RULE_TAG JOURNALD_DROPIN
+  require_vars INSTALL_DIR UNIT_NAME UNIT_FILE ENV_FILE DENY_PORTS SSH_RULE_TAG JOURNALD_DROPIN RUN_DIR DEPLOY_UNIT
   section unit
   files_or_missing "${UNIT_FILE}"
   section environment
@@ -107,6 +109,7 @@ main() {
     observe_monitor
   fi
   [[ -z "${OFFSITE_UNIT:-}" ]] || observe_offsite_backup # lib/offsite-observe.sh
+  report_last_run # lib/detached.sh
 }
 
 main "$@"

@@ -5,6 +5,8 @@ set -euo pipefail
 STEP="${STEP:-release}"
 # shellcheck source=SCRIPTDIR/lib.sh
 [[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=SCRIPTDIR/lib/sandbox.sh
+[[ -n "${AI4ARTSED_SANDBOX_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/sandbox.sh"
 # shellcheck source=SCRIPTDIR/lib/app-imports.sh
 [[ -n "${AI4ARTSED_APP_IMPORTS_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/app-imports.sh"
 
@@ -31,20 +33,17 @@ link_shared_path() {
   ln -s "${shared}" "${release}/${path}"
 }
 
-# in_release_sandbox WORK DIR COMMAND...: COMMAND in DIR as the service user, with the venv on
-# PATH, a private writable /tmp as HOME, the unit's AI_TOOLS_BASE (the app looks for its tool
-# dirs there at import) and everything else read-only; stdin is passed through.
+# in_release_sandbox WORK DIR COMMAND...: COMMAND in DIR as the service user (lib/sandbox.sh), with
+# the venv on PATH, a private writable /tmp as HOME, the unit's AI_TOOLS_BASE (the app looks for
+# its tool dirs there at import) and everything else read-only; stdin is passed through.
 in_release_sandbox() {
   local work="$1" dir="$2" extra=()
   shift 2
   [[ -z "${AI_TOOLS_BASE:-}" ]] || extra+=(--setenv=AI_TOOLS_BASE="${AI_TOOLS_BASE}")
   [[ -z "${APP_IMPORTS_KNOWN:-}" ]] || extra+=(--setenv=APP_IMPORTS_KNOWN="${APP_IMPORTS_KNOWN}")
-  systemd-run --quiet --wait --pipe --collect --uid="${SERVICE_USER}" --gid="$(id -gn "${SERVICE_USER}")" \
-    --working-directory="${dir}" --setenv=HOME=/tmp --setenv=TMPDIR=/tmp --setenv=VIRTUAL_ENV="${work}/venv" \
-    "${extra[@]}" --setenv=PATH="${work}/venv/bin:/usr/local/bin:/usr/bin:/bin" --setenv=PYTHONDONTWRITEBYTECODE=1 \
-    --property=ProtectSystem=strict --property=ProtectHome=yes --property=PrivateTmp=yes \
-    --property=NoNewPrivileges=yes --property=RuntimeMaxSec="${TEST_TIMEOUT_SECONDS:-600}" \
-    "$@"
+  SANDBOX_SECONDS="${TEST_TIMEOUT_SECONDS:-600}" SANDBOX_PATH="${work}/venv/bin:/usr/local/bin:/usr/bin:/bin" \
+    sandboxed "${SERVICE_USER}" "${dir}" --setenv=HOME=/tmp --setenv=TMPDIR=/tmp --setenv=VIRTUAL_ENV="${work}/venv" \
+    --setenv=PYTHONDONTWRITEBYTECODE=1 "${extra[@]}" -- "$@"
 }
 
 # check_app_imports WORK: the modules the app's entry scripts (APP_ENTRIES) import, followed
@@ -120,7 +119,8 @@ main() {
   # Compiling here catches syntax errors before anything switches, and spares the
   # read-only release any __pycache__ writes at run time.
   local output
-  if ! output="$("${VENV_DIR}/bin/python" -m compileall -q "${work}/${BACKEND_DIR}" 2>&1)"; then
+  # No site (-S): the venv's .pth files are the registries' code, and this runs as root.
+  if ! output="$("${VENV_DIR}/bin/python" -I -S -m compileall -q "${work}/${BACKEND_DIR}" 2>&1)"; then
     rm -rf "${work}"
     die "byte-compiling ${BACKEND_DIR} of ${COMMIT} failed, nothing was switched: ${output}"
   fi

@@ -1,11 +1,15 @@
 #!/bin/bash
-# Build venvs/<requirements blob> once with uv, beside the serving venv (never into it): files
-# are hardlinked from uv's cache, bytecode from the previous venv where the source is the same
-# file; a venv whose build was cut is rebuilt, a finished one reused.
+# Build venvs/<requirements blob> once with uv, beside the serving venv (never into it). The build
+# user installs it, fetching and building into uv's cache (none of the registries' code runs as
+# root); root then hardlinks each file from the cache and seals the venv, and bytecode comes from
+# the previous venv where the source is the same file. A venv whose build was cut is rebuilt, a
+# finished one reused.
 set -euo pipefail
 STEP="${STEP:-python-env}"
 # shellcheck source=SCRIPTDIR/lib.sh
 [[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=SCRIPTDIR/lib/sandbox.sh
+[[ -n "${AI4ARTSED_SANDBOX_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/sandbox.sh"
 # shellcheck source=SCRIPTDIR/lib/result.sh
 [[ -n "${AI4ARTSED_RESULT_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/result.sh"
 
@@ -27,12 +31,69 @@ previous_venv() {
     | sort -rn | cut -d' ' -f2- | grep -vxF "${new}" | head -n 1 || true
 }
 
+# give_cache_to_builder CACHE: the build user writes uv's cache: its directories and every file
+# no venv links. A file a venv links stays root's (a venv is sealed root's when built), so no
+# later build can change what a release runs.
+give_cache_to_builder() {
+  find "$1" ! -user "${BUILD_USER}" \( -type d -o -links 1 \) -exec chown -h "${BUILD_USER}:" {} +
+}
+
+# install_as_builder VENV SCRATCH CACHE: as the build user (lib/sandbox.sh), make VENV and
+# install the requirements (SCRATCH/requirements.txt, with SCRATCH/recorded-resolution.txt as
+# constraints when there is one): fetched into CACHE, what comes as source built there, each
+# file a symlink into CACHE (the build user may not hardlink the root-owned files a served venv
+# shares with the cache). Its resolution goes to SCRATCH/resolution.txt; the rest on stderr.
+install_as_builder() {
+  local venv="$1" scratch="$2" cache="$3"
+  # unsafe-best-match: an --extra-index-url in the requirements file works as it does with pip.
+  local -a constraints=() options=(--setenv=UV_CACHE_DIR="${cache}" --setenv=UV_PYTHON_DOWNLOADS=never
+    --setenv=UV_NO_PROGRESS=1 --setenv=UV_SYSTEM_CERTS=true --setenv=UV_NO_CONFIG=1 --setenv=UV_INDEX_STRATEGY=unsafe-best-match)
+  [[ ! -f "${scratch}/recorded-resolution.txt" ]] || constraints=(--constraints "${scratch}/recorded-resolution.txt")
+  install -d -o "${BUILD_USER}" -g "$(id -gn "${BUILD_USER}")" "${venv}"
+  chown -R "${BUILD_USER}:" "${scratch}"
+  local -a builder=(as_builder "${scratch}" "${scratch} ${venv} ${cache}" "${options[@]}" --)
+  "${builder[@]}" "${UV}" venv --quiet --no-project --allow-existing --python "${PYTHON}" "${venv}" >&2 \
+    && "${builder[@]}" "${UV}" pip install --quiet --python "${venv}/bin/python" --link-mode=symlink \
+      -r "${scratch}/requirements.txt" "${constraints[@]}" >&2 \
+    && "${builder[@]}" "${UV}" pip freeze --quiet --python "${venv}/bin/python" >"${scratch}/resolution.txt"
+}
+
+# harden_links VENV CACHE: replace each symlink of VENV into CACHE by a hardlink of its target
+# (a directory by a tree of them), then make VENV root's and read-only to everyone else, the
+# files it shares with the cache included: a venv that does not depend on the cache's paths, that
+# no later build can change, and that adds nothing to the disk.
+harden_links() {
+  "${PYTHON}" -I -S - "$1" "$2" <<'PY'
+import os, shutil, sys
+venv, cache = sys.argv[1], os.path.realpath(sys.argv[2])
+linked = 0
+for root, dirs, files in os.walk(venv):
+    for name in dirs + files:
+        path = os.path.join(root, name)
+        target = os.path.realpath(path)
+        if not os.path.islink(path) or not target.startswith(cache + os.sep):
+            continue
+        hard = path + ".ai4artsed-hardlink"
+        if os.path.isdir(target):
+            shutil.copytree(target, hard, symlinks=True, copy_function=os.link)
+            os.unlink(path)
+        else:
+            os.link(target, hard)
+        os.replace(hard, path)
+        linked += 1
+print(f"{linked} files linked from uv's cache")
+PY
+  chown -R root:root "$1"
+  chmod -R go-w "$1"
+}
+
 # bytecode NEW PREVIOUS: hardlink each .pyc of PREVIOUS whose source is the same file (same
 # inode, so the same content and mtime) into NEW, and compile the rest on all cores. The
 # app's unit never writes bytecode, so without it every start compiles every import again.
 # A file some wheel ships that is no valid Python (a template) stays without, as with pip.
+# No site (-S): the venv's .pth files are the registries' code, and this runs as root.
 bytecode() {
-  "$1/bin/python" - "$1" "${2:-}" <<'PY'
+  "$1/bin/python" -I -S - "$1" "${2:-}" <<'PY'
 import importlib.util, multiprocessing, os, py_compile, sys
 from concurrent.futures import ProcessPoolExecutor
 new, previous = sys.argv[1], sys.argv[2]
@@ -71,10 +132,11 @@ PY
 # whole). The others are the files PREVIOUS served with. Prints what failed, or how many modules
 # imported. A failure here is a warning: a resolved stack of many distributions often holds
 # one that nothing the app imports needs and that does not import (the release step refuses a
-# venv that fails what the app imports).
+# venv that fails what the app imports). The imports run as the build user, offline, writing
+# only in SCRATCH.
 import_check() {
   local new="$1" previous="$2" scratch="$3"
-  (cd "${scratch}" && HOME="${scratch}" "${new}/bin/python" -I -B - "${previous}" <<'PY' 2>&1)
+  as_builder "${scratch}" "${scratch}" --property=PrivateNetwork=yes -- "${new}/bin/python" -I -B - "${previous}" <<'PY' 2>&1
 import glob, importlib, importlib.metadata as md, re, sys
 norm = lambda name: re.sub(r"[-_.]+", "-", name).lower()
 key = lambda dist: (norm(dist.metadata["Name"]), dist.version)
@@ -122,13 +184,18 @@ resolution_changes() {
 # report_resolution VENV: the recorded resolution as the step's result (the program keeps it in
 # the stack's state, so a rebuild on another server installs the same versions).
 report_resolution() {
-  # A venv built before resolutions were recorded: record what it holds.
-  [[ -f "$1/${RESOLUTION_FILE}" ]] || "${UV}" pip freeze --quiet --python "$1/bin/python" >"$1/${RESOLUTION_FILE}"
+  # A venv built before resolutions were recorded: record what it holds (uv runs its python: as the build user).
+  if [[ ! -f "$1/${RESOLUTION_FILE}" ]]; then
+    local scratch="${INSTALL_DIR}/venvs/.tmp-freeze"
+    mkdir -p "${scratch}"
+    as_builder "${scratch}" "${scratch}" -- "${UV}" pip freeze --quiet --python "$1/bin/python" >"$1/${RESOLUTION_FILE}"
+    rm -rf "${scratch}"
+  fi
   step_result resolution "$(base64 -w0 <"$1/${RESOLUTION_FILE}" | tr '+/' '-_' | tr -d '=')"
 }
 
 main() {
-  require_vars INSTALL_DIR REQUIREMENTS_BLOB PYTHON UV UV_CACHE RESOLUTION_FILE
+  require_vars INSTALL_DIR REQUIREMENTS_BLOB PYTHON UV UV_CACHE RESOLUTION_FILE BUILD_USER ENV_DIR
   local venv="${INSTALL_DIR}/venvs/${REQUIREMENTS_BLOB}"
   if [[ -f "${venv}/.complete" ]]; then
     log "reusing ${venv}"
@@ -143,29 +210,24 @@ main() {
   rm -rf "${venv}" "${scratch}"
   mkdir -p "${scratch}"
   cache="$(uv_cache_dir)"
+  give_cache_to_builder "${cache}"
   previous="$(previous_venv "${venv}")"
-  export TMPDIR="${scratch}" UV_CACHE_DIR="${cache}" UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1 \
-    UV_SYSTEM_CERTS=true UV_NO_CONFIG=1 UV_INDEX_STRATEGY=unsafe-best-match
-  # unsafe-best-match: an --extra-index-url in the requirements file works as it does with pip.
-  log "building ${venv} (uv cache ${cache})"
-  "${UV}" venv --quiet --no-project --python "${PYTHON}" "${venv}"
-  git --git-dir="${INSTALL_DIR}/repo.git" cat-file blob "${REQUIREMENTS_BLOB}" >"${venv}/requirements.txt"
+  git --git-dir="${INSTALL_DIR}/repo.git" cat-file blob "${REQUIREMENTS_BLOB}" >"${scratch}/requirements.txt"
   # The versions this requirements file resolved to when it was first built, from the stack's
   # state: a rebuild (another server, a wiped venv) installs exactly those, whatever is newer now.
-  local constraints=()
   if [[ -n "${RECORDED_RESOLUTION:-}" ]]; then
     printf '%s\n' "${RECORDED_RESOLUTION}" >"${scratch}/recorded-resolution.txt"
-    constraints=(--constraints "${scratch}/recorded-resolution.txt")
     log "installing the recorded resolution of requirements ${REQUIREMENTS_BLOB}" \
       "($(grep -c . "${scratch}/recorded-resolution.txt") packages)"
   fi
-  # Explicit: newer uv defaults to clone, which copies on most filesystems.
-  if ! "${UV}" pip install --quiet --python "${venv}/bin/python" --link-mode=hardlink \
-    -r "${venv}/requirements.txt" "${constraints[@]}"; then
+  log "building ${venv} (uv cache ${cache}) as ${BUILD_USER}"
+  if ! install_as_builder "${venv}" "${scratch}" "${cache}"; then
     rm -rf "${venv}" "${scratch}"
     die "installing requirements ${REQUIREMENTS_BLOB} failed; the serving release keeps its own venv"
   fi
-  "${UV}" pip freeze --quiet --python "${venv}/bin/python" >"${venv}/${RESOLUTION_FILE}"
+  cp "${scratch}/requirements.txt" "${venv}/requirements.txt"
+  cp "${scratch}/resolution.txt" "${venv}/${RESOLUTION_FILE}"
+  log "$(harden_links "${venv}" "${cache}")"
   if [[ -n "${previous}" && -f "${previous}/${RESOLUTION_FILE}" ]]; then
     local change
     while IFS= read -r change; do
@@ -186,8 +248,6 @@ main() {
     log "${imports}"
   fi
   rm -rf "${scratch}"
-  # uv leaves its lock file writable for everyone; nothing in a venv the app runs may be.
-  chmod go-w "${venv}/.lock" 2>/dev/null || true
   # observe.sh reports it, so later runs keep passing the record and the step stays unchanged.
   [[ -z "${RECORDED_RESOLUTION:-}" ]] || touch "${venv}/.built-from-record"
   touch "${venv}/.complete"

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { environmentFileOf } from "../../lib/paths";
+import { activationDirOf, activationUnitOf, environmentFileOf } from "../../lib/paths";
 import { sha256 } from "../../lib/sha256";
 import { DriftBaseline, driftCheck, ServerObservation } from "../providers/drift";
 import { Host, UV_CACHE } from "../host/host";
@@ -207,6 +207,9 @@ export function deployServiceSteps(owner: pulumi.ComponentResource, name: string
       params: {
         INSTALL_DIR: host.installDir,
         COMMIT: release.commit,
+        // The server runs the activation as a unit of its own; this step follows it.
+        DEPLOY_UNIT: activationUnitOf(args.unitName),
+        RUN_DIR: activationDirOf(host.installDir),
         HEALTH_TIMEOUT_SECONDS: args.healthTimeoutSeconds,
         STABLE_SECONDS: args.stableSeconds,
         WATCH_FAILED_PROBES: args.watchFailedProbes,

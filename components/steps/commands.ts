@@ -7,6 +7,7 @@ export const REMOTE_DIR = path.join(__dirname, "..", "remote");
 export type ScriptName =
   | "resolve"
   | "stack-identity"
+  | "deploy-lock"
   | "observe"
   | "host-packages"
   | "host-layout"
@@ -32,16 +33,18 @@ export type ScriptName =
 
 /** Helper files (below remote/lib/) a script needs besides lib.sh, inlined after it in this order. */
 const SCRIPT_HELPERS: Partial<Record<ScriptName, readonly string[]>> = {
-  activate: ["lib/releases.sh", "lib/health.sh", "lib/result.sh"],
-  "activate-blue-green": ["lib/releases.sh", "lib/health.sh", "lib/colors.sh", "lib/result.sh"],
+  activate: ["lib/releases.sh", "lib/health.sh", "lib/detached.sh", "lib/result.sh"],
+  "activate-blue-green": ["lib/releases.sh", "lib/health.sh", "lib/colors.sh", "lib/detached.sh", "lib/result.sh"],
   firewall: ["lib/firewall.sh"],
-  venv: ["lib/result.sh"],
-  release: ["lib/app-imports.sh"],
+  venv: ["lib/sandbox.sh", "lib/result.sh"],
+  frontend: ["lib/sandbox.sh"],
+  release: ["lib/sandbox.sh", "lib/app-imports.sh"],
   adopt: ["lib/adoption.sh"],
   "adopt-switch": ["lib/adoption.sh", "lib/releases.sh"],
   "backup-restore": ["lib/health.sh", "lib/state.sh", "lib/restic.sh", "lib/offsite-restore.sh"],
   "health-probe": ["lib/health.sh", "lib/colors.sh", "lib/state.sh", "lib/offsite-alert.sh"],
-  observe: ["lib/colors.sh", "lib/firewall.sh", "lib/offsite-observe.sh"],
+  observe: ["lib/colors.sh", "lib/firewall.sh", "lib/offsite-observe.sh", "lib/detached.sh"],
+  "deploy-lock": ["lib/detached.sh"],
   "offsite-backup": ["lib/state.sh", "lib/restic.sh"],
 };
 

@@ -30,7 +30,13 @@ interface SshCommandState {
 }
 
 async function runStep(state: SshCommandState, command: string): Promise<string> {
-  const result = await runOverSsh(state.connection, command, { stdin: state.stdin, timeoutMs: 3_600_000 });
+  const result = await runOverSsh(state.connection, command, { stdin: state.stdin, timeoutMs: 3_600_000 }).catch((err: Error) => {
+    if (!/was lost|was closed/.test(err.message)) throw err;
+    throw new Error(
+      `${err.message}. A step that was running goes on or stops on the server as a closed SSH session leaves it; the activation ` +
+        `(switch, watch window, revert) finishes there by itself. Run 'pulumi up' again: it reports how the activation ended and converges.`,
+    );
+  });
   if (result.code !== 0) {
     throw new Error(`remote step failed (exit ${result.code}) on ${state.connection.host}:\n${result.stderr.trim()}`);
   }

@@ -6,7 +6,7 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { headOf, mutate, publishRepo, SERVER_REPO, shOk, startTestBed, startTestServer, stopTestServer, TestServer } from "../host/harness";
+import { headOf, mutate, publishRepo, SERVER_REPO, shOk, startTestBed, startTestServer, stopTestServer, TestServer, waitFor } from "../host/harness";
 import { PulumiWorkspace } from "../../tools/workspace";
 
 const NAME = `ai4s${process.pid % 10000}`;
@@ -128,4 +128,49 @@ test("4. a server replaced by a fresh machine converges with one up; preview say
   assert.equal(await shOk(server, "systemctl is-active ai4artsed-production-proxy.service ai4artsed-production-health.timer | sort -u"), "active");
   const clean = ws.run(["preview", "--expect-no-changes"]);
   assert.equal(clean.code, 0, clean.stdout + clean.stderr);
+});
+
+test("5. a pulumi up killed inside the watch window: the server finishes the deploy, a second operator's up meanwhile is refused, the next preview says how it ended and up converges", async () => {
+  const commit = mutate(repo, "main", "code");
+  await publishRepo(server, repo);
+  ws.set("app.stableSeconds", "20");
+  const run = ws.start(["up", "--yes", "--skip-preview"]);
+  await waitFor(
+    "the activation in its watch window",
+    () => shOk(server, `systemctl is-active ai4artsed-production-activate.service || true; readlink ${PROD}/current`),
+    (out) => out === `active\n${PROD}/releases/${commit}`,
+    300,
+  );
+  // Another operator: another checkout, with a state of its own, deploys the same stack meanwhile.
+  const other = new PulumiWorkspace("production");
+  try {
+    other.init(server, SERVER_REPO, "production");
+    const refused = other.run(["up", "--yes", "--skip-preview"]);
+    assert.notEqual(refused.code, 0, "two deploys of one stack at once");
+    assert.match(refused.stdout + refused.stderr, /another 'pulumi up' of stack 'production' is deploying to \S+ \(since \S+, by \S+@\S+\); two deploys of one stack never run at once, so nothing was sent/);
+  } finally {
+    other.remove();
+  }
+  run.kill();
+  await run.done;
+  await waitFor("the activation to end", () => shOk(server, "systemctl is-active ai4artsed-production-activate.service || true"), (s) => s !== "active", 120);
+  assert.match(await shOk(server, `tail -n 1 ${PROD}/revisions.log`), new RegExp(`${commit}\tok \\((blue|green)\\)`), "the server kept the release");
+  assert.equal(await health(), "200");
+  // The README's runbook after a lost CLI: preview tells how the deploy ended; up is refused by the
+  // engine's lock the killed CLI left in this checkout's state, which `pulumi cancel` removes.
+  const preview = ws.run(["preview"]);
+  console.log(`# preview after the killed up:\n${(preview.stdout + preview.stderr).split("\n").filter((l) => /warning|error|lost/.test(l)).join("\n")}`);
+  assert.equal(preview.code, 0, preview.stdout + preview.stderr);
+  assert.match(preview.stdout + preview.stderr, new RegExp(`the last 'pulumi up' lost its connection before the server finished: the activation of ${commit} .*kept: ${commit} serves on ai4artsed-production@(blue|green)\\.service`));
+  ws.set("app.stableSeconds", "3");
+  const locked = ws.run(["up", "--yes", "--skip-preview"]);
+  assert.notEqual(locked.code, 0);
+  assert.match(locked.stdout + locked.stderr, /the stack is currently locked by 1 lock\(s\)/);
+  ws.ok(["cancel", "--yes"]);
+  const up = ws.ok(["up", "--yes", "--skip-preview"]);
+  assert.match(up.stdout, new RegExp(`${commit} already serving and healthy on ai4artsed-production@(blue|green)\\.service; nothing to do`));
+  assert.equal(ws.outputs().revision, commit);
+  const clean = ws.run(["preview", "--expect-no-changes"]);
+  assert.equal(clean.code, 0, clean.stdout + clean.stderr);
+  assert.doesNotMatch(clean.stdout + clean.stderr, /lost its connection/, "told once, by the up that followed");
 });

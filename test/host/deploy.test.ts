@@ -7,7 +7,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import * as net from "net";
 import { assertFirstStartNeedsMet, TOOL_DIRS } from "./appNeeds";
-import { deploy, Deployment, destroy, headOf, mutate, publishRepo, sh, shOk, startTestBed, StepFailed, stopTestServer, TestServer } from "./harness";
+import { deploy, Deployment, destroy, failedDeploy, headOf, mutate, publishRepo, sh, shOk, startTestBed, StepFailed, stopTestServer, TestServer } from "./harness";
 
 const NAME = `ai4h${process.pid % 10000}`;
 /** These tests cover the restart strategy (production's default is blue-green: test/host/bluegreen.test.ts). */
@@ -350,6 +350,36 @@ test("5f. a big package added and removed again: once its releases are pruned th
   assert.match(refused.result.stderr, /only \d+ MB are free on \S+ \(it holds \/opt\/ai4artsed-production\/releases\); building release [0-9a-f]{40} needs at least 100000000 MB \(host\.minFreeDiskMb\)\. Nothing was switched\. What takes the room: .*venvs \d+ MB/);
   await assertStillServing(good);
   prod = await deploy(server, "production", keep);
+});
+
+test("5g. builds run as the build user: a build script and a package's build that write outside their build fail the deploy; nothing is written, nothing switched", async () => {
+  const good = prod.facts.commit;
+  const escaped = "ls /etc/ai4artsed/escaped-by-build /opt/ai4artsed-*/shared/escaped-by-build /opt/ai4artsed-*/releases/escaped-by-build /root/escaped-by-build /usr/local/bin/escaped-by-build 2>/dev/null || true";
+  mutate(repo, "main", "escape-build");
+  await publishRepo(server, repo);
+  const npm = await failedDeploy(server, "production", RESTART, "a frontend whose build script writes outside its build");
+  assert.equal(npm.step, "frontend-build");
+  assert.match(npm.result.stderr, /frontend build failed .*nothing was switched/);
+  assert.match(npm.result.stderr, /touch: cannot touch '\/etc\/ai4artsed\/escaped-by-build': (Read-only file system|No such file or directory|Permission denied)/);
+  assert.doesNotMatch(npm.result.stderr, /escape-build: wrote/);
+  mutate(repo, "main", "fix");
+  mutate(repo, "main", "escape-install");
+  await publishRepo(server, repo);
+  const uv = await failedDeploy(server, "production", RESTART, "a package whose build writes outside its build");
+  assert.equal(uv.step, "python-build");
+  assert.match(uv.result.stderr, /fixture-escape: the build could not write outside its build: \/etc\/ai4artsed\/escaped-by-build/);
+  assert.match(uv.result.stderr, /installing requirements [0-9a-f]{40} failed; the serving release keeps its own venv/);
+  assert.equal(await shOk(server, escaped), "", "nothing was written outside the builds");
+  await assertStillServing(good);
+  mutate(repo, "main", "fix");
+  await publishRepo(server, repo);
+  prod = await deploy(server, "production", RESTART);
+  // The builds' leftovers are the build user's; what a release runs and serves is root's, read-only to others.
+  assert.equal(await shOk(server, `stat -c %U ${PROD}/frontends/.deps/*/node_modules`), "ai4artsed-build");
+  const served = await shOk(server, `readlink -f ${PROD}/current/venv ${PROD}/current/public/ai4artsed-frontend/dist`);
+  const [venv, dist] = served.split("\n");
+  assert.equal(await shOk(server, `find ${venv} ${dist} \\( ! -user root -o -perm /022 \\) ! -type l | head -n 3`), "", "root's, writable by nobody else");
+  assert.equal(await shOk(server, `stat -c %U ${venv}/lib/python3*/site-packages/fixture_sourceonly/__init__.py`), "root", "the source-only package, built by the build user, installed as root's");
 });
 
 test("6. production and development side by side; neither deploy disturbs the other", async () => {

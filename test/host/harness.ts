@@ -3,6 +3,7 @@
  * namespace), publishes the fixture repo to it, and runs the program's own remote steps there:
  * the exact command lines and stdin the components register, read from the mocked graph.
  */
+import assert from "node:assert/strict";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -15,9 +16,11 @@ import { rawConfig, SECRET_SECTIONS } from "../unit/fixtures";
 import { buildStack, Recorded } from "../unit/mocks";
 
 export {
+  cutNetwork,
   headOf,
   linkServers,
   makeFixtureRepo,
+  mendNetwork,
   mutate,
   publishRepo,
   publishWheels,
@@ -40,6 +43,7 @@ export const DEPLOY_ORDER = [
   "host-adopt",
   "host-packages",
   "host-layout",
+  "host-sshd",
   "python-build",
   "frontend-build",
   "release-export",
@@ -113,7 +117,16 @@ export async function deploy(
   const app = { repoUrl: SERVER_REPO, stableSeconds: TEST_STABLE_SECONDS, ...overrides.app };
   const merged = { server: serverConfig, app, host: overrides.host, monitor: overrides.monitor, cloudflare: overrides.cloudflare, backup: overrides.backup };
   const { environment, config } = parseStackConfig(stack, rawConfig(merged), SECRET_SECTIONS);
-  const { facts } = await inspectServer(stack, environment, config, denyPortsOf(config));
+  // As `pulumi up` does: the stack's deploy lock is held until the deploy is done.
+  const { facts, releaseDeployLock } = await inspectServer(stack, environment, config, denyPortsOf(config), { deployLockHolder: `host-test@${os.hostname()}` });
+  try {
+    return await runSteps(server, stack, merged, facts, steps);
+  } finally {
+    releaseDeployLock();
+  }
+}
+
+async function runSteps(server: TestServer, stack: "production" | "development", merged: Parameters<typeof buildStack>[1], facts: DeployFacts, steps: readonly string[]): Promise<Deployment> {
   const name = `${stack}`;
   const graph = await buildStack(stack, merged, facts, name);
   if (steps === DEPLOY_ORDER) {
@@ -130,6 +143,17 @@ export async function deploy(
     if (result.code !== 0) throw new StepFailed(step, result);
   }
   return { facts, graph, name, runs };
+}
+
+/** A deploy that must fail: the step that failed, with its output; fails the test, saying `what`, if it succeeds. */
+export function failedDeploy(server: TestServer, stack: "production" | "development", overrides: Parameters<typeof deploy>[2], what: string): Promise<StepFailed> {
+  return deploy(server, stack, overrides).then(
+    () => assert.fail(`the deploy of ${what} succeeded`),
+    (err: unknown) => {
+      if (err instanceof StepFailed) return err;
+      throw err;
+    },
+  );
 }
 
 /** Run the stack's delete commands in reverse engine order, as `pulumi destroy` does. */

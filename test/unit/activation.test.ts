@@ -60,8 +60,10 @@ async function activation(): Promise<string> {
 function run(script: string, box: { dir: string; bin: string }) {
   const local = script
     .replace(/^INSTALL_DIR=.*$/m, `INSTALL_DIR=${path.join(box.dir, "install")}`)
+    .replace(/^RUN_DIR=.*$/m, `RUN_DIR=${box.dir}`)
     .replace(/\/run\/lock\/ai4artsed-deploy\.lock/g, path.join(box.dir, "deploy.lock"));
-  return spawnSync("bash", ["-c", local], { env: { PATH: `${box.bin}:/usr/bin:/bin` }, encoding: "utf8", timeout: 30_000 });
+  // As inside the transient unit the server runs it in (lib/detached.sh): in the foreground.
+  return spawnSync("bash", ["-c", local], { env: { PATH: `${box.bin}:/usr/bin:/bin`, AI4ARTSED_INSIDE_RUN: "1" }, encoding: "utf8", timeout: 30_000 });
 }
 
 test("activation, healthy release: current moves to it after one restart, it is recorded, and the result names the unit", async () => {

@@ -1,6 +1,7 @@
 /** Shared inputs for unit tests: a valid raw config per environment and resolved facts. */
 import { RawConfig } from "../../config/load";
-import { DeployFacts } from "../../components/inspect/deployFacts";
+import { DeployFacts, SshOpener } from "../../components/inspect/deployFacts";
+import { SshResult, SshSession } from "../../lib/ssh";
 
 export const TEST_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
 export const TEST_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
@@ -27,3 +28,29 @@ export const FACTS: DeployFacts = {
   frontendTree: "3333333333333333333333333333333333333333",
   layoutId: "4444444444444444",
 };
+
+/**
+ * A stand-in for the program-time SSH session: `answer` gets each command the inspection sends
+ * (a held one too: it is held when its stdout has the ready line) and returns its result.
+ */
+export function fakeSession(answer: (command: string) => SshResult): { open: SshOpener; commands: string[] } {
+  const commands: string[] = [];
+  const session: SshSession = {
+    run: async (command) => {
+      commands.push(command);
+      return answer(command);
+    },
+    hold: async (command, ready) => {
+      commands.push(command);
+      const result = answer(command);
+      if (result.stdout.split("\n").includes(ready)) return result.stdout;
+      throw Object.assign(new Error(`'${ready}' never came`), { result });
+    },
+    detach: () => undefined,
+    close: () => undefined,
+  };
+  return { open: async () => session, commands };
+}
+
+/** What resolve.sh prints for FACTS. */
+export const FACTS_STDOUT = `commit=${"1".repeat(40)}\nrequirements=${"2".repeat(40)}\nfrontend=${"3".repeat(40)}\n`;

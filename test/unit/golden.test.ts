@@ -13,7 +13,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { execFileSync } from "child_process";
 import { buildStack, Recorded, scriptOf } from "./mocks";
-import { FACTS, rawConfig, SECRET_SECTIONS, TEST_HOST_KEY, TEST_PRIVATE_KEY } from "./fixtures";
+import { FACTS, FACTS_STDOUT, fakeSession, rawConfig, SECRET_SECTIONS, TEST_HOST_KEY, TEST_PRIVATE_KEY } from "./fixtures";
 import { parseStackConfig } from "../../config/load";
 import { denyPortsOf } from "../../components/environment";
 import { inspectServer } from "../../components/inspect/deployFacts";
@@ -63,17 +63,14 @@ function render(graph: Map<string, Recorded>, prefix: string, scripts: Map<strin
   return out.join("\n") + "\n";
 }
 
-/** The scripts of the program-time SSH session (identity check, resolve, observe), as the server runs them. */
+/** The scripts of `pulumi up`'s program-time SSH session (deploy lock, stacks' records, resolve, observe), as the server runs them. */
 async function programTimeScripts(stack: "production" | "development", overrides: Parameters<typeof buildStack>[1]): Promise<string[]> {
   const { environment, config } = parseStackConfig(stack, rawConfig(overrides), SECRET_SECTIONS);
-  let command = "";
-  await inspectServer(stack, environment, config, denyPortsOf(config), async (_target, line) => {
-    command = line;
-    return { code: 1, stdout: "", stderr: "not run" };
-  }).catch(() => undefined);
-  // The session is `bash -c '<script>' && ...`: bash itself unquotes each script.
-  const printed = execFileSync("bash", ["-c", `bash() { printf '%s\\0' "$2"; }; ${command}`]).toString();
-  return printed.split("\0").filter(Boolean);
+  const { open, commands } = fakeSession((command) => (command.includes("# ai4artsed deploy-lock\n") ? { code: 0, stdout: "@@ held\n", stderr: "" } : { code: 0, stdout: FACTS_STDOUT, stderr: "" }));
+  await inspectServer(stack, environment, config, denyPortsOf(config), { open, deployLockHolder: "operator@laptop" });
+  // Each command is `bash -c '<script>' && ...`: bash itself unquotes each script.
+  const printed = commands.map((command) => execFileSync("bash", ["-c", `bash() { printf '%s\\0' "$2"; }; ${command}`]).toString());
+  return printed.join("").split("\0").filter(Boolean);
 }
 
 function remember(script: string, scripts: Map<string, string>): string {

@@ -37,6 +37,7 @@ test("production registers every component with its type token", async () => {
     "production-host-adopt",
     "production-host-layout",
     "production-host-packages",
+    "production-host-sshd",
     "production-journald-dropin",
     "production-monitor-probe",
     "production-monitor-remove",

@@ -8,7 +8,7 @@ import { inspectServer } from "../../components/inspect/deployFacts";
 import { denyPortsOf } from "../../components/environment";
 import { knownHostsLine, lastBackupReport, renderOffsiteService, renderOffsiteTimer } from "../../components/operations/offsiteBackup";
 import { buildStack, remoteStep } from "./mocks";
-import { rawConfig, SECRET_SECTIONS, TEST_HOST_KEY, TEST_PRIVATE_KEY } from "./fixtures";
+import { FACTS_STDOUT, fakeSession, rawConfig, SECRET_SECTIONS, TEST_HOST_KEY, TEST_PRIVATE_KEY } from "./fixtures";
 
 const PASSWORD = "correct-horse-battery-staple-4711";
 const OFFSITE = {
@@ -167,11 +167,9 @@ test("preview: the last backup's result and age from the state file, a warning w
 
 test("observe.sh reads the backup's timer, files and status in the one program-time session", async () => {
   const { config } = parseStackConfig("production", rawConfig({ backup: { offsite: OFFSITE } }), SECRET_SECTIONS);
-  let command = "";
-  await inspectServer("production", "production", config, denyPortsOf(config), async (_target, text) => {
-    command = text;
-    return { code: 0, stdout: `commit=${"1".repeat(40)}\nrequirements=${"2".repeat(40)}\nfrontend=${"3".repeat(40)}\n`, stderr: "" };
-  });
+  const { open, commands } = fakeSession(() => ({ code: 0, stdout: FACTS_STDOUT, stderr: "" }));
+  await inspectServer("production", "production", config, denyPortsOf(config), { open });
+  const command = commands.join("\n");
   assert.match(command, /OFFSITE_UNIT=ai4artsed-production-offsite-backup/);
   assert.match(command, /OFFSITE_SECRET_FILES=.*ai4artsed-production-offsite-backup\.password /);
   assert.ok(!command.includes(PASSWORD), "no secret in the observation command");

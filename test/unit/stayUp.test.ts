@@ -11,10 +11,10 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseStackConfig } from "../../config/load";
 import { inspectServer } from "../../components/inspect/deployFacts";
-import { claimProblems, identityOf, identityProblems, renderIdentity } from "../../components/inspect/stackIdentity";
+import { parseRecord, recordOf, recordProblems, renderRecord } from "../../components/inspect/stackIdentity";
 import { REMOTE_DIR } from "../../components/steps/commands";
 import { buildStack, remoteStep } from "./mocks";
-import { FACTS, rawConfig, SECRET_SECTIONS } from "./fixtures";
+import { FACTS, fakeSession, rawConfig, SECRET_SECTIONS } from "./fixtures";
 
 test("app.stableSeconds: 120 s for production, 0 for development, and it reaches both activations", async () => {
   assert.equal(parseStackConfig("production", rawConfig(), SECRET_SECTIONS).config.app.stableSeconds, 120);
@@ -92,40 +92,56 @@ test("every step's create script carries the layout id; a new id changes every s
 
 test("an identity setting changed on a deployed stack is refused, naming the setting, the old value and the safe procedure", () => {
   const { environment, config } = parseStackConfig("production", rawConfig(), SECRET_SECTIONS);
-  const deployed = renderIdentity(identityOf(environment, config));
-  assert.deepEqual(identityProblems("production", "10.0.0.2", identityOf(environment, config), deployed), []);
-  assert.deepEqual(identityProblems("production", "10.0.0.2", identityOf(environment, config), undefined), [], "no record: a first deploy");
+  const wanted = recordOf(environment, config);
+  const deployed = new Map([["production", parseRecord(renderRecord(wanted))]]);
+  assert.deepEqual(recordProblems("production", "10.0.0.2", wanted, deployed), []);
+  assert.deepEqual(recordProblems("production", "10.0.0.2", wanted, new Map()), [], "no record: a first deploy");
   const moved = parseStackConfig("production", rawConfig({ app: { installDir: "/srv/ai4artsed" } }), SECRET_SECTIONS);
-  const [problem, ...rest] = identityProblems("production", "10.0.0.2", identityOf(moved.environment, moved.config), deployed);
+  const [problem, ...rest] = recordProblems("production", "10.0.0.2", recordOf(moved.environment, moved.config), deployed);
   assert.equal(rest.length, 0);
   assert.match(problem, /^ai4artsed:app\.installDir: is "\/srv\/ai4artsed", but this stack is deployed on 10\.0\.0\.2 with "\/opt\/ai4artsed-production"/);
   assert.match(problem, /set it back with 'pulumi config set --path app\.installDir \/opt\/ai4artsed-production -s production'/);
   assert.match(problem, /'pulumi destroy -s production' \(stops the app; keeps shared\/.*move \/opt\/ai4artsed-production\/shared to the new directory/);
-  const plugins = parseStackConfig("production", rawConfig(), SECRET_SECTIONS);
-  const providers = identityProblems("production", "10.0.0.2", { ...identityOf(plugins.environment, plugins.config), providers: "builtin" }, deployed.replace("providers=plugins", "providers=plugins"));
+  const providers = recordProblems("production", "10.0.0.2", { ...wanted, providers: "builtin" }, deployed);
   assert.match(providers[0], /^ai4artsed:providers: is "builtin".*replace every step/);
+  const ported = recordProblems("production", "10.0.0.2", { ...wanted, "app.port": "17900" }, deployed);
+  assert.deepEqual(ported, [], "the port changes in place on the stack itself");
 });
 
 test("an install dir, unit name or port another stack's record claims is refused, naming the stack and the way out", () => {
-  assert.deepEqual(claimProblems("10.0.0.2", undefined), []);
-  const [problem, ...rest] = claimProblems("10.0.0.2", "production app.installDir=/opt/ai4artsed-production\nproduction app.port=17801\n");
+  const development = parseStackConfig("development", rawConfig({ app: { installDir: "/opt/ai4artsed-production", port: 17801 } }), SECRET_SECTIONS);
+  const production = parseStackConfig("production", rawConfig(), SECRET_SECTIONS);
+  const records = new Map([["production", parseRecord(renderRecord(recordOf(production.environment, production.config)))]]);
+  assert.deepEqual(recordProblems("production", "10.0.0.2", recordOf(production.environment, production.config), records), [], "its own record claims nothing");
+  const [problem, ...rest] = recordProblems("development", "10.0.0.2", recordOf(development.environment, development.config), records);
   assert.match(problem, /^ai4artsed:app\.installDir: "\/opt\/ai4artsed-production" belongs to stack 'production' on 10\.0\.0\.2 \(\/etc\/ai4artsed\/production\.stack\).*pulumi destroy -s production/);
   assert.match(rest[0], /^ai4artsed:app\.port: "17801" belongs to stack 'production'/);
+  assert.equal(rest.length, 1);
 });
 
-test("the identity check runs first in the program-time session, before the fetch, and its refusal is a config error", async () => {
+test("the stacks' records are read first in the program-time session; a refusal is a config error and nothing else is sent", async () => {
   const { environment, config } = parseStackConfig("production", rawConfig(), SECRET_SECTIONS);
-  let command = "";
-  const refused = inspectServer("production", environment, config, [17801], async (_target, text) => {
-    command = text;
-    return { code: 3, stdout: "@@ identity\nenvironment=production\nproviders=plugins\napp.installDir=/opt/elsewhere\napp.serviceName=ai4artsed-production\napp.serviceUser=ai4artsed-production\n", stderr: "" };
-  });
-  await assert.rejects(refused, (err: Error) => {
+  const record = "environment=production\nproviders=plugins\napp.installDir=/opt/elsewhere\napp.serviceName=ai4artsed-production\napp.serviceUser=ai4artsed-production\napp.port=17801\n";
+  const { open, commands } = fakeSession(() => ({ code: 0, stdout: `@@ stack:production\n${record}@@ stack:development\nenvironment=development\n`, stderr: "" }));
+  await assert.rejects(inspectServer("production", environment, config, [17801], { open }), (err: Error) => {
     assert.equal(err.name, "ConfigError");
     assert.match(err.message, /nothing was changed on the server/);
     assert.match(err.message, /ai4artsed:app\.installDir: is "\/opt\/ai4artsed-production", but this stack is deployed on 10\.0\.0\.2 with "\/opt\/elsewhere"/);
     return true;
   });
-  const order = ["stack-identity", "resolve", "observe"].map((script) => command.indexOf(`# ai4artsed ${script}\n`));
-  assert.ok(order[0] >= 0 && order[0] < order[1] && order[1] < order[2], `scripts in this order: ${order}`);
+  assert.equal(commands.length, 1, "only the records were read");
+  assert.match(commands[0], /# ai4artsed stack-identity\n/);
+});
+
+test("pulumi up takes the stack's deploy lock before anything else; a lock held by another up is refused naming who holds it", async () => {
+  const { environment, config } = parseStackConfig("production", rawConfig(), SECRET_SECTIONS);
+  const { open, commands } = fakeSession(() => ({ code: 3, stdout: "@@ deploy-lock\nholder=alice@laptop\nsince=2026-12-05T10:00:00Z\n", stderr: "" }));
+  await assert.rejects(inspectServer("production", environment, config, [17801], { open, deployLockHolder: "bob@desk" }), (err: Error) => {
+    assert.equal(err.name, "ConfigError");
+    assert.match(err.message, /another 'pulumi up' of stack 'production' is deploying to 10\.0\.0\.2 \(since 2026-12-05T10:00:00Z, by alice@laptop\)/);
+    return true;
+  });
+  assert.equal(commands.length, 1);
+  assert.match(commands[0], /# ai4artsed deploy-lock\n/);
+  assert.match(commands[0], /HOLDER=bob@desk/);
 });

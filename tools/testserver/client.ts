@@ -46,6 +46,15 @@ export function unlinkServers(from: TestServer, to: TestServer, port = 22): void
   execFileSync("bash", [TESTSERVER, "unlink", "--name", from.name, "--to", to.name, "--port", String(port)], { stdio: ["ignore", "ignore", "inherit"] });
 }
 
+/** Cut the server off from this machine without a FIN or a reset (packets dropped both ways), or mend it. */
+export function cutNetwork(server: TestServer): void {
+  execFileSync("bash", [TESTSERVER, "cut", "--name", server.name], { stdio: ["ignore", "ignore", "inherit"] });
+}
+
+export function mendNetwork(server: TestServer): void {
+  execFileSync("bash", [TESTSERVER, "mend", "--name", server.name], { stdio: ["ignore", "ignore", "inherit"] });
+}
+
 export function sh(server: TestServer, command: string, stdin?: string, timeoutMs = 600_000): Promise<SshResult> {
   return runOverSsh(server, command, { stdin, timeoutMs });
 }
@@ -83,7 +92,8 @@ export async function publishWheels(server: TestServer, pinnedVersions: readonly
   try {
     execFileSync("python3", [path.join(FIXTURES, "make-wheels.py"), dir, ...pinnedVersions]);
     const tar = execFileSync("tar", ["-c", "-C", dir, "."]).toString("base64");
-    await shOk(server, `mkdir -p ${SERVER_WHEELS} && base64 -d | tar -x -C ${SERVER_WHEELS}`, tar);
+    // Readable by all, as a package directory on a server is: the build user reads it.
+    await shOk(server, `mkdir -p ${SERVER_WHEELS} && base64 -d | tar -x -C ${SERVER_WHEELS} && chmod -R a+rX ${SERVER_WHEELS}`, tar);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -11,6 +11,8 @@
 #   testserver.sh status [--name NAME]       exit 0 if running, 3 if not
 #   testserver.sh link --name NAME --to OTHER [--port PORT]    let NAME reach OTHER on one TCP port (22)
 #   testserver.sh unlink --name NAME --to OTHER [--port PORT]  close that pair again
+#   testserver.sh cut [--name NAME]          drop every packet between this machine and it, no FIN
+#   testserver.sh mend [--name NAME]         let them through again
 #
 # `up` boots an overlay (per-run upper layer) over the cached image in netns
 # NAME, guest address 10.213.X.Y+2/30 derived from a hash of NAME, NAT via
@@ -130,6 +132,8 @@ main() {
     status) cmd_status "$@" ;;
     link) cmd_link "$@" ;;
     unlink) cmd_unlink "$@" ;;
+    cut) cmd_cut "$@" ;;
+    mend) cmd_mend "$@" ;;
     -h | --help | help) usage ;;
     *)
       usage

@@ -85,6 +85,44 @@ cmd_unlink() {
   log "${from} no longer reaches ${LINK_TO} on TCP ${LINK_PORT}"
 }
 
+#######################################
+# Cuts NAME off from this machine without a word: every packet between them on its veth is
+# dropped, both ways, so neither side sees a FIN or a reset (a laptop that sleeps, Wi-Fi that
+# drops). `mend` lets them through again.
+#######################################
+cmd_cut() {
+  parse_args none "$@"
+  require_root
+  local table
+  read -r table _ < <(link_end "${NAME}")
+  [[ -n "${table}" ]] || die "${NAME} must be up"
+  load_name
+  nft -f - <<EOF
+table ip ${table} {
+  chain cut_in {
+    type filter hook input priority filter - 10; policy accept;
+    iifname "${VETH_HOST}" drop
+  }
+  chain cut_out {
+    type filter hook output priority filter - 10; policy accept;
+    oifname "${VETH_HOST}" drop
+  }
+}
+EOF
+  log "${NAME} is cut off from this machine (packets dropped, no FIN)"
+}
+
+cmd_mend() {
+  parse_args none "$@"
+  require_root
+  local table chain
+  read -r table _ < <(link_end "${NAME}")
+  for chain in cut_in cut_out; do
+    nft delete chain ip "${table}" "${chain}" 2>/dev/null || true
+  done
+  log "${NAME} is reachable again"
+}
+
 netns_exists() {
   [[ -e "/run/netns/${NETNS}" ]]
 }
