@@ -5,6 +5,7 @@ import { StackConfig } from "../config/schema";
 import { BlueGreenService } from "./service/blueGreenService";
 import { DeployedService, ServiceArgs } from "./service/deployedService";
 import { RestartService } from "./service/restartService";
+import { ExtraService, serviceEntryOf } from "./service/extraService";
 import { ServerConnection } from "./steps/connection";
 import { DeployFacts } from "./inspect/deployFacts";
 import { AppliedStates, DriftBaseline, ServerObservation } from "./providers/drift";
@@ -56,9 +57,17 @@ export function appEnvironment(config: StackConfig, secretKey: pulumi.Input<stri
   );
 }
 
-/** Ports this stack closes to the outside: its app port and any extra ones. */
+/** Ports this stack closes to the outside: its app port, the extra services it runs, and any extra ones. */
 export function denyPortsOf(config: StackConfig): number[] {
-  return [config.app.port, ...config.host.firewall.denyPorts];
+  const services = Object.values(config.app.services)
+    .filter((service) => service.owned)
+    .map((service) => service.port);
+  return [config.app.port, ...services, ...config.host.firewall.denyPorts];
+}
+
+/** The extra services (app.services) this stack runs: those it owns, by name. */
+function ownedServices(config: StackConfig) {
+  return Object.entries(config.app.services).filter(([, service]) => service.owned);
 }
 
 /**
@@ -104,6 +113,7 @@ export class Environment extends pulumi.ComponentResource {
         sharedPaths: app.sharedPaths,
         writablePaths,
         minFreeDiskMb: hostConfig.minFreeDiskMb,
+        serviceTakeovers: ownedServices(config).map(([, service]) => serviceEntryOf(service).join(" ")),
         identityRecord: identityRecordOf(args.stack),
         identity: renderRecord(recordOf(args.environment, config)),
       },
@@ -145,8 +155,29 @@ export class Environment extends pulumi.ComponentResource {
         sharedPaths: app.sharedPaths,
         testCommand: app.testCommand,
         testTimeoutSeconds: app.testTimeoutSeconds,
+        serviceEntries: ownedServices(config).map(([, service]) => serviceEntryOf(service).join("/")),
       },
       child,
+    );
+    // The app's own extra services this stack runs (the GPU service), before the app switches:
+    // a new release meets its services; each restarts only when its own inputs changed.
+    const extraServices = ownedServices(config).map(
+      ([serviceName, settings]) =>
+        new ExtraService(
+          `${name}-${serviceName}`,
+          {
+            host,
+            release,
+            name: serviceName,
+            settings,
+            tree: facts.serviceTrees[serviceName],
+            requirementsBlob: facts.requirementsBlob,
+            owner: args.environment,
+            observed,
+            driftBaseline,
+          },
+          child,
+        ),
     );
     const secretKey =
       config.providers === "builtin"
@@ -168,6 +199,7 @@ export class Environment extends pulumi.ComponentResource {
       environment: appEnvironment(config, secretKey.result),
       observed,
       driftBaseline,
+      after: extraServices.map((service) => service.ready),
     };
     // One name for both strategies: a switch of app.deployStrategy updates the steps in place.
     const service: DeployedService =
@@ -176,6 +208,23 @@ export class Environment extends pulumi.ComponentResource {
         : new RestartService(`${name}-service`, serviceArgs, child);
     if (config.monitor.enabled) {
       const { intervalSeconds, alertAfterSeconds, webhookUrl } = config.monitor;
+      // Each extra service has a monitor of its own: its own timer, outage state and alert.
+      for (const service of extraServices) {
+        new HealthMonitor(
+          `${service.name}-monitor`,
+          {
+            host,
+            unitName: service.unitName.replace(/\.service$/, ""),
+            ...service.probeTarget,
+            intervalSeconds,
+            alertAfterSeconds,
+            webhookUrl: webhookUrl === undefined ? undefined : pulumi.secret(webhookUrl),
+            observed: observed?.get(`monitor:${service.unitName.replace(/\.service$/, "")}-health`),
+            driftBaseline,
+          },
+          { ...child, dependsOn: [service] },
+        );
+      }
       new HealthMonitor(
         `${name}-monitor`,
         {

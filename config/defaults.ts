@@ -125,6 +125,16 @@ export const DEFAULT_TOOL_WRITABLE_PATHS = ["kohya_ss_new/dataset", "kohya_ss_ne
  */
 export const DEFAULT_MIN_FREE_DISK_MB = 6144;
 
+/**
+ * The app's extra services (app.services.<name>): run as `python server.py` in their directory
+ * (as the real GPU service is), gated on `/api/health` for up to two minutes (models load lazily,
+ * so a start is quick), owned by production.
+ */
+export const SERVICE_DEFAULTS = { portVariable: "PORT", command: "python server.py", healthTimeoutSeconds: 120, owner: "production" as EnvironmentName } as const;
+export const DEFAULT_SERVICE_HEALTH_PATH = "/api/health";
+/** `auto`: the unit may use NVIDIA and render devices when the host has them; `none`: no devices at all. */
+export const GPU_MODES = ["auto", "none"] as const;
+
 /** `GET /api/schema/info` answers JSON with status success on the real app; `/api/health` does not exist. */
 export const DEFAULT_HEALTH_PATH = "/api/schema/info";
 

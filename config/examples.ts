@@ -1,4 +1,4 @@
-import { DEFAULT_DRAIN_TIMEOUT_SECONDS, DEFAULT_HEALTH_PATH, OFFSITE_DEFAULTS } from "./defaults";
+import { DEFAULT_DRAIN_TIMEOUT_SECONDS, DEFAULT_HEALTH_PATH, DEFAULT_SERVICE_HEALTH_PATH, OFFSITE_DEFAULTS, SERVICE_DEFAULTS } from "./defaults";
 
 /** Settings that are lists: their example sets the first entry (`--path key[0]`). */
 export const LIST_SETTINGS = new Set([
@@ -11,6 +11,9 @@ export const LIST_SETTINGS = new Set([
   "cloudflare.access.allowedEmailDomains",
   "cloudflare.access.countries",
 ]);
+
+/** Where an example is set, for a setting that is set below its own path (a map of entries). */
+export const EXAMPLE_PATHS: Record<string, string> = { "app.services": "app.services.gpu-service.directory" };
 
 /** Example values shown with every error, keyed by config path. */
 export const EXAMPLES: Record<string, string> = {
@@ -51,6 +54,8 @@ export const EXAMPLES: Record<string, string> = {
   "app.keepBackups": "10",
   "app.testCommand": "\"python -m pytest devserver/tests\"",
   "app.testTimeoutSeconds": "600",
+  // The real app's GPU service (README, "The app's extra services"), set at EXAMPLE_PATHS' path; its other settings below.
+  "app.services": "gpu_service",
   "monitor.enabled": "true",
   "monitor.intervalSeconds": "300",
   "monitor.alertAfterSeconds": "120",
@@ -95,4 +100,19 @@ export const EXAMPLES: Record<string, string> = {
   "cloudflare.connector.binaryPath": "/usr/local/bin/cloudflared",
   "cloudflare.connector.aptRepository": "https://pkg.cloudflare.com/cloudflared",
   "cloudflare.connector.aptKeyUrl": "https://pkg.cloudflare.com/cloudflare-main.gpg",
+};
+
+/** Examples of an extra service's settings (app.services.<name>.<key>), shown with its errors. */
+export const SERVICE_EXAMPLES: Record<string, string> = {
+  directory: "gpu_service",
+  port: "17803",
+  portVariable: "GPU_SERVICE_PORT",
+  command: `"${SERVICE_DEFAULTS.command}"`,
+  healthPath: DEFAULT_SERVICE_HEALTH_PATH,
+  healthTimeoutSeconds: String(SERVICE_DEFAULTS.healthTimeoutSeconds),
+  owner: SERVICE_DEFAULTS.owner,
+  gpu: "auto",
+  environment: "cpu",
+  secrets: "hf_... --secret",
+  writablePaths: "/opt/ai/heartlib",
 };

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { ENVIRONMENTS, EnvironmentName } from "./defaults";
 import { ConfigError } from "../lib/errors";
-import { configSchema, EXAMPLES, LIST_SETTINGS, StackConfig } from "./schema";
+import { configSchema, EXAMPLE_PATHS, EXAMPLES, LIST_SETTINGS, SERVICE_EXAMPLES, StackConfig } from "./schema";
 
 export { ConfigError };
 
@@ -23,8 +23,10 @@ function describeInput(input: unknown): string {
   return `got ${JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}...` : text)}`;
 }
 
-/** The example for a path; array and record entries share their parent's example. */
+/** The example for a path; array and record entries share their parent's example, an extra service's settings their own. */
 function exampleFor(path: string): string | undefined {
+  const service = path.match(/^app\.services\.[^.]+\.([A-Za-z]+)/);
+  if (service) return SERVICE_EXAMPLES[service[1]];
   const parent = path.replace(/\[\d+\]$/, "").replace(/^(app\.(environment|secrets)|backup\.offsite\.credentials)\..*$/, "$1");
   return EXAMPLES[path] ?? EXAMPLES[parent];
 }
@@ -51,7 +53,7 @@ function formatIssue(issue: z.core.$ZodIssue, stack: string): string[] {
   const input = "input" in issue ? describeInput(issue.input) : "";
   const key = SECTION_FIRST_KEY[base] ?? base;
   const example = exampleFor(key);
-  const setKey = LIST_SETTINGS.has(key) ? `${key}[0]` : key;
+  const setKey = LIST_SETTINGS.has(key) ? `${key}[0]` : (EXAMPLE_PATHS[key] ?? key);
   const fix = example ? ` Example: pulumi config set --path ${setKey} ${example} -s ${stack}` : "";
   const got = input && issue.code !== "custom" ? ` (${input})` : "";
   return [`${PROJECT}:${base}: ${issue.message}${got}.${fix}`];
@@ -80,11 +82,18 @@ export function parseStackConfig(stack: string, raw: RawConfig, secretSections: 
       `${PROJECT}:server.privateKey: is stored in plain text in Pulumi.${stack}.yaml. Store it as a secret: pulumi config set --path --secret server.privateKey -- "$(cat ~/.ssh/ai4artsed_deploy)" -s ${stack}`,
     );
   }
-  const rawApp = raw.app as { secrets?: Record<string, unknown> } | undefined;
+  const rawApp = raw.app as { secrets?: Record<string, unknown>; services?: Record<string, { secrets?: Record<string, unknown> }> } | undefined;
   if (rawApp?.secrets && Object.keys(rawApp.secrets).length > 0 && !secretSections.has("app")) {
     problems.push(
       `${PROJECT}:app.secrets: values are stored in plain text in Pulumi.${stack}.yaml. Set each with --secret: pulumi config set --path --secret app.secrets.OPENROUTER_API_KEY <key> -s ${stack}`,
     );
+  }
+  for (const [name, service] of Object.entries(rawApp?.services ?? {})) {
+    if (service?.secrets && typeof service.secrets === "object" && Object.keys(service.secrets).length > 0 && !secretSections.has("app")) {
+      problems.push(
+        `${PROJECT}:app.services.${name}.secrets: values are stored in plain text in Pulumi.${stack}.yaml. Set each with --secret: pulumi config set --path --secret app.services.${name}.secrets.HF_TOKEN <token> -s ${stack}`,
+      );
+    }
   }
   const rawCloudflare = raw.cloudflare as { apiToken?: unknown } | undefined;
   if (rawCloudflare?.apiToken !== undefined && !secretSections.has("cloudflare")) {

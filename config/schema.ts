@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { CLOUDFLARE_DEFAULTS, ENVIRONMENT_DEFAULTS, ENVIRONMENTS, EnvironmentName } from "./defaults";
 import { appSettings, checkBlueGreen, checkWritablePaths } from "./sections/app";
+import { checkServices } from "./sections/services";
 import { checkOffsite, offsiteInEffect, offsiteSettings } from "./sections/backup";
 import { checkCloudflare, cloudflareSettings } from "./sections/cloudflare";
 import { hostSettings } from "./sections/host";
@@ -8,7 +9,7 @@ import { monitorSettings } from "./sections/monitor";
 import { serverSettings } from "./sections/server";
 
 // What the rest of the program reads from here, wherever it is defined.
-export { EXAMPLES, LIST_SETTINGS } from "./examples";
+export { EXAMPLE_PATHS, EXAMPLES, LIST_SETTINGS, SERVICE_EXAMPLES } from "./examples";
 export { RESERVED_ENVIRONMENT_KEYS } from "./values";
 export { writablePathsOf } from "./sections/app";
 import { writablePathsOf } from "./sections/app";
@@ -70,7 +71,8 @@ export function configSchema(environment: EnvironmentName) {
       if (config.app.port === ssh) {
         ctx.addIssue({ code: "custom", path: ["app", "port"], message: `must differ from the SSH port ${ssh}` });
       }
-      checkWritablePaths(config.app, ctx);
+      checkWritablePaths(config.app, config.app.writablePaths, ["app", "writablePaths"], ctx);
+      checkServices(config.app, ssh, ctx);
       if (config.app.deployStrategy === "blue-green") checkBlueGreen(config.app, ctx);
       if (config.cloudflare.enabled) checkCloudflare(config.cloudflare, environment, ctx);
       checkOffsite(config.backup.offsite, config.monitor.enabled, ctx);
@@ -88,7 +90,13 @@ export function configSchema(environment: EnvironmentName) {
 function withDerivedDefaults<
   T extends {
     server: { port: number };
-    app: { installDir: string; writablePaths?: string[]; environment: Record<string, string> };
+    app: {
+      installDir: string;
+      writablePaths?: string[];
+      environment: Record<string, string>;
+      hostLoopbackPorts: number[];
+      services: Record<string, { owner: EnvironmentName; port: number }>;
+    };
     host: { firewall: { sshPort?: number } };
     cloudflare: { hostname?: string; rateLimit: { requestsPerPeriod?: number; periodSeconds?: number; mitigationTimeoutSeconds?: number; expression?: string } };
     backup: { offsite: { enabled?: boolean; repository?: string } };
@@ -101,6 +109,11 @@ function withDerivedDefaults<
       ...config.app,
       writablePaths: writablePathsOf(config.app),
       environment: { ...ENVIRONMENT_DEFAULTS[environment].environment, ...config.app.environment },
+      // Both environments' colors reach every extra service on the host's loopback.
+      hostLoopbackPorts: [...new Set([...config.app.hostLoopbackPorts, ...Object.values(config.app.services).map((service) => service.port)])],
+      services: Object.fromEntries(
+        Object.entries(config.app.services).map(([name, service]) => [name, { ...service, owned: service.owner === environment }]),
+      ) as { [name: string]: T["app"]["services"][string] & { owned: boolean } },
     },
     host: { ...config.host, firewall: { ...config.host.firewall, sshPort: config.host.firewall.sshPort ?? config.server.port } },
     cloudflare: {
@@ -116,14 +129,5 @@ function withDerivedDefaults<
     backup: { ...config.backup, offsite: offsiteInEffect(config.backup.offsite) },
   };
 }
-
-
-
-
-
-
-
-
-
 
 export type StackConfig = z.output<ReturnType<typeof configSchema>>;

@@ -38,6 +38,39 @@ export function deployLockOf(stack: string): string {
   return `/run/lock/ai4artsed-deploy-${stack}.lock`;
 }
 
+/** Every name and path one of the app's extra services (app.services.<name>) uses on the server. */
+export interface ExtraServiceNames {
+  /** The unit without .service: ai4artsed-<name>, one per host. */
+  readonly unit: string;
+  readonly unitFile: string;
+  readonly environmentFile: string;
+  /** <installDir>/services/<name>: its link, stamp and activation record, in its owner stack's install dir. */
+  readonly dir: string;
+  /** -> releases/<commit>: the release it runs from, moved only when its own inputs change. */
+  readonly current: string;
+  readonly stampFile: string;
+  readonly runDir: string;
+  readonly activationUnit: string;
+  /** Its cache (CacheDirectory=), e.g. the models it downloads; outside every release, kept across deploys. */
+  readonly cacheDir: string;
+}
+
+export function extraServiceNames(name: string, installDir: string, envDir: string = ENV_DIR): ExtraServiceNames {
+  const unit = `ai4artsed-${name}`;
+  const dir = `${installDir}/services/${name}`;
+  return {
+    unit,
+    unitFile: unitFileOf(`${unit}.service`),
+    environmentFile: environmentFileOf(unit, envDir),
+    dir,
+    current: `${dir}/current`,
+    stampFile: `${dir}/.deployed`,
+    runDir: `${dir}/activation`,
+    activationUnit: activationUnitOf(unit),
+    cacheDir: `/var/cache/${unit}`,
+  };
+}
+
 /**
  * The unprivileged user every build runs as (uv's fetch and source builds, the frontend's install
  * and build): code from the package registries never runs as root. Host-wide, shared by the stacks.

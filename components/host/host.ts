@@ -46,6 +46,11 @@ export interface HostArgs {
   readonly writablePaths: readonly string[];
   /** Free MB a build needs on the install dir's filesystem (host.minFreeDiskMb). */
   readonly minFreeDiskMb: number;
+  /**
+   * The extra services this stack runs, as `<directory> <entry script>`: one started by hand from
+   * a hand-made checkout is no reason to refuse adopting it (its unit takes it over).
+   */
+  readonly serviceTakeovers: readonly string[];
 }
 
 /** host-layout's parameters: the service user, the directories, the record of the stack's identity. */
@@ -85,7 +90,11 @@ export class Host extends pulumi.ComponentResource {
     // First of all: check and take over a hand-made checkout in installDir, or stop before anything changes.
     const adopt = remoteScript(
       `${name}-adopt`,
-      { connection: args.connection, script: "adopt", params: { INSTALL_DIR: args.installDir, SHARED_PATHS: args.sharedPaths.join("\n") } },
+      {
+        connection: args.connection,
+        script: "adopt",
+        params: { INSTALL_DIR: args.installDir, SHARED_PATHS: args.sharedPaths.join("\n"), TAKE_OVER: args.serviceTakeovers.join("\n") || undefined },
+      },
       { parent: this },
     );
     const packages = remoteScript(

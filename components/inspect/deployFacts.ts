@@ -4,6 +4,7 @@ import { remoteInvocation, renderScript } from "../steps/commands";
 import { parseObservation, ServerObservation } from "../providers/drift";
 import { JOURNALD_DROPIN } from "../host/journald";
 import { monitorObservationParams } from "../operations/monitor";
+import { extraServiceObservationParams } from "../service/extraService";
 import { offsiteObservationParams } from "../operations/offsiteBackup";
 import { activationDirOf, activationUnitOf, deployLockOf, ENV_DIR, environmentFileOf, serviceObservationParams } from "../../lib/paths";
 import { ConfigError } from "../../lib/errors";
@@ -20,6 +21,8 @@ export interface DeployFacts {
   readonly requirementsBlob: string;
   /** Git tree id of the frontend directory at that commit. */
   readonly frontendTree: string;
+  /** Git tree id of each extra service's directory at that commit (app.services this stack runs), by name. */
+  readonly serviceTrees: Readonly<Record<string, string>>;
   /**
    * Which layout of this stack the server has: the id host-layout wrote, or a new one when the
    * server has none (a first deploy, a new machine, a wiped install dir). Every step's create
@@ -47,7 +50,14 @@ export function parseFacts(stdout: string, layoutId: string): DeployFacts {
   if (!commit || !requirementsBlob || !frontendTree) {
     throw new Error(`the server's answer lacks commit, requirements or frontend ids:\n${stdout}`);
   }
-  return { commit, requirementsBlob, frontendTree, layoutId };
+  const serviceTrees = Object.fromEntries(
+    stdout
+      .split("\n")
+      .map((line) => line.match(/^service:([a-z0-9-]+)=([0-9a-f]{40})$/))
+      .filter((m): m is RegExpMatchArray => m !== null)
+      .map((m) => [m[1], m[2]]),
+  );
+  return { commit, requirementsBlob, frontendTree, serviceTrees, layoutId };
 }
 
 export interface ServerInspection {
@@ -133,6 +143,7 @@ export async function inspectServer(
   const { open = openSsh, recordedHostKey, deployLockHolder } = options;
   const activation = { RUN_DIR: activationDirOf(app.installDir), DEPLOY_UNIT: activationUnitOf(app.serviceName) };
   const invoke = (script: string) => remoteInvocation(script, server.user);
+  const ownedServiceNames = Object.keys(app.services).filter((name) => app.services[name].owned);
   const identity = renderScript("stack-identity", { RECORDS_DIR: ENV_DIR });
   const observe = renderScript("observe", {
     INSTALL_DIR: app.installDir,
@@ -143,6 +154,7 @@ export async function inspectServer(
     JOURNALD_DROPIN,
     ...activation,
     ...(config.monitor.enabled ? monitorObservationParams(app.serviceName, ENV_DIR) : {}),
+    ...extraServiceObservationParams(ownedServiceNames, app.installDir, config.monitor.enabled),
     ...(config.backup.offsite.enabled ? offsiteObservationParams(app.serviceName, config.backup.offsite.repository) : {}),
   });
   const resolve = renderScript("resolve", {
@@ -152,6 +164,9 @@ export async function inspectServer(
     REVISION: app.revision,
     REQUIREMENTS_FILE: app.requirementsFile,
     FRONTEND_DIR: app.frontendDir,
+    // Absent without extra services this stack runs: the script stays what it was.
+    SERVICE_DIRS:
+      ownedServiceNames.map((name) => `${name} ${app.services[name].directory}`).join("\n") || undefined,
   });
   const target: SshTarget = {
     host: server.address,

@@ -21,6 +21,8 @@ export interface ReleaseArgs {
   readonly testCommand?: string;
   /** Seconds the test command may run. */
   readonly testTimeoutSeconds: number;
+  /** The entry scripts of the extra services this stack runs (<directory>/server.py): their imports are checked too. */
+  readonly serviceEntries: readonly string[];
 }
 
 /** releases/<commit>: an immutable export with venv, dist and shared paths linked in. */
@@ -44,9 +46,8 @@ export class Release extends pulumi.ComponentResource {
           COMMIT: args.commit,
           VENV_DIR: args.python.venvDir,
           DIST_DIR: args.frontend.distDir,
-          BACKEND_DIR: args.backendDir,
-          // What the app runs: the modules these import must import from the venv.
-          APP_ENTRIES: `${args.backendDir}/${BACKEND_ENTRY_SCRIPT}`,
+          // What the app runs: the modules these import must import from the venv; their directories are byte-compiled.
+          APP_ENTRIES: [`${args.backendDir}/${BACKEND_ENTRY_SCRIPT}`, ...args.serviceEntries].join("\n"),
           FRONTEND_DIR: args.frontendDir,
           SHARED_PATHS: args.sharedPaths.join("\n"),
           SERVICE_USER: args.host.serviceUser,

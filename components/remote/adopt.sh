@@ -37,6 +37,20 @@ is_shared() {
   return 1
 }
 
+# legacy_unit_of PID: the system service PID runs in, when that service is the app's own (its
+# main process runs from the checkout); nothing for any other, such as sshd's: where logind does
+# not track SSH sessions, a process started by hand over SSH runs in ssh.service, which must
+# never be taken for the app.
+legacy_unit_of() {
+  local unit main
+  unit="$(sed -n 's|^0::/system\.slice/\([^/]*\.service\).*|\1|p' "/proc/$1/cgroup" 2>/dev/null)"
+  [[ -n "${unit}" ]] || return 0
+  main="$(systemctl show -P MainPID "${unit}" 2>/dev/null)"
+  if [[ "$(readlink "/proc/${main}/cwd" 2>/dev/null)/" == "${INSTALL_DIR}/"* ]]; then
+    printf '%s\n' "${unit}"
+  fi
+}
+
 # legacy_units: system services running from the checkout, and hand-written unit files naming it.
 legacy_units() {
   {
@@ -44,7 +58,7 @@ legacy_units() {
     for proc in /proc/[0-9]*; do
       cwd="$(readlink "${proc}/cwd" 2>/dev/null)" || continue
       [[ "${cwd}/" == "${INSTALL_DIR}/"* ]] || continue
-      sed -n 's|^0::/system\.slice/\([^/]*\.service\).*|\1|p' "${proc}/cgroup" 2>/dev/null || true
+      legacy_unit_of "${proc#/proc/}"
     done
     for file in /etc/systemd/system/*.service; do
       [[ -f "${file}" ]] && grep -qF "${INSTALL_DIR}/" "${file}" && ! managed_unit_file "${file}" \
@@ -52,6 +66,19 @@ legacy_units() {
     done
     true
   } | sort -u | paste -sd' '
+}
+
+# taken_over PID: whether PID is one of the app's extra services started by hand from the checkout
+# (TAKE_OVER: `<directory> <entry script>` a line, e.g. `gpu_service server.py`): its unit takes it
+# over when the service's step runs, so it is no reason to stop.
+taken_over() {
+  local cwd command directory entry
+  cwd="$(readlink "/proc/$1/cwd" 2>/dev/null)" || return 1
+  command="$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)" || return 1
+  while read -r directory entry; do
+    [[ -n "${directory}" && "${cwd}" == "${INSTALL_DIR}/${directory}" && " ${command}" == *" ${entry}"* ]] && return 0
+  done <<<"${TAKE_OVER:-}"
+  return 1
 }
 
 # find_problems: print one line per thing that stops the adoption; prints nothing when it may go ahead.
@@ -81,7 +108,7 @@ find_problems() {
   local pid
   for pid in $(ss -ltnpH 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); do
     [[ "$(readlink "/proc/${pid}/cwd" 2>/dev/null)/" == "${INSTALL_DIR}/"* ]] || continue
-    grep -q '^0::/system\.slice/[^/]*\.service' "/proc/${pid}/cgroup" \
+    [[ -n "$(legacy_unit_of "${pid}")" ]] || taken_over "${pid}" \
       || echo "process ${pid} ($(cat "/proc/${pid}/comm")) serves from the checkout outside any systemd service; stop it or run it as a unit"
   done
   local need=0 size avail

@@ -15,7 +15,7 @@ main() {
   [[ -d "${INSTALL_DIR}" ]] || return 0
   take_host_lock
   rm -rf "${INSTALL_DIR:?}/releases" "${INSTALL_DIR:?}/venvs" "${INSTALL_DIR:?}/frontends" \
-    "${INSTALL_DIR:?}/repo.git" "${INSTALL_DIR:?}/current" "${INSTALL_DIR:?}/activation" "${INSTALL_DIR:?}/.deployed" "${INSTALL_DIR:?}/.layout-id"
+    "${INSTALL_DIR:?}/repo.git" "${INSTALL_DIR:?}/current" "${INSTALL_DIR:?}/activation" "${INSTALL_DIR:?}/services" "${INSTALL_DIR:?}/.deployed" "${INSTALL_DIR:?}/.layout-id"
   if [[ "${PURGE_SHARED:-no}" == "yes" ]]; then
     rm -rf "${INSTALL_DIR:?}"
     log "purged ${INSTALL_DIR}"

@@ -66,11 +66,31 @@ observe_firewall() {
   rules_on_ports "${DENY_PORTS}"
 }
 
-# observe_monitor: the health timer's state, then its three files (probe, service, timer) in a row.
+# observe_monitor UNIT FILES: a health timer's state, then its three files (probe, service, timer) in a row.
 observe_monitor() {
-  unit_state "${MONITOR_UNIT}.timer"
+  unit_state "$1.timer"
   echo
-  files_or_missing "${MONITOR_FILES}"
+  files_or_missing "$2"
+}
+
+# observe_extra_services: each extra service this stack runs (EXTRA_SERVICES, `<name> <unit>
+# <unit file>` a line): its unit file and its state; and each one's monitor (EXTRA_MONITORS,
+# `<monitor unit> <files>` a line).
+observe_extra_services() {
+  local name unit file files
+  while read -r name unit file; do
+    [[ -n "${name}" ]] || continue
+    section "extra-unit:${name}"
+    file_or_missing "${file}"
+    section "extra-service:${name}"
+    unit_state "${unit}"
+    echo
+  done <<<"${EXTRA_SERVICES:-}"
+  while read -r unit files; do
+    [[ -n "${unit}" ]] || continue
+    section "monitor:${unit}"
+    observe_monitor "${unit}" "${files}"
+  done <<<"${EXTRA_MONITORS:-}"
 }
 
 observe_venvs() {
@@ -106,8 +126,9 @@ main() {
   file_or_missing "${INSTALL_DIR}/.layout-id"
   if [[ -n "${MONITOR_UNIT:-}" ]]; then
     section monitor
-    observe_monitor
+    observe_monitor "${MONITOR_UNIT}" "${MONITOR_FILES}"
   fi
+  observe_extra_services
   [[ -z "${OFFSITE_UNIT:-}" ]] || observe_offsite_backup # lib/offsite-observe.sh
   report_last_run # lib/detached.sh
 }

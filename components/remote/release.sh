@@ -94,7 +94,7 @@ run_test_command() {
 }
 
 main() {
-  require_vars INSTALL_DIR COMMIT VENV_DIR BACKEND_DIR SERVICE_USER APP_ENTRIES
+  require_vars INSTALL_DIR COMMIT VENV_DIR SERVICE_USER APP_ENTRIES
   local release="${INSTALL_DIR}/releases/${COMMIT}"
   if [[ -f "${release}/.complete" ]]; then
     log "release ${COMMIT} exists"
@@ -118,12 +118,17 @@ main() {
   done <<<"${SHARED_PATHS:-}"
   # Compiling here catches syntax errors before anything switches, and spares the
   # read-only release any __pycache__ writes at run time.
-  local output
+  # The backend's directory and each extra service's: where the app's entry scripts are.
   # No site (-S): the venv's .pth files are the registries' code, and this runs as root.
-  if ! output="$("${VENV_DIR}/bin/python" -I -S -m compileall -q "${work}/${BACKEND_DIR}" 2>&1)"; then
-    rm -rf "${work}"
-    die "byte-compiling ${BACKEND_DIR} of ${COMMIT} failed, nothing was switched: ${output}"
-  fi
+  local output dir
+  while IFS= read -r entry; do
+    [[ -n "${entry}" ]] || continue
+    dir="$(dirname "${entry}")"
+    if ! output="$("${VENV_DIR}/bin/python" -I -S -m compileall -q "${work}/${dir}" 2>&1)"; then
+      rm -rf "${work}"
+      die "byte-compiling ${dir} of ${COMMIT} failed, nothing was switched: ${output}"
+    fi
+  done <<<"${APP_ENTRIES}"
   chown -R -h root:root "${work}"
   chmod -R go-w "${work}"
   check_app_imports "${work}"

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Fetch the branch (or pinned revision) into the host's bare mirror and print the
-# content keys a deploy needs: commit, requirements blob, frontend tree.
+# content keys a deploy needs: commit, requirements blob, frontend tree, each extra service's tree.
 set -euo pipefail
 STEP="${STEP:-resolve}"
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -68,6 +68,11 @@ main() {
   printf 'commit=%s\n' "${commit}"
   printf 'requirements=%s\n' "$(object_id "${mirror}" "${commit}" "${REQUIREMENTS_FILE}" app.requirementsFile)"
   printf 'frontend=%s\n' "$(object_id "${mirror}" "${commit}" "${FRONTEND_DIR}" app.frontendDir)"
+  # The app's extra services (app.services): each one's directory tree, what restarts it.
+  local name directory
+  while read -r name directory; do
+    [[ -z "${name}" ]] || printf 'service:%s=%s\n' "${name}" "$(object_id "${mirror}" "${commit}" "${directory}" "app.services.${name}.directory")"
+  done <<<"${SERVICE_DIRS:-}"
 }
 
 main "$@"

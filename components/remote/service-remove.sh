@@ -1,5 +1,6 @@
 #!/bin/bash
-# Stop and remove this stack's unit and environment file; leaves every other unit alone.
+# Stop and remove this stack's unit and environment file (or an extra service's, with its link
+# directory, EXTRA_DIRS: one path); leaves every other unit alone.
 set -euo pipefail
 STEP="${STEP:-service/remove}"
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -30,6 +31,7 @@ main() {
   fi
   # With the last good copies a failed deploy may have left (install-file.sh KEEP_LAST_GOOD).
   rm -f "${ENV_FILE}" "${ENV_FILE}.last-good" "${UNIT_FILE}.last-good"
+  [[ -z "${EXTRA_DIRS:-}" ]] || rm -rf "${EXTRA_DIRS:?}"
   remove_extras
 }
 

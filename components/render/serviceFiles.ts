@@ -64,6 +64,80 @@ ${network}ProcSubset=pid
 ${serviceSandboxAndInstall("AF_INET AF_INET6 AF_UNIX")}`;
 }
 
+export interface ExtraServiceUnitSpec {
+  readonly unit: string;
+  readonly description: string;
+  readonly serviceUser: string;
+  /** The service's release link (services/<name>/current). */
+  readonly current: string;
+  /** Its directory inside the repository. */
+  readonly directory: string;
+  /** A program of the venv and its arguments, e.g. `python server.py`. */
+  readonly command: string;
+  readonly environmentFile: string;
+  /** Directories outside the install dir it may write (ReadWritePaths=), besides its cache. */
+  readonly writablePaths: readonly string[];
+  /** Its cache directory (CacheDirectory=, and HOME: models and the Hugging Face cache go there). */
+  readonly cacheDir: string;
+  /** `auto`: the GPU's devices where the host has them; `none`: no devices. */
+  readonly gpu: "auto" | "none";
+}
+
+/** The groups that own the GPU's device nodes (the render nodes, AMD's /dev/kfd). */
+export const GPU_GROUPS = ["video", "render"];
+
+/**
+ * The GPU's devices, allowed by their driver's device class so the same unit runs on a host with
+ * or without them: NVIDIA's (frontend /dev/nvidia*, unified memory, capabilities) and the render
+ * nodes of /dev/dri with AMD's /dev/kfd. The service user joins the groups that own them.
+ */
+export const GPU_DEVICE_LINES = `SupplementaryGroups=${GPU_GROUPS.join(" ")}
+DeviceAllow=char-nvidia-frontend rw
+DeviceAllow=char-nvidia-uvm rw
+DeviceAllow=char-nvidia-caps r
+DeviceAllow=char-drm rw
+DeviceAllow=/dev/kfd rw
+`;
+
+/**
+ * One of the app's extra services (the GPU service): one instance per host, run from its owner
+ * stack's release link with the venv there, restarting itself, in the shared sandbox; its cache
+ * (models, the Hugging Face cache) in a directory of its own that deploys never touch.
+ */
+export function renderExtraServiceUnit(spec: ExtraServiceUnitSpec): string {
+  const [program, ...args] = spec.command.split(" ");
+  const writable = spec.writablePaths.length > 0 ? `ReadWritePaths=${spec.writablePaths.join(" ")}\n` : "";
+  // PyTorch reads /proc/cpuinfo and /proc/meminfo (no ProcSubset=pid); a device's group is the
+  // host's, so a GPU unit keeps the host's users (no PrivateUsers=).
+  const devices = spec.gpu === "auto" ? GPU_DEVICE_LINES : "PrivateUsers=yes\n";
+  return `${MANAGED_UNIT_HEADER}
+[Unit]
+Description=${spec.description}
+After=network-online.target
+Wants=network-online.target
+StartLimitIntervalSec=0
+
+[Service]
+Type=simple
+User=${spec.serviceUser}
+Group=${spec.serviceUser}
+WorkingDirectory=${spec.current}/${spec.directory}
+Environment=PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 HOME=${spec.cacheDir}
+EnvironmentFile=${spec.environmentFile}
+ExecStart=${[`${spec.current}/venv/bin/${program}`, ...args].join(" ")}
+Restart=always
+RestartSec=10
+TimeoutStopSec=60
+StandardOutput=journal
+StandardError=journal
+SyslogIdentifier=${spec.unit}
+
+# Sandbox: read-only system and code; writable its cache and its writable paths only.
+UMask=0027
+CacheDirectory=${spec.cacheDir.replace(/^\/var\/cache\//, "")}
+${writable}${devices}${serviceSandboxAndInstall("AF_INET AF_INET6 AF_UNIX", spec.gpu === "auto" ? "allowed" : "none")}`;
+}
+
 /** One EnvironmentFile line; systemd reads double-quoted values with backslash escapes. */
 function environmentLine(name: string, value: string): string {
   if (/[\r\n\0]/.test(value)) throw new Error(`environment value of ${name} must be one line`);

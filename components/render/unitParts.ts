@@ -7,12 +7,12 @@ export const MANAGED_UNIT_HEADER = "# Managed by the ai4artsed Pulumi program; e
  * its own directives (user, writable paths, private network) next to it, so one hardening
  * change reaches the app, the blue-green helpers and the tunnel connector alike.
  */
-export function sharedSandbox(addressFamilies: string): string {
+export function sharedSandbox(addressFamilies: string, devices: "none" | "allowed" = "none"): string {
   return `NoNewPrivileges=yes
 ProtectSystem=strict
 ProtectHome=yes
 PrivateTmp=yes
-PrivateDevices=yes
+PrivateDevices=${devices === "none" ? "yes" : "no"}
 ProtectHostname=yes
 ProtectClock=yes
 ProtectKernelTunables=yes
@@ -34,13 +34,14 @@ SystemCallErrorNumber=EPERM`;
 
 /**
  * The end of a long-running service's unit, the app's and the connector's alike: no IPC left
- * behind, no capabilities, no devices, the shared sandbox, started at boot.
+ * behind, no capabilities, no devices but those its DeviceAllow= lines name ("allowed"), the
+ * shared sandbox, started at boot.
  */
-export function serviceSandboxAndInstall(addressFamilies: string): string {
+export function serviceSandboxAndInstall(addressFamilies: string, devices: "none" | "allowed" = "none"): string {
   return `RemoveIPC=yes
 AmbientCapabilities=
 DevicePolicy=closed
-${sharedSandbox(addressFamilies)}
+${sharedSandbox(addressFamilies, devices)}
 
 [Install]
 WantedBy=multi-user.target

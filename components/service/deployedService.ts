@@ -53,6 +53,8 @@ export interface ServiceArgs {
   readonly observed?: ServerObservation;
   /** What the stack last applied of each piece, for telling drift from a planned change. */
   readonly driftBaseline: DriftBaseline;
+  /** Steps the activation waits for besides its own (the extra services' activations). Defaults to none. */
+  readonly after?: readonly pulumi.Resource[];
 }
 
 /** What the health monitor probes and names, known before any deploy. */
@@ -222,7 +224,7 @@ export function deployServiceSteps(owner: pulumi.ComponentResource, name: string
         ...strategy.activate.params(healthUrl),
       },
     },
-    { parent: owner, dependsOn: [release.ready, environmentStep, unitStep, ...extraSteps, backup] },
+    { parent: owner, dependsOn: [release.ready, environmentStep, unitStep, ...extraSteps, backup, ...(args.after ?? [])] },
   );
   // Destroy only: stops and removes this stack's units and EnvironmentFile, before the layout goes.
   remoteScript(

@@ -12,6 +12,7 @@ import {
   EnvironmentName,
 } from "../defaults";
 import { absolutePath, bool, noNewline, relativePath, variableMap, wholeNumber } from "../values";
+import { servicesSettings } from "./services";
 
 /** app.*: the app, its release and its service; defaults per environment. */
 export function appSettings(environment: EnvironmentName) {
@@ -78,6 +79,8 @@ export function appSettings(environment: EnvironmentName) {
     // Run in each new release before it goes live; a failure stops the deploy.
     testCommand: noNewline("a shell command").optional(),
     testTimeoutSeconds: wholeNumber(10, 7200).default(600),
+    // The app's own extra services (the GPU service), by name; one stack owns each and runs it.
+    services: servicesSettings(),
     },
     { error: "is required: at least app.repoUrl" },
   );
@@ -92,17 +95,23 @@ export function writablePathsOf(app: { installDir: string; writablePaths?: strin
 /** System trees a service must never get write access to. */
 const SYSTEM_TREES = ["/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/root", "/run", "/sbin", "/sys", "/usr"];
 
-export function checkWritablePaths(app: { installDir: string; writablePaths?: string[] }, ctx: z.RefinementCtx) {
+/** Writable paths (the app's, or an extra service's at `at`) lie outside installDir and the system trees. */
+export function checkWritablePaths(
+  app: { installDir: string },
+  paths: readonly string[] | undefined,
+  at: readonly (string | number)[],
+  ctx: z.RefinementCtx,
+) {
   const within = (p: string, dir: string) => p === dir || p.startsWith(`${dir}/`);
-  (app.writablePaths ?? []).forEach((p, index) => {
+  (paths ?? []).forEach((p, index) => {
     if (within(p, app.installDir) || within(app.installDir, p)) {
       ctx.addIssue({
         code: "custom",
-        path: ["app", "writablePaths", index],
+        path: [...at, index],
         message: `must lie outside app.installDir ${app.installDir}: paths the app writes inside it belong in app.sharedPaths`,
       });
     } else if (SYSTEM_TREES.some((tree) => within(p, tree))) {
-      ctx.addIssue({ code: "custom", path: ["app", "writablePaths", index], message: `must not be in a system tree (${SYSTEM_TREES.join(", ")})` });
+      ctx.addIssue({ code: "custom", path: [...at, index], message: `must not be in a system tree (${SYSTEM_TREES.join(", ")})` });
     }
   });
 }

@@ -1,7 +1,7 @@
 /**
  * The real Pulumi engine against the real test server: up (with what the real app needs on a
  * fresh server), preview, config changes, new commits, pinned rollback, a failing health gate,
- * destroy, and the secrets in exported state.
+ * the GPU service added, destroy, and the secrets in exported state.
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -107,6 +107,23 @@ test("a commit failing its health gate fails up clearly; the old release serves;
   assert.equal(await health(17801), "200");
 });
 
+test("the GPU service added to a deployed stack: created beside it, nothing replaced or deleted, the backend reaches it; a second up changes nothing", async () => {
+  ws.set("app.services.gpu-service.directory", "gpu_service");
+  ws.set("app.services.gpu-service.port", "17803");
+  ws.set("app.services.gpu-service.portVariable", "GPU_SERVICE_PORT");
+  ws.set("app.services.gpu-service.environment.DIFFUSERS_DEVICE", "cpu");
+  const plan = ws.plan();
+  assert.deepEqual(plan.filter((step) => ["delete", "replace", "create-replacement", "delete-replaced"].includes(step.op)), [], "no step is replaced or deleted");
+  assert.ok(plan.some((step) => step.op === "create" && step.name === "production-gpu-service-activate"), JSON.stringify(plan));
+  const up = ws.ok(["up", "--yes", "--skip-preview"]);
+  console.log(`# up adding the GPU service: ${up.seconds.toFixed(1)} s`);
+  const reached = JSON.parse(await shOk(server, "curl -sf http://127.0.0.1:17801/api/gpu"));
+  assert.equal(reached.service.status, "ok");
+  assert.equal(reached.service.device, "cpu");
+  const clean = ws.run(["preview", "--expect-no-changes"]);
+  assert.equal(clean.code, 0, clean.stdout + clean.stderr);
+});
+
 test("exported state holds no plaintext secret", async () => {
   const state = ws.ok(["stack", "export"]).stdout;
   const secretKey = (await shOk(server, "sed -n 's/^SECRET_KEY=\"\\(.*\\)\"$/\\1/p' /etc/ai4artsed/ai4artsed-production.env"));
@@ -121,6 +138,8 @@ test("destroy removes what the stack made and keeps exports", async () => {
   await shOk(server, `curl -sf -X POST --data pupil-work 'http://127.0.0.1:17801/api/export?name=keep.txt'`);
   ws.ok(["destroy", "--yes", "--skip-preview"]);
   await shOk(server, "test ! -e /etc/systemd/system/ai4artsed-production.service && test ! -e /etc/ai4artsed/ai4artsed-production.env");
+  await shOk(server, "test ! -e /etc/systemd/system/ai4artsed-gpu-service.service && test ! -e /etc/ai4artsed/ai4artsed-gpu-service.env");
+  assert.equal(await shOk(server, "systemctl is-active ai4artsed-gpu-service || true"), "inactive");
   assert.equal(await health(17801), "000");
   assert.equal(await shOk(server, `cat ${PROD}/shared/exports/keep.txt`), "pupil-work");
   assert.doesNotMatch(await shOk(server, "ufw status"), /ai4artsed-production/);

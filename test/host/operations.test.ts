@@ -87,7 +87,9 @@ class ReleaseSmokeTest(unittest.TestCase):
         self.assertIsNotNone(create_app())
 `;
 
-const LAYOUT = new Set(["repo.git", "releases", "venvs", "frontends", "shared", "backups", "current", "revisions.log", ".deployed", ".layout-id"]);
+/** The fixture's GPU service, as the README configures the real one. */
+const GPU_SERVICE = { app: { services: { "gpu-service": { directory: "gpu_service", port: 17803, portVariable: "GPU_SERVICE_PORT" } } } };
+const LAYOUT = new Set(["repo.git", "releases", "venvs", "frontends", "shared", "backups", "current", "revisions.log", "activation", "services", ".deployed", ".layout-id"]);
 
 /** A fingerprint without the export the old app wrote during the deploy. */
 function withoutLate(fingerprintText: string): string {
@@ -175,24 +177,38 @@ after(() => {
   if (server) stopTestServer(NAME);
 });
 
-test("1. a hand-made production checkout is adopted: every data byte kept, served until the switch, old checkout kept", async () => {
+test("1. a hand-made production checkout is adopted: every data byte kept, served until the switch, old checkout kept; its hand-started GPU service taken over", async () => {
   await makeLegacyInstall(PROD, "main", "ai4artsed-production.service", 17801);
+  // The GPU service as its operators start it: in a terminal, from the checkout, with its venv.
+  await shOk(
+    server,
+    `cd ${PROD}/gpu_service && (setsid runuser -u lab -- env GPU_SERVICE_PORT=17803 ../venv/bin/python server.py >/tmp/gpu.log 2>&1 &) && ` +
+      "for i in $(seq 100); do curl -sf -o /dev/null http://127.0.0.1:17803/api/health && exit 0; sleep 0.2; done; exit 1",
+  );
+  const handStarted = JSON.parse(await shOk(server, "curl -sf http://127.0.0.1:17803/api/health")).pid;
   const before = await fingerprint(PROD);
   const legacyPid = await shOk(server, "systemctl show -p MainPID --value ai4artsed-production.service");
 
   // Program time (preview) fetches beside the checkout, never into it.
-  await deploy(server, "production", {}, []);
+  await deploy(server, "production", GPU_SERVICE, []);
   await shOk(server, `test ! -e ${PROD}/repo.git && test -d ${PROD}.mirror.git`);
 
   // Everything up to the switch: builds happen, the hand-made app keeps serving and writing.
-  const early = await deploy(server, "production", {}, ["host-adopt", "host-packages", "host-layout", "python-build", "frontend-build", "release-export", "service-environment", "service-unit"]);
+  const early = await deploy(server, "production", GPU_SERVICE, ["host-adopt", "host-packages", "host-layout", "python-build", "frontend-build", "release-export", "service-environment", "service-unit"]);
   assert.match(early.runs[0].result.stdout, /adopting the checkout of [0-9a-f]+ .*ai4artsed-production\.service/);
   assert.equal(await shOk(server, "systemctl show -p MainPID --value ai4artsed-production.service"), legacyPid, "the old process still serves");
   assert.equal((await healthy(17801)).release, PROD, "from the old checkout");
   await shOk(server, `curl -sf -X POST --data written-during-the-build 'http://127.0.0.1:17801/api/export?name=late.txt'`);
   await shOk(server, `test -f ${PROD}/exports/late.txt && test ! -e ${PROD}/shared/exports/late.txt`);
 
-  const prod = await deploy(server, "production");
+  const prod = await deploy(server, "production", GPU_SERVICE);
+  assert.match(
+    prod.runs.find((r) => r.step === "gpu-service-activate")!.result.stdout,
+    new RegExp(`taking over the hand-started ai4artsed-gpu-service \\(pid ${handStarted}: .*server\\.py .*in ${PROD}\\.pre-adoption-[^/]+/gpu_service\\): stopping it`),
+  );
+  const gpu = JSON.parse(await shOk(server, "curl -sf http://127.0.0.1:17803/api/health"));
+  assert.notEqual(gpu.pid, handStarted);
+  assert.equal(gpu.release, `${PROD}/releases/${prod.facts.commit}/gpu_service`);
   const info = await healthy(17801);
   assert.equal(info.release, `${PROD}/releases/${prod.facts.commit}`, "the new release serves");
   assert.equal(info.insecure_secret_key, false);
@@ -216,7 +232,7 @@ test("1. a hand-made production checkout is adopted: every data byte kept, serve
   assert.match(await shOk(server, `cat ${PROD}/revisions.log`), /adopted: the hand-made checkout is kept in \/opt\/ai4artsed-production\.pre-adoption-/);
   assert.match(await shOk(server, `cat ${PROD}/backups/pre-adoption/ai4artsed-production.service`), /Description=started by hand/);
 
-  const again = await deploy(server, "production");
+  const again = await deploy(server, "production", GPU_SERVICE);
   assert.match(again.runs.find((r) => r.step === "host-adopt")!.result.stdout, /nothing to adopt in \/opt\/ai4artsed-production \(layout\)/);
   assert.match(again.runs.find((r) => r.step === "release-adopt")!.result.stdout, /no adoption pending/);
 });

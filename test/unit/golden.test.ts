@@ -37,7 +37,16 @@ const OFFSITE = { repository: "sftp:ai4artsed-backup@10.0.0.9:/production", pass
 
 /** The stacks compared: each stack with each strategy, production with everything it can switch on. */
 const CASES: Array<{ file: string; stack: "production" | "development"; overrides: Parameters<typeof buildStack>[1] }> = [
-  { file: "production-blue-green", stack: "production", overrides: { cloudflare: CLOUDFLARE, backup: { offsite: OFFSITE }, monitor: { webhookUrl: "https://hooks.example.org/ai4artsed" } } },
+  {
+    file: "production-blue-green",
+    stack: "production",
+    overrides: {
+      cloudflare: CLOUDFLARE,
+      backup: { offsite: OFFSITE },
+      monitor: { webhookUrl: "https://hooks.example.org/ai4artsed" },
+      app: { services: { "gpu-service": { directory: "gpu_service", port: 17803, portVariable: "GPU_SERVICE_PORT", environment: { DIFFUSERS_DEVICE: "cpu" } } } },
+    },
+  },
   { file: "production-restart", stack: "production", overrides: { app: { deployStrategy: "restart" } } },
   { file: "development-restart", stack: "development", overrides: {} },
   { file: "development-blue-green", stack: "development", overrides: { app: { deployStrategy: "blue-green" } } },

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { renderEnvironmentFile, renderUnit } from "../../components/render/serviceFiles";
+import { renderEnvironmentFile, renderExtraServiceUnit, renderUnit } from "../../components/render/serviceFiles";
 import { renderJournaldDropIn } from "../../components/host/journald";
 
 const UNIT = renderUnit({
@@ -66,4 +66,60 @@ test("the journald drop-in carries the seed's limits", () => {
     renderJournaldDropIn({ systemMaxUse: "1G", systemKeepFree: "2G", maxRetentionSec: "1month" }).split("\n").slice(1).join("\n"),
     "[Journal]\nSystemMaxUse=1G\nSystemKeepFree=2G\nMaxRetentionSec=1month\n",
   );
+});
+
+/** The real app's GPU service as the README configures it. */
+function gpuUnit(gpu: "auto" | "none", writablePaths: string[] = []): string[] {
+  return renderExtraServiceUnit({
+    unit: "ai4artsed-gpu-service",
+    description: "AI4ArtsEd gpu-service (port 17803)",
+    serviceUser: "ai4artsed-production",
+    current: "/opt/ai4artsed-production/services/gpu-service/current",
+    directory: "gpu_service",
+    command: "python server.py",
+    environmentFile: "/etc/ai4artsed/ai4artsed-gpu-service.env",
+    writablePaths,
+    cacheDir: "/var/cache/ai4artsed-gpu-service",
+    gpu,
+  }).split("\n");
+}
+
+test("an extra service runs from its own release link with that release's venv, restarts itself, its cache its HOME", () => {
+  const unit = gpuUnit("auto", ["/opt/ai/heartlib"]);
+  for (const line of [
+    "WorkingDirectory=/opt/ai4artsed-production/services/gpu-service/current/gpu_service",
+    "ExecStart=/opt/ai4artsed-production/services/gpu-service/current/venv/bin/python server.py",
+    "Environment=PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 HOME=/var/cache/ai4artsed-gpu-service",
+    "EnvironmentFile=/etc/ai4artsed/ai4artsed-gpu-service.env",
+    "Restart=always",
+    "CacheDirectory=ai4artsed-gpu-service",
+    "ReadWritePaths=/opt/ai/heartlib",
+    "User=ai4artsed-production",
+    "ProtectSystem=strict",
+    "NoNewPrivileges=yes",
+  ]) {
+    assert.ok(unit.includes(line), `unit lacks ${line}`);
+  }
+  assert.ok(!unit.some((line) => line.startsWith("ProcSubset=")), "PyTorch reads /proc/cpuinfo and /proc/meminfo");
+});
+
+test("gpu auto: the NVIDIA and render devices by their driver's class, the driver's groups, the host's users; gpu none: no device at all", () => {
+  const auto = gpuUnit("auto");
+  for (const line of [
+    "PrivateDevices=no",
+    "DevicePolicy=closed",
+    "DeviceAllow=char-nvidia-frontend rw",
+    "DeviceAllow=char-nvidia-uvm rw",
+    "DeviceAllow=char-nvidia-caps r",
+    "DeviceAllow=char-drm rw",
+    "DeviceAllow=/dev/kfd rw",
+    "SupplementaryGroups=video render",
+  ]) {
+    assert.ok(auto.includes(line), `gpu auto lacks ${line}`);
+  }
+  assert.ok(!auto.includes("PrivateUsers=yes"), "a device's group is the host's: no private users");
+  const none = gpuUnit("none");
+  assert.ok(none.includes("PrivateDevices=yes") && none.includes("PrivateUsers=yes") && none.includes("DevicePolicy=closed"));
+  assert.ok(!none.some((line) => line.startsWith("DeviceAllow=") || line.startsWith("SupplementaryGroups=")), "gpu none: no devices");
+  assert.ok(!none.some((line) => line.startsWith("ReadWritePaths=")), "no writable paths unless set");
 });

@@ -5,7 +5,7 @@
 export AI4ARTSED_ADOPTION_LIB=1
 
 # What this program keeps in INSTALL_DIR; anything else there belongs to the old checkout.
-LAYOUT_NAMES=" repo.git releases venvs frontends shared backups restore current revisions.log activation .deployed .adoption .layout-id serving.sock standby.sock color-blue color-green "
+LAYOUT_NAMES=" repo.git releases venvs frontends shared backups restore current revisions.log activation services .deployed .adoption .layout-id serving.sock standby.sock color-blue color-green "
 
 # is_layout_name NAME
 is_layout_name() {

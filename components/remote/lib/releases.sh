@@ -11,9 +11,14 @@ record() {
 }
 
 # prune_releases SERVING PREVIOUS: keep the newest KEEP_RELEASES, never the serving or the
-# previous one, then drop venvs and frontend builds that no kept release links to.
+# previous one nor one an extra service runs from (services/<name>/current), then drop venvs and
+# frontend builds that no kept release links to.
 prune_releases() {
-  local serving="$1" previous="$2"
+  local serving="$1" previous="$2" link
+  local -A running=()
+  for link in "${INSTALL_DIR}"/services/*/current; do
+    [[ -L "${link}" ]] && running["$(readlink "${link}")"]=1
+  done
   local -a releases
   mapfile -t releases < <(find "${INSTALL_DIR}/releases" -mindepth 1 -maxdepth 1 -printf '%T@ %f\n' | sort -rn | cut -d' ' -f2)
   local index=0 name
@@ -21,7 +26,7 @@ prune_releases() {
     [[ "${name}" == .* ]] && continue
     index=$((index + 1))
     local path="${INSTALL_DIR}/releases/${name}"
-    if ((index > KEEP_RELEASES)) && [[ "${path}" != "${serving}" && "${path}" != "${previous}" ]]; then
+    if ((index > KEEP_RELEASES)) && [[ "${path}" != "${serving}" && "${path}" != "${previous}" && -z "${running[${path}]:-}" ]]; then
       rm -rf "${path}"
       log "pruned release ${name}"
     fi
