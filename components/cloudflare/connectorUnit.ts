@@ -1,6 +1,6 @@
 /** Pure renderer for the cloudflared connector's systemd unit; no Pulumi, no Cloudflare code. */
 
-import { MANAGED_UNIT_HEADER, serviceSandboxAndInstall } from "../render/unitParts";
+import { serviceSandboxAndInstall, serviceUnitStart } from "../render/unitParts";
 
 /** Where systemd hands the token to the service (LoadCredential); the name inside the credentials directory. */
 export const TOKEN_CREDENTIAL = "tunnel-token";
@@ -30,15 +30,7 @@ export function renderConnectorUnit(spec: ConnectorUnitSpec): string {
   for (const [name, value] of Object.entries(spec)) {
     if (/[\r\n\0]/.test(value)) throw new Error(`connector unit: ${name} must be one line`);
   }
-  return `${MANAGED_UNIT_HEADER}
-[Unit]
-Description=${spec.description}
-After=network-online.target
-Wants=network-online.target
-StartLimitIntervalSec=0
-
-[Service]
-Type=notify
+  return `${serviceUnitStart(spec.description)}Type=notify
 LoadCredential=${TOKEN_CREDENTIAL}:${spec.tokenFile}
 ExecStart=${spec.binaryPath} tunnel --no-autoupdate run --token-file %d/${TOKEN_CREDENTIAL}
 Restart=on-failure

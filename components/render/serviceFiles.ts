@@ -1,7 +1,7 @@
 /** Pure renderers for the files both deploy strategies install: the systemd unit and its EnvironmentFile. */
 
 import { BACKEND_ENTRY_SCRIPT } from "../../lib/paths";
-import { MANAGED_UNIT_HEADER, serviceSandboxAndInstall } from "./unitParts";
+import { serviceSandboxAndInstall, serviceUnitStart } from "./unitParts";
 
 export interface UnitSpec {
   readonly unitName: string;
@@ -34,15 +34,7 @@ export function renderUnit(spec: UnitSpec): string {
   // DNS stub (systemd-resolved's 127.0.0.53) is out of reach there: where the host has one, the
   // color reads the stub's upstream servers instead.
   const network = spec.color ? "PrivateNetwork=yes\nBindReadOnlyPaths=-/run/systemd/resolve/resolv.conf:/etc/resolv.conf\n" : "";
-  return `${MANAGED_UNIT_HEADER}
-[Unit]
-Description=${description}
-After=network-online.target
-Wants=network-online.target
-${(spec.wants ?? []).map((unit) => `Wants=${unit}\n`).join("")}StartLimitIntervalSec=0
-
-[Service]
-Type=simple
+  return `${serviceUnitStart(description, spec.wants)}Type=simple
 User=${spec.serviceUser}
 Group=${spec.serviceUser}
 WorkingDirectory=${current}/${spec.backendDir}
@@ -110,15 +102,7 @@ export function renderExtraServiceUnit(spec: ExtraServiceUnitSpec): string {
   // PyTorch reads /proc/cpuinfo and /proc/meminfo (no ProcSubset=pid); a device's group is the
   // host's, so a GPU unit keeps the host's users (no PrivateUsers=).
   const devices = spec.gpu === "auto" ? GPU_DEVICE_LINES : "PrivateUsers=yes\n";
-  return `${MANAGED_UNIT_HEADER}
-[Unit]
-Description=${spec.description}
-After=network-online.target
-Wants=network-online.target
-StartLimitIntervalSec=0
-
-[Service]
-Type=simple
+  return `${serviceUnitStart(spec.description)}Type=simple
 User=${spec.serviceUser}
 Group=${spec.serviceUser}
 WorkingDirectory=${spec.current}/${spec.directory}

@@ -2,6 +2,23 @@
 export const MANAGED_UNIT_HEADER = "# Managed by the ai4artsed Pulumi program; edits here are reverted by the next 'pulumi up'.";
 
 /**
+ * The start of a long-running service's unit, the app's, an extra service's and the connector's
+ * alike: the header, its description, started once the network is up (with WANTS), restarted
+ * without a limit on starts; then its [Service] section.
+ */
+export function serviceUnitStart(description: string, wants: readonly string[] = []): string {
+  return `${MANAGED_UNIT_HEADER}
+[Unit]
+Description=${description}
+After=network-online.target
+Wants=network-online.target
+${wants.map((unit) => `Wants=${unit}\n`).join("")}StartLimitIntervalSec=0
+
+[Service]
+`;
+}
+
+/**
  * The systemd sandbox every long-running unit of this program shares: read-only system, no
  * privileges, no kernel or namespace access, a system-service syscall filter. Each unit adds
  * its own directives (user, writable paths, private network) next to it, so one hardening
