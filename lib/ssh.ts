@@ -60,7 +60,10 @@ export interface SshSession {
    * result when it exits before.
    */
   hold(command: string, ready: string): Promise<string>;
-  /** Let the process end without closing the session first: it ends with the process. */
+  /**
+   * Keep the session for as long as the process runs without keeping the process alive: once
+   * nothing else is left to do, the session is closed (SSH's own disconnect, then TCP's).
+   */
   detach(): void;
   close(): void;
 }
@@ -158,6 +161,13 @@ function connect(target: SshTarget, options: ConnectOptions): Promise<SshSession
     },
     detach() {
       socket.unref();
+      // A graceful close, not the FIN of an exiting process alone: a firewall enabled while the
+      // session was open (the first deploy's ufw) drops a FIN it never saw the connection of, and
+      // the server would hold what the session holds for hours. SSH's messages pass it.
+      process.once("beforeExit", () => {
+        socket.ref();
+        client.end();
+      });
     },
     close() {
       client.end();

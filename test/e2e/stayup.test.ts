@@ -168,7 +168,9 @@ test("5. a pulumi up killed inside the watch window: the server finishes the dep
   assert.match(locked.stdout + locked.stderr, /the stack is currently locked by 1 lock\(s\)/);
   ws.ok(["cancel", "--yes"]);
   const up = ws.ok(["up", "--yes", "--skip-preview"]);
-  assert.match(up.stdout, new RegExp(`${commit} already serving and healthy on ai4artsed-production@(blue|green)\\.service; nothing to do`));
+  assert.match(up.stdout, /Attempting to deploy or update resources with 1 pending operations from previous deployment/, "the engine says its last update was cut");
+  // The activation ran again, on the server, and found the release the server kept.
+  assert.match(await shOk(server, `cat ${PROD}/activation/output`), new RegExp(`${commit} already serving and healthy on ai4artsed-production@(blue|green)\\.service; nothing to do`));
   assert.equal(ws.outputs().revision, commit);
   const clean = ws.run(["preview", "--expect-no-changes"]);
   assert.equal(clean.code, 0, clean.stdout + clean.stderr);

@@ -8,6 +8,8 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import * as os from "os";
+import * as path from "path";
+import { spawn } from "child_process";
 import { parseStackConfig } from "../../config/load";
 import { inspectServer, lastActivationReport, ServerInspection } from "../../components/inspect/deployFacts";
 import { denyPortsOf } from "../../components/environment";
@@ -167,6 +169,20 @@ test("5. one `pulumi up` of a stack at a time: a second is refused naming the fi
   const free = await inspect("development", `carol@${os.hostname()}`);
   free.releaseDeployLock();
   lost.releaseDeployLock();
+
+  // A first deploy enables the firewall while its `pulumi up` holds the lock: the lock still goes
+  // as the process ends (a FIN alone, of a connection the new firewall never saw, is dropped).
+  await shOk(server, "ufw --force disable");
+  const holder = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "lock-holder.ts"), JSON.stringify(server)], { stdio: ["pipe", "pipe", "inherit"] });
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout.on("data", (d: Buffer) => d.toString().includes("held") && resolve());
+    holder.on("exit", (code) => reject(new Error(`the lock holder ended first (${code})`)));
+  });
+  await shOk(server, "ufw --force enable");
+  const ended = new Promise((resolve) => holder.on("exit", resolve));
+  holder.stdin.end();
+  await ended;
+  await waitFor("the ended process's lock to go", () => inspect("development", "erin@desk").then((inspection) => (inspection.releaseDeployLock(), "free"), (err: Error) => err.message), (state) => state === "free", 10);
 });
 
 test("6. sshd's drop-in ends a session whose client is gone within a minute", async () => {
