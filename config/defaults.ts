@@ -20,12 +20,15 @@ export const DEFAULT_DRAIN_TIMEOUT_SECONDS = 660;
 export const DEFAULT_HOST_LOOPBACK_PORTS = [11434, 17803, 7801, 7821];
 
 /**
- * Off-host backups (restic): nightly at 02:30, keep 7 daily, 4 weekly, 12 monthly snapshots,
+ * Off-host backups (restic): nightly at 02:30, keep every snapshot of the last 7 days (so a manual
+ * run never forgets the day's earlier one: the one from before an accidental deletion), then 7
+ * daily, 4 weekly, 12 monthly snapshots,
  * read back a 5% subset of the data once a week, and alert when the last good backup is older
  * than two nightly intervals.
  */
 export const OFFSITE_DEFAULTS = {
   schedule: "*-*-* 02:30:00",
+  keepWithinDays: 7,
   keepDaily: 7,
   keepWeekly: 4,
   keepMonthly: 12,

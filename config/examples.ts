@@ -67,6 +67,7 @@ export const EXAMPLES: Record<string, string> = {
   "backup.offsite.hostKey": "\"$(ssh-keyscan -t ed25519 backup.example.org | cut -d' ' -f2-)\"",
   "backup.offsite.credentials": "AKIA... --secret",
   "backup.offsite.schedule": `"${OFFSITE_DEFAULTS.schedule}"`,
+  "backup.offsite.keepWithinDays": String(OFFSITE_DEFAULTS.keepWithinDays),
   "backup.offsite.keepDaily": String(OFFSITE_DEFAULTS.keepDaily),
   "backup.offsite.keepWeekly": String(OFFSITE_DEFAULTS.keepWeekly),
   "backup.offsite.keepMonthly": String(OFFSITE_DEFAULTS.keepMonthly),

@@ -229,6 +229,7 @@ export class OffsiteBackup extends pulumi.ComponentResource {
     const scriptText = renderScript("offsite-backup", {
       ...repositoryParams(args.stack, args.unitName, host.installDir, settings.repository),
       OFFSITE_UNIT: paths.unit,
+      KEEP_WITHIN_DAYS: settings.keepWithinDays,
       KEEP_DAILY: settings.keepDaily,
       KEEP_WEEKLY: settings.keepWeekly,
       KEEP_MONTHLY: settings.keepMonthly,

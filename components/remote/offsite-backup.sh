@@ -52,12 +52,23 @@ run_restic() {
   fi
 }
 
-# open_repository: REPOSITORY_ID of the repository; one that does not exist yet is made (restic init).
+# new_history_procedure: how an operator starts a new history on purpose (the state keeps the old lineage).
+new_history_procedure() {
+  printf "to start a new, empty history there on purpose, run on this server: sed -i '/^lineage=/d' %s && systemctl start %s" \
+    "${OFFSITE_STATE_FILE}" "${OFFSITE_UNIT}.service"
+}
+
+# open_repository: REPOSITORY_ID of the repository. One that does not exist yet is made (restic
+# init) only for a server that never backed up to one nor restored from one: a repository that
+# is gone from under a recorded history (a wiped backup disk, a moved path) is never replaced
+# by a new, empty one without a word.
 open_repository() {
-  local status=0
+  local status=0 lineage
+  lineage="$(state_value "${OFFSITE_STATE_FILE}" lineage)"
   offsite_restic cat config >"${WORK_DIR}/out" 2>"${WORK_DIR}/err" || status=$?
   # restic 0.17+ exits 10 for a missing repository; older ones say so.
   if ((status == 10)) || { ((status != 0)) && grep -q 'Is there a repository at the following location' "${WORK_DIR}/err"; }; then
+    [[ -z "${lineage}" ]] || fail "the repository ${REPOSITORY} (id ${lineage}), which this server's backups are in, is gone (a wiped backup disk, a moved path?); nothing was backed up and nothing was made there. Bring it back, or point backup.offsite.repository where it went; $(new_history_procedure)"
     run_restic "making the repository ${REPOSITORY}" init
     log "made the repository ${REPOSITORY}"
     offsite_restic cat config >"${WORK_DIR}/out" 2>"${WORK_DIR}/err" || status=$?
@@ -69,9 +80,13 @@ open_repository() {
 }
 
 # check_lineage REPOSITORY_ID: a server that never backed up to this repository nor restored from it
-# (a new machine) must not add its own, maybe empty, shared/ as the newest snapshot.
+# (a new machine) must not add its own, maybe empty, shared/ as the newest snapshot; and a
+# repository that is not the one this server's history is in (replaced by another) is refused.
 check_lineage() {
-  [[ "$(state_value "${OFFSITE_STATE_FILE}" lineage)" == "$1" ]] && return 0
+  local lineage
+  lineage="$(state_value "${OFFSITE_STATE_FILE}" lineage)"
+  [[ "${lineage}" == "$1" ]] && return 0
+  [[ -z "${lineage}" ]] || fail "the repository at ${REPOSITORY} is id $1, not ${lineage}, which this server's backups are in: it was replaced or moved; nothing was backed up. Point backup.offsite.repository at the repository ${lineage}, or $(new_history_procedure)"
   run_restic "listing the snapshots" snapshots --json --tag "stack:${STACK}"
   if grep -q '"id"' "${WORK_DIR}/out"; then
     fail "the repository ${REPOSITORY} holds snapshots of ${STACK}, but this server never backed up to it nor restored from it (a new or re-imaged server?): restore first (scripts/backup.sh restore-offsite ${STACK} latest); to keep this server's shared/ as the newest snapshot instead, run on the server: echo lineage=$1 >>${OFFSITE_STATE_FILE}"
@@ -112,7 +127,7 @@ on_exit() {
 }
 
 main() {
-  require_vars STACK OFFSITE_UNIT INSTALL_DIR REPOSITORY PASSWORD_FILE OFFSITE_STATE_FILE OWNERS_FILE KEEP_DAILY KEEP_WEEKLY KEEP_MONTHLY CHECK_SUBSET CHECK_EVERY_DAYS
+  require_vars STACK OFFSITE_UNIT INSTALL_DIR REPOSITORY PASSWORD_FILE OFFSITE_STATE_FILE OWNERS_FILE KEEP_WITHIN_DAYS KEEP_DAILY KEEP_WEEKLY KEEP_MONTHLY CHECK_SUBSET CHECK_EVERY_DAYS
   trap on_exit EXIT
   WORK_DIR="$(mktemp -d)"
   local started commit host
@@ -132,8 +147,8 @@ main() {
   files="$(summary_field total_files_processed)"
   local seconds=$(($(date +%s) - started))
   log "snapshot ${snapshot:0:8} of ${INSTALL_DIR}/shared at commit ${commit:0:12}: ${files} files, ${total} bytes, ${added} bytes added to the repository, ${seconds}s"
-  run_restic "forgetting old snapshots" forget --quiet --tag "stack:${STACK}" \
-    --keep-daily "${KEEP_DAILY}" --keep-weekly "${KEEP_WEEKLY}" --keep-monthly "${KEEP_MONTHLY}" --prune
+  retention_options
+  run_restic "forgetting old snapshots" forget --quiet "${RETENTION[@]}" --prune
   check_if_due
   set_state "${OFFSITE_STATE_FILE}" last_result=ok "last_attempt=${started}" "last_success=${started}" "last_snapshot=${snapshot}" \
     "last_added_bytes=${added}" "last_total_bytes=${total}" "last_files=${files}" "last_seconds=${seconds}" "lineage=${REPOSITORY_ID}" \

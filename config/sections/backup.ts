@@ -28,6 +28,8 @@ export function offsiteSettings() {
       .string({ error: "must be a systemd OnCalendar expression" })
       .regex(/^[A-Za-z0-9*:,.\/~ -]{1,100}$/, { error: "must be a systemd OnCalendar expression such as '*-*-* 02:30:00' or 'daily'" })
       .default(OFFSITE_DEFAULTS.schedule),
+    // Every snapshot of the last N days is kept, the day's earlier ones beside a manual run's too.
+    keepWithinDays: wholeNumber(1, 3650).default(OFFSITE_DEFAULTS.keepWithinDays),
     keepDaily: wholeNumber(1, 3650).default(OFFSITE_DEFAULTS.keepDaily),
     keepWeekly: wholeNumber(0, 520).default(OFFSITE_DEFAULTS.keepWeekly),
     keepMonthly: wholeNumber(0, 1200).default(OFFSITE_DEFAULTS.keepMonthly),

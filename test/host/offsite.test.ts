@@ -3,12 +3,15 @@
  * README's own commands, and the only pair allowed to talk is app server -> backup server on
  * SSH. The stack's timer service backs up a data set with awkward names to restic over SFTP;
  * then an incremental backup, restores (one path, all of shared/ with a changed uid), failures
- * that alert and recover, a stale backup, the secret scan, drift and removal. Tests run in order.
+ * that alert and recover, a stale backup, the secret scan, drift, the retention over a year of
+ * snapshots from two hosts, a lost repository, and removal. Tests run in order.
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
+import * as path from "path";
 import { parseStackConfig } from "../../config/load";
+import { REMOTE_DIR } from "../../components/steps/commands";
 import { inspectServer } from "../../components/inspect/deployFacts";
 import { normalizeState, stateSummary } from "../../components/providers/drift";
 import { denyPortsOf } from "../../components/environment";
@@ -302,6 +305,96 @@ test("10. observe.sh: drift review of timer and files, and the last backup's res
   dev = await deployDev();
   assert.equal(await shOk(app, `systemctl is-active ${UNIT}.timer`), "active");
   assert.equal(stateSummary(normalizeState((await observe()).get("offsite")!)), wanted);
+});
+
+/** ISO year and week of a UTC time, as restic buckets weekly snapshots (Go's ISOWeek). */
+function isoWeek(time: Date): number {
+  const day = new Date(Date.UTC(time.getUTCFullYear(), time.getUTCMonth(), time.getUTCDate()));
+  day.setUTCDate(day.getUTCDate() + 4 - (day.getUTCDay() || 7));
+  const week = Math.ceil(((day.getTime() - Date.UTC(day.getUTCFullYear(), 0, 1)) / 86400000 + 1) / 7);
+  return day.getUTCFullYear() * 100 + week;
+}
+
+/** The snapshots a retention keeps, by restic's rules: newest first, one per new bucket of each rule while it has a count left. */
+function survivors(times: Date[], within: number, daily: number, weekly: number, monthly: number): string[] {
+  const newest = [...times].sort((a, b) => b.getTime() - a.getTime());
+  const cutoff = newest[0].getTime() - within * 86400000;
+  const rules = [
+    { count: daily, key: (t: Date) => t.toISOString().slice(0, 10), last: "" },
+    { count: weekly, key: (t: Date) => String(isoWeek(t)), last: "" },
+    { count: monthly, key: (t: Date) => t.toISOString().slice(0, 7), last: "" },
+  ];
+  return newest
+    .filter((time) => {
+      let keep = time.getTime() > cutoff;
+      for (const rule of rules) {
+        if (rule.count > 0 && rule.key(time) !== rule.last) {
+          keep = true;
+          rule.last = rule.key(time);
+          rule.count--;
+        }
+      }
+      return keep;
+    })
+    .map((time) => time.toISOString().slice(0, 16));
+}
+
+test("10b. retention over a year from two hosts: the real forget keeps the last days whole, then dailies, weeklies and monthlies, the old host's aged out too", async () => {
+  // A year of nightly snapshots: 300 days from the old server, then from the machine it was
+  // recovered onto (another hostname), and a manual run on the last afternoon. A past year:
+  // restic measures the days kept whole from the newest snapshot, or from now if that is earlier.
+  const days = 365;
+  const times = Array.from({ length: days }, (_, day) => new Date(Date.UTC(2025, 0, 1 + day, 2, 30)));
+  times.push(new Date(Date.UTC(2025, 0, days, 15, 0)));
+  // One line a snapshot: its host and time; restic takes concurrent backups into one repository.
+  const list = times.map((time, i) => `${i < 300 ? "old-server" : "new-server"} ${time.toISOString().slice(0, 19).replace("T", "_")}`).join("\n");
+  const program = `${fs.readFileSync(path.join(REMOTE_DIR, "lib.sh"), "utf8")}
+${fs.readFileSync(path.join(REMOTE_DIR, "lib", "restic.sh"), "utf8")}
+set -euo pipefail
+export STACK=retention REPOSITORY=/var/tmp/retention-repo PASSWORD_FILE=/var/tmp/retention-password
+KEEP_WITHIN_DAYS=7 KEEP_DAILY=7 KEEP_WEEKLY=4 KEEP_MONTHLY=12
+rm -rf /var/tmp/retention-repo /var/tmp/retention-data && mkdir -p /var/tmp/retention-data
+echo retention-test-password >/var/tmp/retention-password
+offsite_restic init --quiet
+snapshot() { offsite_restic backup --quiet --host "$1" --tag stack:retention --time "\${2/_/ }" /var/tmp/retention-data; }
+export -f snapshot offsite_restic credential_file die err
+xargs -P 4 -L 1 bash -c 'snapshot "$@"' _ <<'EOF'
+${list}
+EOF
+retention_options
+offsite_restic forget --quiet "\${RETENTION[@]}" --prune >/dev/null
+offsite_restic snapshots --json | python3 -c 'import json, sys; [print(s["time"][:16], s["hostname"]) for s in json.load(sys.stdin)]'
+rm -rf /var/tmp/retention-repo /var/tmp/retention-data /var/tmp/retention-password`;
+  const started = Date.now();
+  const kept = (await shOk(app, "cat >/var/tmp/retention.sh && bash /var/tmp/retention.sh && rm /var/tmp/retention.sh", program)).split("\n").sort();
+  console.log(`# retention: ${times.length} snapshots made and forgotten in ${((Date.now() - started) / 1000).toFixed(0)} s; ${kept.length} kept`);
+  assert.deepEqual(kept.map((line) => line.split(" ")[0]).sort(), survivors(times, 7, 7, 4, 12).sort(), "restic keeps exactly what the retention says");
+  assert.ok(kept.includes("2025-12-31T02:30 new-server") && kept.includes("2025-12-31T15:00 new-server"), "the day's earlier snapshot stays beside a manual run");
+  const old = kept.filter((line) => line.endsWith("old-server"));
+  assert.ok(old.length <= 10 && old.every((line) => line.slice(8, 10) >= "27"), `the old host's snapshots age out like the rest: its month-ends only: ${old.join(", ")}`);
+});
+
+test("10c. a lost repository is never silently replaced; restoring one path does not make a new server continue the history", async () => {
+  let posts = (await hooks(app)).length;
+  const lineage = await state("lineage");
+  assert.match(lineage, /^[0-9a-f]{64}$/);
+  await shOk(target, `mv ${REPO_DIR} ${REPO_DIR}.wiped`);
+  await failureEpisode(new RegExp(`the repository sftp:\\S+ \\(id ${lineage}\\), which this server's backups are in, is gone .*nothing was backed up and nothing was made there`), posts);
+  assert.match(await state("last_message"), /to start a new, empty history there on purpose, run on this server: sed -i/);
+  assert.equal(await shOk(target, `test -e ${REPO_DIR} && echo made || echo absent`), "absent", "no new repository was made");
+  await shOk(target, `mv ${REPO_DIR}.wiped ${REPO_DIR}`);
+  await recoveryEpisode(posts + 1);
+
+  // A new server (no lineage): one path restored is not the server's history yet; all of shared/ is.
+  posts = (await hooks(app)).length;
+  await shOk(app, `sed -i '/^lineage=/d' ${STATE}`);
+  backupScript(fake, "restore-offsite", STACK, "latest", "exports/Klasse 7a/Gruppe Ü");
+  assert.equal(await state("lineage"), "", "a one-path restore records no lineage");
+  await failureEpisode(/holds snapshots of development, but this server never backed up to it nor restored from it/, posts);
+  backupScript(fake, "restore-offsite", STACK, "latest");
+  await shOk(app, `rm -rf ${DEV}/restore`);
+  assert.equal(await state("lineage"), lineage, "a full restore continues the history");
+  await recoveryEpisode(posts + 1);
 });
 
 test("11. removal takes the timer, units, script and credentials; the repository and shared/ stay", async () => {

@@ -18,7 +18,7 @@ const OFFSITE = {
   hostKey: TEST_HOST_KEY,
 };
 
-test("config: off unless a repository is set; defaults nightly, 7/4/12, a weekly 5% check, 48 h", () => {
+test("config: off unless a repository is set; defaults nightly, the last 7 days whole then 7/4/12, a weekly 5% check, 48 h", () => {
   const none = parseStackConfig("production", rawConfig(), SECRET_SECTIONS).config.backup.offsite;
   assert.equal(none.repository, undefined);
   assert.equal(none.enabled, false);
@@ -32,6 +32,7 @@ test("config: off unless a repository is set; defaults nightly, 7/4/12, a weekly
       sshKey: undefined,
       credentials: {},
       schedule: "*-*-* 02:30:00",
+      keepWithinDays: 7,
       keepDaily: 7,
       keepWeekly: 4,
       keepMonthly: 12,
@@ -96,6 +97,7 @@ test("graph: restic from Debian, the backup's steps, secrets only on stdin, remo
     "REPOSITORY=sftp:ai4artsed-backup@10.0.0.9:/production",
     "SFTP_LOGIN=ai4artsed-backup@10.0.0.9",
     "SFTP_PORT=22",
+    "KEEP_WITHIN_DAYS=7",
     "KEEP_DAILY=7",
     "KEEP_WEEKLY=4",
     "KEEP_MONTHLY=12",

@@ -74,8 +74,9 @@ start_run() {
     || die "could not start the activation as ${DEPLOY_UNIT}; see 'systemctl status ${DEPLOY_UNIT}'"
 }
 
-# ssh_connection: this SSH session's "client port server port" (SSH_CONNECTION), also where sudo
-# left it out of the environment: then from the nearest process above that has it.
+# ssh_connection: this SSH session's SSH_CONNECTION ("client-address client-port server-address
+# server-port"), also where sudo left it out of the environment: then from the nearest process
+# above that has it.
 ssh_connection() {
   local pid="${BASHPID}" value
   while [[ -z "${SSH_CONNECTION:-}" ]] && ((pid > 1)); do

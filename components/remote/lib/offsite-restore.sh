@@ -108,10 +108,13 @@ restore_offsite() {
   else
     rmdir "${work}"
   fi
-  # This server now continues the repository's history: its next backup may follow.
-  offsite_restic cat config >"${INSTALL_DIR}/restore/.config"
-  set_state "${OFFSITE_STATE_FILE}" "lineage=$(repository_id_in "${INSTALL_DIR}/restore/.config")"
-  rm -f "${INSTALL_DIR}/restore/.config"
+  # A full restore: this server now continues the repository's history, its next backup may follow.
+  # One path does not make it so: the rest of its shared/ may still be a new server's, nearly empty.
+  if [[ -z "${relative}" ]]; then
+    offsite_restic cat config >"${INSTALL_DIR}/restore/.config"
+    set_state "${OFFSITE_STATE_FILE}" "lineage=$(repository_id_in "${INSTALL_DIR}/restore/.config")"
+    rm -f "${INSTALL_DIR}/restore/.config"
+  fi
   if systemctl cat "${UNIT_NAME}" >/dev/null 2>&1; then
     systemctl restart "${UNIT_NAME}"
     wait_healthy "${HEALTH_TIMEOUT_SECONDS:-60}" "${HEALTH_URL}" || die "restored shared/${relative}, but ${UNIT_NAME} is not healthy at ${HEALTH_URL}; check 'journalctl -u ${UNIT_NAME}'"

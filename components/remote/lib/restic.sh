@@ -40,6 +40,17 @@ offsite_restic() {
   )
 }
 
+# RETENTION: `restic forget`'s options for this stack's retention. All of the stack's snapshots are
+# one history (--group-by ''), whatever host or paths made them: after a recovery onto a machine
+# with another hostname, the old host's snapshots age out like the rest. Every snapshot of the
+# last KEEP_WITHIN_DAYS days is kept, so a manual run never makes the day's earlier snapshot (the
+# one from before an accidental deletion) subject to forgetting; then the newest of each of
+# KEEP_DAILY days, KEEP_WEEKLY weeks and KEEP_MONTHLY months.
+retention_options() {
+  # shellcheck disable=SC2034  # read by the script this file is inlined into
+  RETENTION=(--tag "stack:${STACK}" --group-by "" --keep-within "${KEEP_WITHIN_DAYS}d"
+    --keep-daily "${KEEP_DAILY}" --keep-weekly "${KEEP_WEEKLY}" --keep-monthly "${KEEP_MONTHLY}")
+}
 
 # repository_id_in FILE: the repository id from `restic cat config` output saved in FILE.
 repository_id_in() {
