@@ -16,7 +16,7 @@ import { PulumiWorkspace } from "../../tools/workspace";
 
 /** The last commit before RestartService and BlueGreenService replaced AppService. */
 const BEFORE_SPLIT = "faae9170f4a112a17f448138d390461e50e5cdfa";
-const NAME = `ai4c${process.pid % 10000}`;
+const NAME = `ai4p${process.pid % 10000}`;
 const PROD = "/opt/ai4artsed-production";
 const EXPORT = `${PROD}/shared/exports/compat-check.json`;
 /** The steps only blue-green has, each installing one file. */

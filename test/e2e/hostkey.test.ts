@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { SERVER_REPO, shOk, sshLoginsDuring, startTestBed, stopTestServer, TestServer } from "../host/harness";
 import { PulumiWorkspace } from "../../tools/workspace";
 
-const NAME = `ai4k${process.pid % 10000}`;
+const NAME = `ai4f${process.pid % 10000}`;
 let server: TestServer;
 let ws: PulumiWorkspace;
 

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { headOf, mutate, publishRepo, SERVER_REPO, shOk, startTestBed, startTestServer, stopTestServer, TestServer, waitFor } from "../host/harness";
 import { PulumiWorkspace } from "../../tools/workspace";
 
-const NAME = `ai4s${process.pid % 10000}`;
+const NAME = `ai4u${process.pid % 10000}`;
 const PROD = "/opt/ai4artsed-production";
 let server: TestServer;
 let repo: string;
