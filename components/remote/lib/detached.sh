@@ -34,19 +34,32 @@ run_verdict() {
 
 # wait_for_earlier_run: an activation of this stack still running (its `pulumi up` lost the
 # connection) ends before this one starts; the unit's name is the stack's, so two never run at
-# once. A unit that has ended is gone a moment later (--collect); a failed one is let go.
+# once. A unit that has ended is gone a moment later (--collect); one that lingers is let go.
 wait_for_earlier_run() {
-  local waited="" lingered=0
-  while [[ "$(systemctl show -P LoadState "${DEPLOY_UNIT}")" != not-found ]]; do
-    if systemctl is-active --quiet "${DEPLOY_UNIT}"; then
-      [[ -n "${waited}" ]] || log "the activation of $(run_status commit) started at $(run_status started) is still running" \
-        "on the server (${DEPLOY_UNIT}); waiting for it to end"
-      waited=yes
-    else
-      systemctl reset-failed "${DEPLOY_UNIT}" 2>/dev/null || true
-      ((++lingered < 150)) || die "${DEPLOY_UNIT} has ended but stays loaded; 'systemctl stop ${DEPLOY_UNIT}', then run 'pulumi up' again"
-    fi
-    sleep 0.2
+  local waited="" lingered=0 state
+  while state="$(systemctl show --property=LoadState,ActiveState --value "${DEPLOY_UNIT}" | paste -sd' ')" \
+    && [[ "${state}" != "not-found "* ]]; do
+    case "${state#* }" in
+      inactive | failed)
+        # systemd collects an ended unit when it is idle, which a busy server may put off for a
+        # long while; a reload lets it go at once, and removes a transient file that outlived it.
+        if ((++lingered == 10)); then
+          log "${DEPLOY_UNIT} has ended but is still loaded; reloading systemd to let it go"
+          systemctl reset-failed "${DEPLOY_UNIT}" 2>/dev/null || true
+          rm -f "/run/systemd/transient/${DEPLOY_UNIT}"
+          systemctl daemon-reload
+        fi
+        ((lingered < 120)) || die "${DEPLOY_UNIT} has ended but stays loaded" \
+          "($(systemctl show -P SubState,FragmentPath "${DEPLOY_UNIT}" | paste -sd' ')); 'systemctl stop ${DEPLOY_UNIT}', then run 'pulumi up' again"
+        ;;
+      *)
+        # Running, or still starting or stopping (its last processes are being stopped).
+        [[ -n "${waited}" ]] || log "the activation of $(run_status commit) started at $(run_status started) is still" \
+          "${state#* } on the server (${DEPLOY_UNIT}); waiting for it to end"
+        waited=yes
+        ;;
+    esac
+    sleep 0.5
   done
   [[ -n "${waited}" ]] || return 0
   log "that activation $(run_verdict)"
