@@ -207,20 +207,24 @@ export class Environment extends pulumi.ComponentResource {
         ? new BlueGreenService(`${name}-service`, { ...serviceArgs, drainTimeoutSeconds: app.drainTimeoutSeconds, hostLoopbackPorts: app.hostLoopbackPorts }, child)
         : new RestartService(`${name}-service`, serviceArgs, child);
     if (config.monitor.enabled) {
-      const { intervalSeconds, alertAfterSeconds, webhookUrl } = config.monitor;
+      const { intervalSeconds, alertAfterSeconds, remindEveryHours, webhookUrl } = config.monitor;
+      const probing = {
+        host,
+        intervalSeconds,
+        alertAfterSeconds,
+        remindEveryHours,
+        webhookUrl: webhookUrl === undefined ? undefined : pulumi.secret(webhookUrl),
+        driftBaseline,
+      };
       // Each extra service has a monitor of its own: its own timer, outage state and alert.
       for (const service of extraServices) {
         new HealthMonitor(
           `${service.name}-monitor`,
           {
-            host,
+            ...probing,
             unitName: service.unitName.replace(/\.service$/, ""),
             ...service.probeTarget,
-            intervalSeconds,
-            alertAfterSeconds,
-            webhookUrl: webhookUrl === undefined ? undefined : pulumi.secret(webhookUrl),
             observed: observed?.get(`monitor:${service.unitName.replace(/\.service$/, "")}-health`),
-            driftBaseline,
           },
           { ...child, dependsOn: [service] },
         );
@@ -228,14 +232,10 @@ export class Environment extends pulumi.ComponentResource {
       new HealthMonitor(
         `${name}-monitor`,
         {
-          host,
+          ...probing,
           unitName: app.serviceName,
           ...service.probeTarget,
-          intervalSeconds,
-          alertAfterSeconds,
-          webhookUrl: webhookUrl === undefined ? undefined : pulumi.secret(webhookUrl),
           observed: observed?.get("monitor"),
-          driftBaseline,
           offsite: backsUpOffsite ? offsiteWatch(args.stack, app.serviceName, offsite.maxAgeHours) : undefined,
         },
         // Its first probe comes after the first deploy.

@@ -12,6 +12,8 @@ export type DeployStrategy = (typeof DEPLOY_STRATEGIES)[number];
 
 /** Long enough for the app's longest requests (600 s generations) to finish on the old color. */
 export const DEFAULT_DRAIN_TIMEOUT_SECONDS = 660;
+/** Seconds a new release (or color) has to answer its health path. */
+export const DEFAULT_HEALTH_TIMEOUT_SECONDS = 60;
 
 /**
  * Host services the app reaches on 127.0.0.1, mapped into each blue-green color's namespace:
@@ -38,7 +40,7 @@ export const OFFSITE_DEFAULTS = {
 } as const;
 
 /** The seed: check every 5 minutes, alert when down more than 2 minutes. */
-export const MONITOR_DEFAULTS = { intervalSeconds: 300, alertAfterSeconds: 120 } as const;
+export const MONITOR_DEFAULTS = { intervalSeconds: 300, alertAfterSeconds: 120, remindEveryHours: 24 } as const;
 
 export interface EnvironmentDefaults {
   readonly installDir: string;

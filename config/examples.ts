@@ -59,6 +59,7 @@ export const EXAMPLES: Record<string, string> = {
   "monitor.enabled": "true",
   "monitor.intervalSeconds": "300",
   "monitor.alertAfterSeconds": "120",
+  "monitor.remindEveryHours": "24",
   "monitor.webhookUrl": "--secret -- \"https://hooks.example.org/services/T000/B000/XXXX\"",
   "backup.offsite.enabled": "true",
   "backup.offsite.repository": "sftp:ai4artsed-backup@backup.example.org:/production",

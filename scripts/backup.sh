@@ -1,6 +1,7 @@
 #!/bin/bash
 # List or restore a stack's pre-deploy backups on its server, or its off-host snapshots (restic):
-# scripts/backup.sh list|restore <stack> [name|latest]; snapshots|restore-offsite <stack> [snapshot|latest] [path]
+# scripts/backup.sh list|restore <stack> [name|latest]; snapshots|restore-offsite <stack> [snapshot|latest] [path];
+# repair-offsite <stack>
 set -euo pipefail
 shopt -s inherit_errexit
 STEP="backup"
@@ -22,6 +23,7 @@ usage() {
   echo "       scripts/backup.sh restore <stack> [<backup name>|latest]" >&2
   echo "       scripts/backup.sh snapshots <stack>" >&2
   echo "       scripts/backup.sh restore-offsite <stack> [<snapshot id>|latest] [<path below shared/>]" >&2
+  echo "       scripts/backup.sh repair-offsite <stack>" >&2
   exit 2
 }
 
@@ -57,11 +59,11 @@ render() {
   unit="$(output serviceName)"
   url="$(output url)"
   repository="$(config backup.offsite.repository "")"
-  if [[ "$1" == snapshots || "$1" == restore-offsite ]] && [[ -z "${repository}" ]]; then
+  if [[ "$1" == *offsite || "$1" == snapshots ]] && [[ -z "${repository}" ]]; then
     die "stack ${STACK} has no off-host backup (backup.offsite.repository); see README: Off-host backups"
   fi
   (cd "${ROOT}" && node --import tsx scripts/backup-script.ts "$1" "$2" "${install_dir}" "${unit}" "${service_name}" "${url}" \
-    "${STACK}" "${repository}" "${3:-}")
+    "${STACK}" "${repository}" "${3:-}" "$(config app.healthTimeoutSeconds "")" "$(config app.drainTimeoutSeconds "")")
 }
 
 # run_remote SCRIPT: over SSH with the stack's key and pinned host key, as root.
@@ -93,7 +95,7 @@ main() {
   local action="$1"
   STACK="$2"
   case "${action}" in
-    list | snapshots) (($# == 2)) || usage ;;
+    list | snapshots | repair-offsite) (($# == 2)) || usage ;;
     restore) (($# <= 3)) || usage ;;
     restore-offsite) (($# <= 4)) || usage ;;
     *) usage ;;

@@ -28,6 +28,8 @@ export interface HealthMonitorArgs {
   readonly intervalSeconds: number;
   /** Seconds the app must stay unhealthy before the one alert of an outage. */
   readonly alertAfterSeconds: number;
+  /** Hours between reminders of a problem that lasts (the app down, the off-host backup failing); 0 for none. */
+  readonly remindEveryHours: number;
   /** URL the alert and the recovery are POSTed to (a secret; on the server only in a 0600 root file). Defaults to none. */
   readonly webhookUrl?: pulumi.Input<string>;
   /** observe.sh's `monitor` section; undefined when the server was not observed. */
@@ -59,6 +61,8 @@ export function monitorPaths(unitName: string, envDir: string) {
     probeFile: `${PROBE_DIR}/${unit}-probe.sh`,
     webhookFile: `${envDir}/${unit}.webhook`,
     stateFile: `${MONITOR_STATE_DIR}/${unit}.state`,
+    /** Webhook messages not yet taken, sent again at the next probe. */
+    outboxFile: `${MONITOR_STATE_DIR}/${unit}.outbox`,
     /** The checked unit's restart count at the last probe: a crash loop shows as a rising count. */
     restartsFile: `${MONITOR_STATE_DIR}/${unit}.restarts`,
   };
@@ -118,7 +122,8 @@ WantedBy=timers.target
 /**
  * Health monitoring on the server: a systemd timer runs a probe of the stack's health URL; an
  * outage longer than the threshold gives one journal entry at priority err (identifier
- * ai4artsed-health-alert) and one webhook POST, the recovery one notice and one POST.
+ * ai4artsed-health-alert) and one webhook POST, a reminder every remindEveryHours while it lasts,
+ * the recovery one notice and one POST. A POST the webhook does not take is sent again at the next probe.
  */
 export class HealthMonitor extends pulumi.ComponentResource {
   public readonly timerName: pulumi.Output<string>;
@@ -142,7 +147,9 @@ export class HealthMonitor extends pulumi.ComponentResource {
       APP_TEMPLATE: args.colors?.appTemplate ?? "",
       HEALTH_URL: args.healthUrl,
       ALERT_AFTER_SECONDS: spec.alertAfterSeconds,
+      REMIND_EVERY_SECONDS: Math.round(args.remindEveryHours * 3600),
       STATE_FILE: paths.stateFile,
+      OUTBOX_FILE: paths.outboxFile,
       RESTARTS_FILE: paths.restartsFile,
       WEBHOOK_FILE: paths.webhookFile,
       ALERT_IDENTIFIER,
@@ -192,7 +199,7 @@ export class HealthMonitor extends pulumi.ComponentResource {
         timer: paths,
         timerText,
         repairs: state.repairs,
-        files: [paths.probeFile, paths.webhookFile, paths.stateFile, paths.restartsFile, ...(args.offsite ? [args.offsite.alertFile] : [])],
+        files: [paths.probeFile, paths.webhookFile, paths.stateFile, paths.restartsFile, paths.outboxFile, ...(args.offsite ? [args.offsite.alertFile] : [])],
         dependsOn: steps,
         removeDependsOn: [host.ready],
       },

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Probe the app's health URL (run by its systemd timer); alert once per outage longer than the threshold, and once on recovery.
+# Probe the app's health URL (run by its systemd timer); alert once per outage longer than the
+# threshold, remind while it lasts, and tell the recovery once.
 # A unit that crash-loops is down too, even when a probe happens to find it answering between crashes.
 set -euo pipefail
 STEP="${STEP:-health}"
@@ -9,6 +10,8 @@ STEP="${STEP:-health}"
 [[ -n "${AI4ARTSED_HEALTH_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/health.sh"
 # shellcheck source=SCRIPTDIR/lib/colors.sh
 [[ -n "${AI4ARTSED_COLORS_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/colors.sh"
+# shellcheck source=SCRIPTDIR/lib/state.sh
+[[ -n "${AI4ARTSED_STATE_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/state.sh"
 
 # alert_unit: with blue-green (SERVING_LINK set), the color serving now; else UNIT_NAME.
 alert_unit() {
@@ -40,20 +43,17 @@ healthy() {
   fi
 }
 
-# read_state: DOWN_SINCE (epoch seconds, empty while healthy) and ALERTED (yes/no) from STATE_FILE.
+# read_state: DOWN_SINCE (epoch seconds, empty while healthy), ALERTED (yes/no) and ALERTED_AT
+# (epoch seconds of the last alert or reminder) from STATE_FILE.
 read_state() {
-  DOWN_SINCE=""
-  ALERTED="no"
-  [[ -f "${STATE_FILE}" ]] || return 0
-  DOWN_SINCE="$(sed -n 's/^down_since=\([0-9]*\)$/\1/p' "${STATE_FILE}")"
-  ALERTED="$(sed -n 's/^alerted=\(yes\|no\)$/\1/p' "${STATE_FILE}")"
+  DOWN_SINCE="$(state_value "${STATE_FILE}" down_since)"
+  ALERTED="$(state_value "${STATE_FILE}" alerted)"
+  ALERTED_AT="$(state_value "${STATE_FILE}" alerted_at)"
 }
 
+# write_state DOWN_SINCE ALERTED [ALERTED_AT]
 write_state() {
-  local tmp
-  tmp="$(mktemp "${STATE_FILE}.XXXXXX")"
-  printf 'down_since=%s\nalerted=%s\n' "$1" "$2" >"${tmp}"
-  mv -f "${tmp}" "${STATE_FILE}"
+  set_state "${STATE_FILE}" "down_since=$1" "alerted=$2" "alerted_at=${3:-}"
 }
 
 json_string() {
@@ -61,24 +61,63 @@ json_string() {
   printf '"%s"' "${text//\"/\\\"}"
 }
 
-# announce PRIORITY STATE MESSAGE [SERVICE]: one journal entry under ALERT_IDENTIFIER, and the webhook if configured.
+# announce PRIORITY STATE MESSAGE [SERVICE]: one journal entry under ALERT_IDENTIFIER, and with a
+# webhook one POST, queued first in OUTBOX_FILE so that one the webhook did not take is sent again
+# at the next probe, in order.
 announce() {
   local priority="$1" state="$2" message="$3" service="${4:-}"
   printf '%s\n' "${message}" | systemd-cat --identifier="${ALERT_IDENTIFIER}" --priority="${priority}"
   [[ -s "${WEBHOOK_FILE}" ]] || return 0
-  local url payload
-  url="$(head -n 1 "${WEBHOOK_FILE}")"
-  payload="{\"text\":$(json_string "${message}"),\"state\":\"${state}\",\"service\":$(json_string "${service:-$(alert_unit)}"),\"host\":$(json_string "$(hostname)")}"
-  # The URL is a credential: curl reads it from its config on stdin, never from the command line.
-  if ! printf 'url = "%s"\n' "${url}" | curl --silent --show-error --fail --max-time 15 --retry 2 --config - \
-    --header 'Content-Type: application/json' --data-binary "${payload}" --output /dev/null; then
-    err "the webhook POST for this ${state} message failed; the journal entry stands"
+  printf '{"text":%s,"state":"%s","service":%s,"host":%s,"at":"%s"}\n' "$(json_string "${message}")" "${state}" \
+    "$(json_string "${service:-$(alert_unit)}")" "$(json_string "$(hostname)")" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"${OUTBOX_FILE}"
+  deliver_outbox
+}
+
+# deliver_outbox: POST the queued messages, oldest first; the first one refused stays with those
+# after it for the next probe.
+deliver_outbox() {
+  [[ -s "${OUTBOX_FILE}" ]] || return 0
+  if [[ ! -s "${WEBHOOK_FILE}" ]]; then
+    rm -f "${OUTBOX_FILE}" # monitor.webhookUrl was unset: nobody to deliver to
+    return 0
   fi
+  local url payload sent=0 total
+  url="$(head -n 1 "${WEBHOOK_FILE}")"
+  total="$(grep -c . "${OUTBOX_FILE}")"
+  while IFS= read -r payload; do
+    # The URL is a credential: curl reads it from its config on stdin, never from the command line.
+    if ! printf 'url = "%s"\n' "${url}" | curl --silent --show-error --fail --max-time 15 --retry 2 --retry-connrefused \
+      --config - --header 'Content-Type: application/json' --data-binary "${payload}" --output /dev/null; then
+      break
+    fi
+    sent=$((sent + 1))
+  done <"${OUTBOX_FILE}"
+  if ((sent == total)); then
+    rm -f "${OUTBOX_FILE}"
+    return 0
+  fi
+  local rest
+  rest="$(mktemp "${OUTBOX_FILE}.XXXXXX")"
+  tail -n "+$((sent + 1))" "${OUTBOX_FILE}" >"${rest}"
+  mv -f "${rest}" "${OUTBOX_FILE}"
+  err "the webhook did not take $((total - sent)) message(s); the journal entries stand, and the next probe sends them again"
+}
+
+# reminder_due LAST: a problem alerted at LAST (epoch seconds) is due a reminder
+# (REMIND_EVERY_SECONDS, 0 for never).
+reminder_due() {
+  ((REMIND_EVERY_SECONDS > 0)) && (($(date +%s) - ${1:-0} >= REMIND_EVERY_SECONDS))
+}
+
+# since_text EPOCH: "2026-01-31T08:00:00Z, 26h ago".
+since_text() {
+  printf '%s, %sh ago' "$(date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ)" "$((($(date +%s) - $1) / 3600))"
 }
 
 main() {
-  require_vars UNIT_NAME HEALTH_URL ALERT_AFTER_SECONDS STATE_FILE RESTARTS_FILE WEBHOOK_FILE ALERT_IDENTIFIER
+  require_vars UNIT_NAME HEALTH_URL ALERT_AFTER_SECONDS REMIND_EVERY_SECONDS STATE_FILE RESTARTS_FILE WEBHOOK_FILE OUTBOX_FILE ALERT_IDENTIFIER
   mkdir -p "$(dirname "${STATE_FILE}")"
+  deliver_outbox
   # The off-host backup's age and result (lib/offsite-alert.sh), before the app's probe can wait.
   [[ -z "${OFFSITE_STATE_FILE:-}" ]] || check_offsite_backup
   read_state
@@ -97,7 +136,19 @@ main() {
     write_state "${DOWN_SINCE}" no
     log "${HEALTH_FAILURE}; alerting if it stays down ${ALERT_AFTER_SECONDS}s"
   fi
-  [[ "${ALERTED}" == yes ]] && return 0
+  if [[ "${ALERTED}" == yes ]]; then
+    # An outage that lasts is told again every REMIND_EVERY_SECONDS (an alert before this setting
+    # has no time: it counts from now).
+    if [[ -z "${ALERTED_AT}" ]]; then
+      write_state "${DOWN_SINCE}" yes "$(date +%s)"
+    elif reminder_due "${ALERTED_AT}"; then
+      write_state "${DOWN_SINCE}" yes "$(date +%s)"
+      local unit
+      unit="$(alert_unit)"
+      announce err down "${unit} is still down: ${HEALTH_FAILURE} (down since $(since_text "${DOWN_SINCE}")); the unit is $(systemctl is-active "${unit}" || true). Check 'systemctl status ${unit}' and 'journalctl -u ${unit}'."
+    fi
+    return 0
+  fi
   # Confirm within this run, so an outage is reported ALERT_AFTER_SECONDS after it was seen, not an interval later.
   local remaining
   while remaining=$((DOWN_SINCE + ALERT_AFTER_SECONDS - $(date +%s))) && ((remaining > 0)); do
@@ -109,7 +160,7 @@ main() {
     fi
   done
   # Recorded before announcing: a slow webhook never leads to a second alert.
-  write_state "${DOWN_SINCE}" yes
+  write_state "${DOWN_SINCE}" yes "$(date +%s)"
   local unit
   unit="$(alert_unit)"
   announce err down "${unit} is down: ${HEALTH_FAILURE} for $(($(date +%s) - DOWN_SINCE))s (since $(date -u -d "@${DOWN_SINCE}" +%Y-%m-%dT%H:%M:%SZ)); the unit is $(systemctl is-active "${unit}" || true). Check 'systemctl status ${unit}' and 'journalctl -u ${unit}'."

@@ -37,6 +37,17 @@ take_host_lock() {
   fi
 }
 
+# hold_shared_lock: a backup and a restore of INSTALL_DIR/shared never overlap. Each holds a lock
+# on the install dir itself (a directory needs no writable lock file, so the read-only backup
+# unit can take it too), waiting up to SHARED_LOCK_TIMEOUT_SECONDS (an hour) for the other.
+# Returns non-zero when the wait ran out.
+hold_shared_lock() {
+  exec 8<"${INSTALL_DIR}"
+  flock -n 8 && return 0
+  log "a backup or restore of ${INSTALL_DIR}/shared is running (fuser -v ${INSTALL_DIR}); waiting for it to end"
+  flock -w "${SHARED_LOCK_TIMEOUT_SECONDS:-3600}" 8
+}
+
 # require_free_space DIR NEED_MB WHAT: stop before WHAT is built when DIR's filesystem has less
 # than NEED_MB free (host.minFreeDiskMb), saying how much is free and what takes the room.
 require_free_space() {

@@ -36,6 +36,15 @@ explain() {
     *"Permission denied"*)
       printf '%s failed: the backup server refused the key backup.offsite.sshKey for %s; add its public key to that account (README: The backup server): %s' "${what}" "${SFTP_LOGIN:-the account}" "${detail}"
       ;;
+    *"write /"*"no space left on device"*)
+      printf "%s failed: this server's disk is full (restic writes its temporary files to /var/tmp): %s; make room here (journalctl --vacuum-size, a lower app.keepReleases), then run systemctl start %s" "${what}" "${detail}" "${OFFSITE_UNIT}.service"
+      ;;
+    *"no space left on device"* | *"No space left on device"* | *"disk quota exceeded"* | *"SSH_FX_FAILURE"* | *'sftp: "Failure"'*)
+      printf "%s failed: the backup server's disk is full (or refused the write): %s; make room there (README: A full backup disk), then run systemctl start %s" "${what}" "${detail}" "${OFFSITE_UNIT}.service"
+      ;;
+    *"repository contains errors"* | *"blobs are missing"* | *"number of used blobs is larger"* | *"pack file cannot be listed"* | *"is damaged"* | *"not found in index"*)
+      printf '%s failed: the repository %s is damaged: %s; repair it (README: A damaged repository): scripts/backup.sh repair-offsite %s' "${what}" "${REPOSITORY}" "${detail}" "${STACK}"
+      ;;
     *"ssh: connect to host"* | *"Connection timed out"* | *"Connection refused"* | *"No route to host"* | *"Could not resolve"* | *"unable to start the sftp session"* | *"Connection closed"*)
       printf '%s failed: cannot reach the repository %s: %s' "${what}" "${REPOSITORY}" "${detail}"
       ;;
@@ -87,8 +96,12 @@ check_lineage() {
   lineage="$(state_value "${OFFSITE_STATE_FILE}" lineage)"
   [[ "${lineage}" == "$1" ]] && return 0
   [[ -z "${lineage}" ]] || fail "the repository at ${REPOSITORY} is id $1, not ${lineage}, which this server's backups are in: it was replaced or moved; nothing was backed up. Point backup.offsite.repository at the repository ${lineage}, or $(new_history_procedure)"
-  run_restic "listing the snapshots" snapshots --json --tag "stack:${STACK}"
-  if grep -q '"id"' "${WORK_DIR}/out"; then
+  run_restic "listing the snapshots" snapshots --json
+  local others
+  others="$(grep -o '"stack:[^"]*"' "${WORK_DIR}/out" | tr -d '"' | sed 's/^stack://' | grep -vxF "${STACK}" | LC_ALL=C sort -u | paste -sd, - || true)"
+  # One repository a stack: its retention, its restores and its lineage are the stack's alone.
+  [[ -z "${others}" ]] || fail "the repository ${REPOSITORY} already holds the backups of stack ${others}; nothing was backed up. Each stack needs a repository of its own: set backup.offsite.repository of ${STACK} to another path (README: The backup server makes one per stack) and run pulumi up"
+  if grep -q "\"stack:${STACK}\"" "${WORK_DIR}/out"; then
     fail "the repository ${REPOSITORY} holds snapshots of ${STACK}, but this server never backed up to it nor restored from it (a new or re-imaged server?): restore first (scripts/backup.sh restore-offsite ${STACK} latest); to keep this server's shared/ as the newest snapshot instead, run on the server: echo lineage=$1 >>${OFFSITE_STATE_FILE}"
   fi
 }
@@ -104,6 +117,16 @@ write_owners() {
 # summary_field NAME: a number from restic's JSON summary of the backup.
 summary_field() {
   grep '"message_type":"summary"' "${WORK_DIR}/out" | tail -n 1 | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"
+}
+
+# remove_stale_locks: a run killed midway (a reboot, the OOM killer, a stopped unit) leaves its
+# lock in the repository, and the next prune would refuse to start. restic's unlock removes only
+# stale locks: of a process gone from this host, or not refreshed for 30 minutes.
+remove_stale_locks() {
+  run_restic "removing stale locks" unlock
+  local removed
+  removed="$(sed -n 's/.*removed \([0-9][0-9]*\) \(stale \)\{0,1\}locks\{0,1\}.*/\1/p' "${WORK_DIR}/out" "${WORK_DIR}/err" | head -n 1)"
+  [[ -z "${removed}" || "${removed}" == 0 ]] || log "removed ${removed} stale lock(s) of an earlier run that did not finish"
 }
 
 check_if_due() {
@@ -133,8 +156,11 @@ main() {
   local started commit host
   started="$(date +%s)"
   [[ -d "${INSTALL_DIR}/shared" ]] || fail "${INSTALL_DIR}/shared does not exist; run 'pulumi up' first"
+  # A restore of shared/ that is running finishes first; this backup then takes what it left.
+  hold_shared_lock || fail "a restore of ${INSTALL_DIR}/shared has run for more than an hour; nothing was backed up (the next run tries again)"
   open_repository
   check_lineage "${REPOSITORY_ID}"
+  remove_stale_locks
   write_owners
   commit="$(basename "$(readlink "${INSTALL_DIR}/current" || echo none)")"
   host="$(hostname)"

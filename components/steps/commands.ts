@@ -41,7 +41,7 @@ const SCRIPT_HELPERS: Partial<Record<ScriptName, readonly string[]>> = {
   release: ["lib/sandbox.sh", "lib/app-imports.sh"],
   adopt: ["lib/adoption.sh"],
   "adopt-switch": ["lib/adoption.sh", "lib/releases.sh"],
-  "backup-restore": ["lib/health.sh", "lib/state.sh", "lib/restic.sh", "lib/offsite-restore.sh"],
+  "backup-restore": ["lib/health.sh", "lib/colors.sh", "lib/state.sh", "lib/restic.sh", "lib/offsite-restore.sh"],
   "health-probe": ["lib/health.sh", "lib/colors.sh", "lib/state.sh", "lib/offsite-alert.sh"],
   observe: ["lib/colors.sh", "lib/firewall.sh", "lib/offsite-observe.sh", "lib/detached.sh"],
   "deploy-lock": ["lib/detached.sh"],

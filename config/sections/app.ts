@@ -2,6 +2,7 @@ import { z } from "zod";
 import { aiToolsBaseOf, blueGreenNames, ENV_DIR } from "../../lib/paths";
 import {
   DEFAULT_DRAIN_TIMEOUT_SECONDS,
+  DEFAULT_HEALTH_TIMEOUT_SECONDS,
   DEFAULT_HEALTH_PATH,
   DEFAULT_HOST_LOOPBACK_PORTS,
   DEFAULT_SHARED_PATHS,
@@ -46,7 +47,7 @@ export function appSettings(environment: EnvironmentName) {
       .string()
       .regex(/^\/[A-Za-z0-9._~\/?=&%-]*$/, { error: "must be a URL path starting with /" })
       .default(DEFAULT_HEALTH_PATH),
-    healthTimeoutSeconds: wholeNumber(5, 900).default(60),
+    healthTimeoutSeconds: wholeNumber(5, 900).default(DEFAULT_HEALTH_TIMEOUT_SECONDS),
     // After the switch, the new release must stay healthy this long or traffic goes back to the previous one.
     stableSeconds: wholeNumber(0, 3600).default(seed.stableSeconds),
     // Probes in a row (one a second) that must fail inside the window before it reverts: one slow answer under load is no crash.

@@ -141,4 +141,11 @@ test("4. disaster: the server is gone; a new machine, one up, the restore: every
   assert.equal(clean.code, 0, clean.stdout + clean.stderr);
   // The new server continues the history.
   await shOk(third, `systemctl start ${UNIT}.service`);
+  // One history for the retention: the old host's snapshots and the new host's form one group,
+  // so the old ones age out like the rest (the installed script's own retention, dry run).
+  const script = `/usr/local/lib/ai4artsed/${UNIT}.sh`;
+  const plan = await shOk(third, `{ sed '$d' ${script}; echo 'retention_options; offsite_restic forget --dry-run --json "\${RETENTION[@]}"'; } | bash`);
+  const groups: Array<{ keep: Array<{ hostname: string }> | null }> = JSON.parse(plan);
+  assert.equal(groups.length, 1, plan);
+  assert.deepEqual([...new Set(groups[0].keep!.map((s) => s.hostname))].sort(), [FIRST, THIRD].sort(), "both hosts' snapshots in one group");
 });

@@ -4,7 +4,7 @@
  * the exact command lines and stdin the components register, read from the mocked graph.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -210,6 +210,15 @@ export function backupScript(fake: string, ...args: string[]): string {
   }).toString();
 }
 
+/** scripts/backup.sh as backupScript runs it, for a test that reads its stderr too. */
+export function backupScriptRun(fake: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync("bash", [path.join(ROOT, "scripts", "backup.sh"), ...args], {
+    env: { ...process.env, PATH: `${fake}:${process.env.PATH}` },
+    encoding: "utf8",
+    maxBuffer: 16 * 1024 * 1024,
+  });
+}
+
 const HOOK_PORT = 18999;
 const HOOK_LOG = "/var/log/ai4artsed-test-hooks.log";
 const RECEIVER = `import http.server
@@ -227,7 +236,7 @@ http.server.HTTPServer(("127.0.0.1", ${HOOK_PORT}), Hook).serve_forever()
 
 /** A local webhook receiver on the server that records every POST; returns its URL (with a token in the path). */
 export async function startHookReceiver(server: TestServer, token: string): Promise<string> {
-  await shOk(server, `cat >/usr/local/lib/hook-receiver.py <<'EOF'\n${RECEIVER}EOF\nsystemd-run --quiet --unit=hook-receiver python3 /usr/local/lib/hook-receiver.py`);
+  await shOk(server, `cat >/usr/local/lib/hook-receiver.py <<'EOF'\n${RECEIVER}EOF\nsystemctl reset-failed hook-receiver 2>/dev/null || true\nsystemd-run --quiet --unit=hook-receiver python3 /usr/local/lib/hook-receiver.py`);
   return `http://127.0.0.1:${HOOK_PORT}/hooks/${token}`;
 }
 

@@ -9,7 +9,9 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
+import { execFileSync } from "child_process";
 import { parseStackConfig } from "../../config/load";
 import { REMOTE_DIR } from "../../components/steps/commands";
 import { inspectServer } from "../../components/inspect/deployFacts";
@@ -21,6 +23,7 @@ import {
   alerts,
   BackupKey,
   backupScript,
+  backupScriptRun,
   dataFingerprint,
   deploy,
   Deployment,
@@ -47,6 +50,8 @@ const DEV = "/opt/ai4artsed-development";
 const SHARED = `${DEV}/shared`;
 const UNIT = "ai4artsed-development-offsite-backup";
 const STATE = `/var/lib/ai4artsed/${UNIT}.state`;
+/** The monitor's record of its alert about the backup. */
+const ALERT_STATE = `/var/lib/ai4artsed/${UNIT}.alert`;
 const REPO_DIR = "/srv/restic/ai4artsed/development";
 const PASSWORD = "restic-test-password-5b8e21c4d9f3";
 /** The stack: snapshots are tagged with it, scripts/backup.sh is called with it. */
@@ -64,8 +69,8 @@ function offsite(overrides: object = {}) {
   return { repository: `sftp:ai4artsed-backup@${target.host}:/development`, password: PASSWORD, sshKey, hostKey: target.hostKey, ...overrides };
 }
 
-function deployDev(overrides: object = {}): Promise<Deployment> {
-  return deploy(app, "development", { monitor: { intervalSeconds: 3600, alertAfterSeconds: 5, webhookUrl }, backup: { offsite: offsite(overrides) } });
+function deployDev(overrides: object = {}, monitor: object = {}): Promise<Deployment> {
+  return deploy(app, "development", { monitor: { intervalSeconds: 3600, alertAfterSeconds: 5, webhookUrl, ...monitor }, backup: { offsite: offsite(overrides) } });
 }
 
 /** Start the backup unit as its timer would; exit code and seconds. */
@@ -248,12 +253,25 @@ test("6. a wrong password fails the unit clearly and alerts once; the right one 
   assert.equal(entries.filter((e) => e.startsWith("5 ")).length, 1, entries.join("\n"));
 });
 
-test("7. an unreachable target fails the unit clearly and alerts once; reachable again, one recovery", async () => {
+test("7. an unreachable target fails the unit clearly and alerts once; a reminder while it lasts, held while the webhook is down; reachable again, one recovery", async () => {
   const posts = (await hooks(app)).length;
   unlinkServers(app, target);
   await failureEpisode(/cannot reach the repository sftp:ai4artsed-backup@/, posts);
+  dev = await deployDev({}, { remindEveryHours: 0.005 }); // 18 s
+  await waitFor("the reminder to be due", () => shOk(app, `sed -n 's/^alerted_at=//p' ${ALERT_STATE}`), (at) => Date.now() / 1000 - Number(at) > 18.5);
+  await shOk(app, "systemctl stop hook-receiver");
+  await shOk(app, "systemctl start ai4artsed-development-health.service");
+  const reminder = (await alerts(app, "off-host backup")).at(-1)!;
+  assert.match(reminder, /^3 still: the off-host backup of development failed .*cannot reach the repository .*\(first alerted \S+Z, 0h ago\)$/);
+  assert.equal((await hooks(app)).length, posts + 1, "the webhook is down");
+  await startHookReceiver(app, "backup-hook-token-77");
+  await shOk(app, "systemctl start ai4artsed-development-health.service");
+  const posted = await hooks(app);
+  assert.equal(posted.length, posts + 2, "the held reminder is sent at the next probe, and no second one");
+  assert.match(posted.at(-1)!.text, /^still: the off-host backup of development failed/);
   linkServers(app, target);
-  await recoveryEpisode(posts + 1);
+  await recoveryEpisode(posts + 2);
+  dev = await deployDev();
 });
 
 test("8. stale: the monitor's timer alerts when the last good backup is older than maxAgeHours, once", async () => {
@@ -395,6 +413,82 @@ test("10c. a lost repository is never silently replaced; restoring one path does
   await shOk(app, `rm -rf ${DEV}/restore`);
   assert.equal(await state("lineage"), lineage, "a full restore continues the history");
   await recoveryEpisode(posts + 1);
+});
+
+/** A fresh ed25519 key pair made here: [private key, public key line]. */
+function otherKeyPair(): [string, string] {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ai4artsed-other-key-"));
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "not-the-backup-key", "-f", path.join(dir, "key")]);
+  const pair: [string, string] = [fs.readFileSync(path.join(dir, "key"), "utf8"), fs.readFileSync(path.join(dir, "key.pub"), "utf8").trim()];
+  fs.rmSync(dir, { recursive: true, force: true });
+  return pair;
+}
+
+test("10d. a key the backup server refuses, then a changed host key of the backup server: each fails naming its setting and alerts; fixed, one recovery", async () => {
+  let posts = (await hooks(app)).length;
+  const [strangerKey, strangerPublic] = otherKeyPair();
+  dev = await deployDev({ sshKey: strangerKey });
+  await failureEpisode(/the backup server refused the key backup\.offsite\.sshKey for ai4artsed-backup@\S+; add its public key to that account/, posts);
+  dev = await deployDev();
+  await recoveryEpisode(posts + 1);
+
+  posts = (await hooks(app)).length;
+  dev = await deployDev({ hostKey: strangerPublic.split(" ").slice(0, 2).join(" ") });
+  await failureEpisode(/the backup server's SSH host key is not backup\.offsite\.hostKey; check it on that server's console and pin it again/, posts);
+  dev = await deployDev();
+  await recoveryEpisode(posts + 1);
+});
+
+/** Start a backup that runs for a while (a big new file), and return once it holds its repository lock. */
+async function startSlowBackup(): Promise<void> {
+  await shOk(app, `head -c 400M /dev/urandom >${SHARED}/exports/big.bin`);
+  await shOk(app, `systemctl start --no-block ${UNIT}.service`);
+  await shOk(target, `for i in $(seq 600); do ls ${REPO_DIR}/locks 2>/dev/null | grep -q . && exit 0; sleep 0.05; done; echo no lock; exit 1`);
+}
+
+test("10e. a backup and a restore never overlap; a backup killed midway leaves a lock the next run removes", async () => {
+  await startSlowBackup();
+  const restore = backupScriptRun(fake, "restore-offsite", STACK, "latest", "exports/Klasse 7a/Gruppe Ü");
+  assert.equal(restore.status, 0, restore.stderr);
+  assert.match(restore.stdout + restore.stderr, /a backup or restore of \/opt\/ai4artsed-development\/shared is running .*; waiting for it to end/);
+  const ended = await shOk(app, `systemctl show -p ActiveState,Result ${UNIT}.service`);
+  assert.match(ended, /^ActiveState=inactive$/m, "the backup ended first");
+  assert.match(ended, /^Result=success$/m, "and whole");
+  await shOk(app, `rm -rf ${DEV}/restore`);
+
+  // Killed as a reboot or the OOM killer would: no trap runs, the lock stays in the repository.
+  await startSlowBackup();
+  await shOk(app, `systemctl kill --signal=KILL ${UNIT}.service`);
+  await waitFor("the killed run to end", () => shOk(app, `systemctl is-active ${UNIT}.service || true`), (a) => a !== "activating" && a !== "active");
+  assert.notEqual(await shOk(target, `ls ${REPO_DIR}/locks | wc -l`), "0", "the killed run's lock is left");
+  await shOk(app, `rm ${SHARED}/exports/big.bin`);
+  assert.equal((await runBackup()).code, 0);
+  assert.match(await shOk(app, `journalctl -u ${UNIT} -o cat --no-pager -n 20`), /removed 1 stale lock\(s\) of an earlier run that did not finish/);
+  assert.equal(await shOk(target, `ls ${REPO_DIR}/locks | wc -l`), "0");
+});
+
+test("10f. a damaged repository (a lost pack file) fails the backup naming the damage and the repair; repair-offsite repairs it, the next backup recovers", async () => {
+  const posts = (await hooks(app)).length;
+  await shOk(target, `mkdir -p /var/tmp/lost && mv "$(find ${REPO_DIR}/data -type f | sort | head -n 1)" /var/tmp/lost/`);
+  await shOk(app, `sed -i 's/^last_check=.*/last_check=0/' ${STATE}`); // the weekly check is due
+  await failureEpisode(/the repository sftp:\S+ is damaged: .*scripts\/backup\.sh repair-offsite development/, posts);
+  const repaired = backupScript(fake, "repair-offsite", STACK);
+  assert.match(repaired, /repaired the repository sftp:\S+; the next backup uploads again what the lost pack files held/);
+  await recoveryEpisode(posts + 1);
+  await shOk(target, "rm -rf /var/tmp/lost");
+});
+
+test("10g. a second stack's first backup into this stack's repository is refused, naming the stack", async () => {
+  // The production stack of another server, pointed by mistake at development's repository (same password).
+  const script = `/usr/local/lib/ai4artsed/${UNIT}.sh`;
+  const snapshots = await shOk(target, `ls ${REPO_DIR}/snapshots`);
+  const other = await sh(
+    app,
+    `sed -e 's/^STACK=development$/STACK=production/' -e 's|^OFFSITE_STATE_FILE=.*|OFFSITE_STATE_FILE=/var/tmp/other-stack.state|' ${script} >/var/tmp/other-stack.sh && bash /var/tmp/other-stack.sh; status=$?; rm -f /var/tmp/other-stack.sh /var/tmp/other-stack.state; exit $status`,
+  );
+  assert.notEqual(other.code, 0);
+  assert.match(other.stderr, /the repository sftp:\S+ already holds the backups of stack development; nothing was backed up\. Each stack needs a repository of its own/);
+  assert.equal(await shOk(target, `ls ${REPO_DIR}/snapshots`), snapshots, "no snapshot was added");
 });
 
 test("11. removal takes the timer, units, script and credentials; the repository and shared/ stay", async () => {

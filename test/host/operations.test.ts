@@ -11,6 +11,7 @@ import * as os from "os";
 import * as path from "path";
 import { DEFAULT_SYSTEM_PACKAGES } from "../../config/defaults";
 import { TOOL_DIRS } from "./appNeeds";
+import { failures, startLoad } from "../../tools/load/load";
 import {
   alerts,
   backupScript,
@@ -325,7 +326,7 @@ test("3. app.testCommand runs in the new release before the switch; its failure 
   assert.equal((await healthy(17802)).release, `${DEV}/releases/${dev.facts.commit}`);
 });
 
-test("4. the health monitor alerts once per outage (journal err + one webhook POST) and reports the recovery once", async () => {
+test("4. the health monitor alerts once per outage (journal err + one webhook POST), reminds while it lasts, holds what the webhook missed, and reports the recovery once", async () => {
   const webhookUrl = await startHookReceiver(server, "secret-token-42");
   const monitor = { intervalSeconds: 1, alertAfterSeconds: 3, webhookUrl };
   dev = await deploy(server, "development", { monitor });
@@ -367,6 +368,26 @@ test("4. the health monitor alerts once per outage (journal err + one webhook PO
   assert.deepEqual(all_hooks.map((h) => h.state), ["down", "recovered"]);
   await shOk(server, "test ! -e /var/lib/ai4artsed/ai4artsed-development-health.state");
 
+  // An outage while the webhook is down: the alert and a reminder wait in the outbox, in order,
+  // until the webhook takes them; the recovery is told once.
+  dev = await deploy(server, "development", { monitor: { ...monitor, remindEveryHours: 0.002 } }); // 7.2 s
+  await shOk(server, "systemctl stop hook-receiver");
+  await shOk(server, `systemctl stop ${unit}`);
+  await waitFor("the reminder", () => alerts(server, unit), (a) => a.some((line) => line.includes("is still down")), 60);
+  await waitFor("both held", () => shOk(server, "grep -c . /var/lib/ai4artsed/ai4artsed-development-health.outbox || true"), (n) => n === "2");
+  assert.match(await shOk(server, "journalctl -t ai4artsed-development-health -o cat --no-pager"), /the webhook did not take 1 message\(s\)/);
+  await startHookReceiver(server, "secret-token-42");
+  const held = await waitFor("the held messages", () => hooks(server), (h) => h.length >= 4);
+  assert.deepEqual(held.slice(2, 4).map((h) => h.state), ["down", "down"]);
+  assert.match(held[2].text, /is down: .*has not answered 2xx/);
+  assert.match(held[3].text, /^ai4artsed-development\.service is still down: .*\(down since \S+Z, 0h ago\)/);
+  assert.ok(held[2].at <= held[3].at, "oldest first");
+  await shOk(server, `systemctl start ${unit}`);
+  await healthy(17802);
+  const told = await waitFor("the recovery", () => hooks(server), (h) => h.at(-1)!.state === "recovered");
+  await shOk(server, "test ! -e /var/lib/ai4artsed/ai4artsed-development-health.outbox");
+  assert.equal(told.filter((h) => h.state === "recovered").length, 2, "one recovery per outage");
+
   // Removal (destroy, or monitor.enabled false) takes this stack's pieces only; production's monitor stays.
   const remove = dev.graph.get("development-monitor-remove")!.inputs.delete;
   assert.equal((await sh(server, remove)).code, 0);
@@ -377,8 +398,9 @@ test("4. the health monitor alerts once per outage (journal err + one webhook PO
   await stopHookReceiver(server);
 });
 
-test("5. scripts/backup.sh lists the backups and restores the latest: damaged settings come back, the app serves them", async () => {
-  const serving = await shOk(server, "systemctl list-units --state=active --plain --no-legend 'ai4artsed-production*.service' | awk '{print $1}' | grep -v -e '-health' -e '-proxy' -e '-bridge' | head -n 1");
+test("5. scripts/backup.sh lists the backups and restores the latest: damaged settings come back, the app serves them through the standby color with no failed request", async () => {
+  const color = (await shOk(server, `readlink ${PROD}/serving.sock`)).match(/-(blue|green)\.sock$/)![1];
+  const serving = `ai4artsed-production@${color}.service`; // the stack's output serviceName
   const fake = fakePulumi("production", {
     "config.server.address": server.host,
     "config.server.port": String(server.port),
@@ -395,9 +417,18 @@ test("5. scripts/backup.sh lists the backups and restores the latest: damaged se
   await shOk(server, `printf '{broken' >${PROD}/shared/devserver/user_settings.json`);
   assert.notEqual((await sh(server, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:17801/api/settings")).stdout, "200");
 
+  // Blue-green: the restored files go in use on the standby color, and no request fails.
+  const load = await startLoad(server, { port: 17801, rate: 20, slow: 3, slowSeconds: 2 });
+  await new Promise((resolve) => setTimeout(resolve, 2000));
   const restored = run("restore", "production", "latest");
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const summary = await load.stop();
+  console.log(`# restore on blue-green under load: ${JSON.stringify({ ok: summary.quick_ok + summary.slow_ok, failed: failures(summary) })}`);
+  assert.equal(failures(summary), 0, JSON.stringify(summary.failed));
   assert.match(restored, /restored \d+ files from \d{8}T\d{6}Z-[0-9a-f]{12}\.tar\.gz/);
-  assert.match(restored, /is healthy/);
+  const other = color === "blue" ? "green" : "blue";
+  assert.match(restored, new RegExp(`ai4artsed-production@${other}\\.service serves the restored files and is healthy; ai4artsed-production@${color}\\.service drains`));
+  assert.equal(await shOk(server, `readlink ${PROD}/serving.sock`), `/run/ai4artsed/ai4artsed-production-${other}.sock`);
   assert.deepEqual(JSON.parse(await shOk(server, "curl -sf http://127.0.0.1:17801/api/settings")), LEGACY_SETTINGS);
   assert.equal(await shOk(server, `stat -c '%a %U' ${PROD}/shared/devserver/settings_password.key`), "600 ai4artsed-production");
   // The damaged state was saved first, so the restore itself can be undone.

@@ -127,7 +127,7 @@ test("graph: restic from Debian, the backup's steps, secrets only on stdin, remo
   const remove = remoteStep(graph, "off-offsite-backup-remove");
   assert.equal(remove.create, undefined);
   assert.match(remove.delete, /\nTIMER_UNIT=ai4artsed-production-offsite-backup\n/);
-  assert.doesNotMatch(remove.delete, /offsite-backup\.state|\/shared/, "the state and shared/ stay");
+  assert.doesNotMatch(remove.delete.match(/\nFILES=.*\n/)![0], /offsite-backup\.state|\/shared/, "the state and shared/ stay");
   // The health monitor watches the backup's age and result.
   const probe = remoteStep(graph, "off-monitor-probe").stdin;
   for (const param of ["OFFSITE_UNIT=ai4artsed-production-offsite-backup", "OFFSITE_STATE_FILE=/var/lib/ai4artsed/ai4artsed-production-offsite-backup.state", "OFFSITE_MAX_AGE_HOURS=48"]) {

@@ -12,18 +12,18 @@ const WEBHOOK = "https://hooks.example.org/services/T000/B000/very-secret-token"
 
 
 
-test("config defaults: no test command, monitor on with the seed's 300 s / 120 s, no webhook", () => {
+test("config defaults: no test command, monitor on with the seed's 300 s / 120 s, a daily reminder, no webhook", () => {
   const { config } = parseStackConfig("production", rawConfig(), SECRET_SECTIONS);
   assert.equal(config.app.testCommand, undefined);
   assert.equal(config.app.testTimeoutSeconds, 600);
-  assert.deepEqual(config.monitor, { enabled: true, intervalSeconds: 300, alertAfterSeconds: 120 });
+  assert.deepEqual(config.monitor, { enabled: true, intervalSeconds: 300, alertAfterSeconds: 120, remindEveryHours: 24 });
   const set = parseStackConfig(
     "development",
-    rawConfig({ app: { testCommand: "pytest devserver/tests" }, monitor: { enabled: "false", intervalSeconds: "60", webhookUrl: WEBHOOK } }),
+    rawConfig({ app: { testCommand: "pytest devserver/tests" }, monitor: { enabled: "false", intervalSeconds: "60", remindEveryHours: "0.5", webhookUrl: WEBHOOK } }),
     SECRET_SECTIONS,
   ).config;
   assert.equal(set.app.testCommand, "pytest devserver/tests");
-  assert.deepEqual(set.monitor, { enabled: false, intervalSeconds: 60, alertAfterSeconds: 120, webhookUrl: WEBHOOK });
+  assert.deepEqual(set.monitor, { enabled: false, intervalSeconds: 60, alertAfterSeconds: 120, remindEveryHours: 0.5, webhookUrl: WEBHOOK });
 });
 
 const INVALID: Array<[string, RawConfig, string, Set<string>?]> = [
@@ -31,6 +31,8 @@ const INVALID: Array<[string, RawConfig, string, Set<string>?]> = [
   ["test timeout too short", rawConfig({ app: { testTimeoutSeconds: 1 } }), "ai4artsed:app.testTimeoutSeconds"],
   ["monitor interval zero", rawConfig({ monitor: { intervalSeconds: 0 } }), "ai4artsed:monitor.intervalSeconds"],
   ["alert threshold negative", rawConfig({ monitor: { alertAfterSeconds: -1 } }), "ai4artsed:monitor.alertAfterSeconds"],
+  ["reminder interval negative", rawConfig({ monitor: { remindEveryHours: -1 } }), "ai4artsed:monitor.remindEveryHours"],
+  ["reminder interval not a number", rawConfig({ monitor: { remindEveryHours: "daily" } }), "ai4artsed:monitor.remindEveryHours"],
   ["monitor enabled not a boolean", rawConfig({ monitor: { enabled: "yes" } }), "ai4artsed:monitor.enabled"],
   ["webhook not http", rawConfig({ monitor: { webhookUrl: "ftp://example.org/x" } }), "ai4artsed:monitor.webhookUrl"],
   ["webhook with a quote", rawConfig({ monitor: { webhookUrl: 'https://example.org/"x' } }), "ai4artsed:monitor.webhookUrl"],
@@ -81,7 +83,9 @@ test("monitor: probe, oneshot and timer per stack; removal on destroy names only
     "UNIT_NAME=ai4artsed-development.service",
     "HEALTH_URL=http://127.0.0.1:17802/api/schema/info",
     "ALERT_AFTER_SECONDS=90",
+    "REMIND_EVERY_SECONDS=86400",
     "STATE_FILE=/var/lib/ai4artsed/ai4artsed-development-health.state",
+    "OUTBOX_FILE=/var/lib/ai4artsed/ai4artsed-development-health.outbox",
     "WEBHOOK_FILE=/etc/ai4artsed/ai4artsed-development-health.webhook",
     `ALERT_IDENTIFIER=${ALERT_IDENTIFIER}`,
   ]) {
@@ -101,7 +105,7 @@ test("monitor: probe, oneshot and timer per stack; removal on destroy names only
     remove.delete.includes(
       "\nTIMER_UNIT=ai4artsed-development-health\n" +
         "UNIT_FILES='/etc/systemd/system/ai4artsed-development-health.service /etc/systemd/system/ai4artsed-development-health.timer'\n" +
-        "FILES='/usr/local/lib/ai4artsed/ai4artsed-development-health-probe.sh /etc/ai4artsed/ai4artsed-development-health.webhook /var/lib/ai4artsed/ai4artsed-development-health.state /var/lib/ai4artsed/ai4artsed-development-health.restarts'\n",
+        "FILES='/usr/local/lib/ai4artsed/ai4artsed-development-health-probe.sh /etc/ai4artsed/ai4artsed-development-health.webhook /var/lib/ai4artsed/ai4artsed-development-health.state /var/lib/ai4artsed/ai4artsed-development-health.restarts /var/lib/ai4artsed/ai4artsed-development-health.outbox'\n",
     ),
     remove.delete.slice(0, 400),
   );

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Off-host restores for backup-restore.sh: list this stack's snapshots, restore all of shared/ or
-# one path below it. Never destroys: what is there is moved aside by a rename on the same disk.
+# one path below it, repair a damaged repository. Never destroys: what is there is moved aside by a rename on the same disk.
 # Modes and times come back as restic stored them, owners and groups by name.
 
 # list_snapshots: this stack's snapshots in the off-host repository, oldest first.
@@ -68,7 +68,7 @@ free_space_for() {
 }
 
 restore_offsite() {
-  require_vars STACK REPOSITORY PASSWORD_FILE OFFSITE_STATE_FILE OWNERS_FILE UNIT_NAME HEALTH_URL
+  require_vars STACK REPOSITORY PASSWORD_FILE OFFSITE_STATE_FILE OWNERS_FILE UNIT_NAME HEALTH_URL HEALTH_TIMEOUT_SECONDS
   local relative="${RESTORE_PATH:-}" snapshot="${SNAPSHOT:-latest}"
   relative="${relative#/}"
   relative="${relative#shared/}"
@@ -81,6 +81,7 @@ restore_offsite() {
   work="${INSTALL_DIR}/restore/$(date -u +%Y%m%dT%H%M%SZ)"
   local aside="${work}/replaced/shared${relative:+/${relative}}"
   take_host_lock
+  hold_shared_lock || die "the off-host backup of ${INSTALL_DIR}/shared has run for more than an hour; nothing was restored; try again when it ends (systemctl list-units '*-offsite-backup.service')"
   [[ -d "$(dirname "${target}")" ]] || mkdir -p "$(dirname "${target}")"
   refuse_mounts "${target}"
   install -d -m 700 "${INSTALL_DIR}/restore" "${work}"
@@ -115,11 +116,24 @@ restore_offsite() {
     set_state "${OFFSITE_STATE_FILE}" "lineage=$(repository_id_in "${INSTALL_DIR}/restore/.config")"
     rm -f "${INSTALL_DIR}/restore/.config"
   fi
+  # A server without the app yet (disaster recovery before its first up) has nothing to restart.
   if systemctl cat "${UNIT_NAME}" >/dev/null 2>&1; then
-    systemctl restart "${UNIT_NAME}"
-    wait_healthy "${HEALTH_TIMEOUT_SECONDS:-60}" "${HEALTH_URL}" || die "restored shared/${relative}, but ${UNIT_NAME} is not healthy at ${HEALTH_URL}; check 'journalctl -u ${UNIT_NAME}'"
-    log "${UNIT_NAME} is healthy (${HEALTH_URL})"
+    put_in_use "restored shared/${relative}, but"
   fi
+}
+
+# repair_offsite: after a backup found the repository damaged (lost or broken pack files): remove
+# stale locks, rebuild the index from the pack files there, drop from the snapshots what the lost
+# ones held (restic repair snapshots --forget), and check again. The next backup uploads what
+# shared/ still has of it.
+repair_offsite() {
+  take_host_lock
+  hold_shared_lock || die "the off-host backup of ${INSTALL_DIR}/shared has run for more than an hour; nothing was repaired; try again when it ends"
+  offsite_restic unlock
+  offsite_restic repair index
+  offsite_restic repair snapshots --forget
+  offsite_restic check || die "the repository ${REPOSITORY} is still damaged after the repair; restic's own guide (Troubleshooting) goes on from here, or start a new history (README: A damaged repository)"
+  log "repaired the repository ${REPOSITORY}; the next backup uploads again what the lost pack files held (systemctl start the stack's offsite-backup unit)"
 }
 
 offsite_action() {
@@ -127,5 +141,6 @@ offsite_action() {
   case "${ACTION}" in
     snapshots) list_snapshots ;;
     restore-offsite) restore_offsite ;;
+    repair-offsite) repair_offsite ;;
   esac
 }

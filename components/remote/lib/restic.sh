@@ -35,8 +35,10 @@ offsite_restic() {
       source "${backend_path}"
       set +a
     fi
+    # Its temporary pack files go to disk: /tmp is a small tmpfs on Debian 13, and a big new file
+    # (a recording) would fill it.
     RESTIC_REPOSITORY="${REPOSITORY}" RESTIC_PASSWORD_FILE="${password_path}" RESTIC_CACHE_DIR="${RESTIC_CACHE_DIR:-/var/cache/ai4artsed-restic}" \
-      exec restic "${options[@]}" "$@"
+      TMPDIR=/var/tmp exec restic "${options[@]}" "$@"
   )
 }
 

@@ -1,6 +1,6 @@
 #!/bin/bash
 # KEY=VALUE state files (one value a line) kept in /var/lib/ai4artsed: the off-host backup's
-# result and the monitor's alert state for it. Inlined by the renderer; sourced by hand otherwise.
+# result, and the monitor's alert state for the app and for that backup. Inlined by the renderer; sourced by hand otherwise.
 
 export AI4ARTSED_STATE_LIB=1
 
