@@ -56,9 +56,14 @@ write_state() {
   set_state "${STATE_FILE}" "down_since=$1" "alerted=$2" "alerted_at=${3:-}"
 }
 
+# json_string TEXT: TEXT as a JSON string; control characters (a \r from ssh's messages) escaped or dropped.
 json_string() {
   local text="${1//\\/\\\\}"
-  printf '"%s"' "${text//\"/\\\"}"
+  text="${text//\"/\\\"}"
+  text="${text//$'\n'/\\n}"
+  text="${text//$'\r'/\\r}"
+  text="${text//$'\t'/\\t}"
+  printf '"%s"' "$(printf '%s' "${text}" | tr -d '\000-\010\013\014\016-\037')"
 }
 
 # announce PRIORITY STATE MESSAGE [SERVICE]: one journal entry under ALERT_IDENTIFIER, and with a

@@ -45,6 +45,9 @@ explain() {
     *"repository contains errors"* | *"blobs are missing"* | *"number of used blobs is larger"* | *"pack file cannot be listed"* | *"is damaged"* | *"not found in index"*)
       printf '%s failed: the repository %s is damaged: %s; repair it (README: A damaged repository): scripts/backup.sh repair-offsite %s' "${what}" "${REPOSITORY}" "${detail}" "${STACK}"
       ;;
+    *"kex_exchange_identification"* | *"Connection reset"*)
+      printf "%s failed: the backup server's sshd dropped the connection before the login: after failed logins it refuses a source for a while (OpenSSH's PerSourcePenalties), or it is overloaded (MaxStartups); the next run tries again: %s" "${what}" "${detail}"
+      ;;
     *"ssh: connect to host"* | *"Connection timed out"* | *"Connection refused"* | *"No route to host"* | *"Could not resolve"* | *"unable to start the sftp session"* | *"Connection closed"*)
       printf '%s failed: cannot reach the repository %s: %s' "${what}" "${REPOSITORY}" "${detail}"
       ;;
@@ -52,12 +55,27 @@ explain() {
   esac
 }
 
+# failure_output: restic's stderr of the failed command, and ssh's own words when the sftp
+# session did not start.
+failure_output() {
+  {
+    cat "${WORK_DIR}/err"
+    # Only when restic's relay of ssh's words lacks the cause: each failed login counts against
+    # this server in the backup server's sshd (PerSourcePenalties).
+    if [[ -n "${SFTP_LOGIN:-}" ]] && grep -q 'unable to start the sftp session' "${WORK_DIR}/err" \
+      && ! grep -q -e 'Permission denied' -e 'Host key verification failed' -e 'Connection refused' -e 'Connection timed out' \
+        -e 'No route to host' -e 'kex_exchange_identification' "${WORK_DIR}/err"; then
+      sftp_diagnosis
+    fi
+  } | tr -d '\r'
+}
+
 # run_restic WHAT ARGS...: restic with its stdout in WORK_DIR/out; on failure, fail with what went wrong.
 run_restic() {
   local what="$1"
   shift
   if ! offsite_restic "$@" >"${WORK_DIR}/out" 2>"${WORK_DIR}/err"; then
-    fail "$(explain "${what}" "$(cat "${WORK_DIR}/err")")"
+    fail "$(explain "${what}" "$(failure_output)")"
   fi
 }
 
@@ -82,7 +100,7 @@ open_repository() {
     log "made the repository ${REPOSITORY}"
     offsite_restic cat config >"${WORK_DIR}/out" 2>"${WORK_DIR}/err" || status=$?
   elif ((status != 0)); then
-    fail "$(explain "opening the repository" "$(cat "${WORK_DIR}/err")")"
+    fail "$(explain "opening the repository" "$(failure_output)")"
   fi
   REPOSITORY_ID="$(repository_id_in "${WORK_DIR}/out")"
   [[ -n "${REPOSITORY_ID}" ]] || fail "opening the repository ${REPOSITORY} failed: restic printed no repository id"

@@ -430,14 +430,27 @@ test("10d. a key the backup server refuses, then a changed host key of the backu
   dev = await deployDev({ sshKey: strangerKey });
   await failureEpisode(/the backup server refused the key backup\.offsite\.sshKey for ai4artsed-backup@\S+; add its public key to that account/, posts);
   dev = await deployDev();
+  await letInAgain();
   await recoveryEpisode(posts + 1);
 
   posts = (await hooks(app)).length;
   dev = await deployDev({ hostKey: strangerPublic.split(" ").slice(0, 2).join(" ") });
   await failureEpisode(/the backup server's SSH host key is not backup\.offsite\.hostKey; check it on that server's console and pin it again/, posts);
   dev = await deployDev();
+  await letInAgain();
   await recoveryEpisode(posts + 1);
 });
+
+/** After failed logins the backup server's sshd refuses this server for a while (PerSourcePenalties): wait it out, as the next nightly run would. */
+async function letInAgain(): Promise<void> {
+  for (let tries = 0; tries < 12; tries++) {
+    const out = await sh(app, `systemctl start ${UNIT}.service || journalctl -u ${UNIT} -o cat --no-pager -n 6`);
+    if (out.code === 0 && !/failed:/.test(out.stdout)) return;
+    assert.match(out.stdout, /the backup server's sshd dropped the connection before the login: after failed logins it refuses a source for a while/);
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+  }
+  assert.fail("the backup server kept refusing this server");
+}
 
 /** Start a backup that runs for a while (a big new file), and return once it holds its repository lock. */
 async function startSlowBackup(): Promise<void> {

@@ -14,19 +14,32 @@ credential_file() {
   fi
 }
 
+# sftp_command: the ssh command line restic runs for an sftp repository: SFTP_LOGIN (port
+# SFTP_PORT) with SSH_KEY_FILE and the pinned KNOWN_HOSTS_FILE, nothing from ssh's own config.
+sftp_command() {
+  printf 'ssh -F none -i %s -p %s -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=%s -o GlobalKnownHostsFile=/dev/null -o ConnectTimeout=%s -o ServerAliveInterval=30 -o ServerAliveCountMax=4 %s -s sftp' \
+    "$(credential_file ssh-key "${SSH_KEY_FILE}")" "${SFTP_PORT}" "$(credential_file known-hosts "${KNOWN_HOSTS_FILE}")" \
+    "${CONNECT_TIMEOUT_SECONDS:-20}" "${SFTP_LOGIN}"
+}
+
+# sftp_diagnosis: what ssh itself says when it opens the sftp session. restic relays ssh's
+# messages as they come and may stop before the line that names the cause (a changed host key,
+# a refused key), so a failed session is opened once more to read them all.
+sftp_diagnosis() {
+  local -a command
+  read -r -a command <<<"$(sftp_command)"
+  timeout 60 "${command[@]}" </dev/null 2>&1 >/dev/null | tr -d '\r' | grep -v -e '^@' -e '^[[:space:]]*$' | tail -n 5 || true
+}
+
 # offsite_restic ARGS...: restic on REPOSITORY with PASSWORD_FILE; sftp logs in as SFTP_LOGIN
 # (port SFTP_PORT) with SSH_KEY_FILE and the pinned KNOWN_HOSTS_FILE; other backends read
 # their credentials from CREDENTIALS_FILE (NAME="value" lines) when there is one.
 offsite_restic() {
-  local password_path key_path known_hosts_path backend_path
+  local password_path backend_path
   password_path="$(credential_file restic-password "${PASSWORD_FILE}")"
   [[ -r "${password_path}" ]] || die "the repository password file ${password_path} is missing; run 'pulumi up' (backup.offsite.password)"
   local -a options=()
-  if [[ -n "${SFTP_LOGIN:-}" ]]; then
-    key_path="$(credential_file ssh-key "${SSH_KEY_FILE}")"
-    known_hosts_path="$(credential_file known-hosts "${KNOWN_HOSTS_FILE}")"
-    options+=(-o "sftp.command=ssh -F none -i ${key_path} -p ${SFTP_PORT} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=${known_hosts_path} -o GlobalKnownHostsFile=/dev/null -o ConnectTimeout=${CONNECT_TIMEOUT_SECONDS:-20} -o ServerAliveInterval=30 -o ServerAliveCountMax=4 ${SFTP_LOGIN} -s sftp")
-  fi
+  [[ -z "${SFTP_LOGIN:-}" ]] || options+=(-o "sftp.command=$(sftp_command)")
   backend_path="$(credential_file backend-credentials "${CREDENTIALS_FILE:-}")"
   (
     if [[ -n "${backend_path}" && -r "${backend_path}" ]]; then
