@@ -40,10 +40,10 @@ explain() {
       printf "%s failed: this server's disk is full (restic writes its temporary files to /var/tmp): %s; make room here (journalctl --vacuum-size, a lower app.keepReleases), then run systemctl start %s" "${what}" "${detail}" "${OFFSITE_UNIT}.service"
       ;;
     *"no space left on device"* | *"No space left on device"* | *"disk quota exceeded"* | *"SSH_FX_FAILURE"* | *'sftp: "Failure"'*)
-      printf "%s failed: the backup server's disk is full (or refused the write): %s; make room there (README: A full backup disk), then run systemctl start %s" "${what}" "${detail}" "${OFFSITE_UNIT}.service"
+      printf "%s failed: the backup server's disk is full (or refused the write): %s; make room there (README: When a backup fails), then run systemctl start %s" "${what}" "${detail}" "${OFFSITE_UNIT}.service"
       ;;
     *"repository contains errors"* | *"blobs are missing"* | *"number of used blobs is larger"* | *"pack file cannot be listed"* | *"is damaged"* | *"not found in index"*)
-      printf '%s failed: the repository %s is damaged: %s; repair it (README: A damaged repository): scripts/backup.sh repair-offsite %s' "${what}" "${REPOSITORY}" "${detail}" "${STACK}"
+      printf '%s failed: the repository %s is damaged: %s; repair it (README: When a backup fails): scripts/backup.sh repair-offsite %s' "${what}" "${REPOSITORY}" "${detail}" "${STACK}"
       ;;
     *"kex_exchange_identification"* | *"Connection reset"*)
       printf "%s failed: the backup server's sshd dropped the connection before the login: after failed logins it refuses a source for a while (OpenSSH's PerSourcePenalties), or it is overloaded (MaxStartups); the next run tries again: %s" "${what}" "${detail}"

@@ -4,7 +4,8 @@
  * SSH. The stack's timer service backs up a data set with awkward names to restic over SFTP;
  * then an incremental backup, restores (one path, all of shared/ with a changed uid), failures
  * that alert and recover, a stale backup, the secret scan, drift, the retention over a year of
- * snapshots from two hosts, a lost repository, and removal. Tests run in order.
+ * snapshots from two hosts, a lost repository, refused keys, killed runs, damage, full disks, and
+ * removal. Tests run in order.
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -502,6 +503,31 @@ test("10g. a second stack's first backup into this stack's repository is refused
   assert.notEqual(other.code, 0);
   assert.match(other.stderr, /the repository sftp:\S+ already holds the backups of stack development; nothing was backed up\. Each stack needs a repository of its own/);
   assert.equal(await shOk(target, `ls ${REPO_DIR}/snapshots`), snapshots, "no snapshot was added");
+});
+
+test("10h. a full disk, this server's or the backup server's: each fails naming which disk and what to do, and alerts; with room again, one recovery", async () => {
+  // This server: restic writes its temporary packs to /var/tmp; a 1 MB tmpfs there is a full disk.
+  let posts = (await hooks(app)).length;
+  await shOk(app, `head -c 20M /dev/urandom >${SHARED}/exports/recording-1.bin`);
+  await shOk(app, "mount -t tmpfs -o size=1M,mode=1777 full-var-tmp /var/tmp");
+  try {
+    await failureEpisode(/this server's disk is full \(restic writes its temporary files to \/var\/tmp\): .*no space left on device.*; make room here/, posts);
+  } finally {
+    await shOk(app, "umount /var/tmp");
+  }
+  await recoveryEpisode(posts + 1);
+
+  // The backup server: the repository on a tmpfs with 1 MB to spare.
+  posts = (await hooks(app)).length;
+  await shOk(app, `head -c 20M /dev/urandom >${SHARED}/exports/recording-2.bin`);
+  await shOk(target, `cp -a ${REPO_DIR} /var/tmp/repository && mount -t tmpfs -o size=$(( $(du -sk ${REPO_DIR} | cut -f1) + 1024 ))k full-repository ${REPO_DIR} && cp -a /var/tmp/repository/. ${REPO_DIR}/ && chown --reference=/var/tmp/repository ${REPO_DIR} && chmod --reference=/var/tmp/repository ${REPO_DIR}`);
+  try {
+    await failureEpisode(/the backup server's disk is full \(or refused the write\): .*sftp: no space left on device.*; make room there \(README: When a backup fails\)/, posts);
+  } finally {
+    await shOk(target, `umount ${REPO_DIR} && rm -rf /var/tmp/repository`);
+  }
+  await recoveryEpisode(posts + 1);
+  await shOk(app, `rm ${SHARED}/exports/recording-1.bin ${SHARED}/exports/recording-2.bin`);
 });
 
 test("11. removal takes the timer, units, script and credentials; the repository and shared/ stay", async () => {
