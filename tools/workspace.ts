@@ -43,6 +43,18 @@ export class PulumiWorkspace {
     };
   }
 
+  /**
+   * Keep the state where Pulumi.yaml's backend.url says, as a team that shares its state commits
+   * it (README: State off the laptop), instead of this workspace's own file backend; `credentials`:
+   * the backend's, as the operators export them.
+   */
+  useSharedBackend(url: string, credentials: Record<string, string>): void {
+    const project = path.join(this.dir, "Pulumi.yaml");
+    fs.writeFileSync(project, fs.readFileSync(project, "utf8").replace(/^(\s+url:).*$/m, `$1 ${JSON.stringify(url)}`));
+    delete this.env.PULUMI_BACKEND_URL;
+    Object.assign(this.env, credentials);
+  }
+
   /** Put the program from `programDir` in place of the one here; state and config stay. */
   useProgram(programDir: string): void {
     for (const entry of this.files) {

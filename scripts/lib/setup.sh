@@ -45,6 +45,12 @@ ensure_node_modules() {
   fi
 }
 
+# ensure_state_store: SeaweedFS's S3 server for the shared-state tests, built once from its Go
+# module and cached (about 10 min the first time).
+ensure_state_store() {
+  "${SETUP_ROOT}/tools/statestore/ensure-weed.sh" >/dev/null
+}
+
 # pulumi_on_path: the engine and plugins, built once and cached when not installed.
 pulumi_on_path() {
   local tools

@@ -5,7 +5,7 @@ import * as path from "path";
 
 const ROOT = path.join(__dirname, "..", "..");
 
-/** `npm test` runs two server test files at once; `testserver.sh up` on a name that is up boots it afresh. */
+/** `npm test` runs several server test files at once; `testserver.sh up` on a name that is up boots it afresh. */
 test("server test files: each names its test servers with a prefix of its own, so two files at once never share one", () => {
   const owners = new Map<string, string>();
   for (const dir of ["test/host", "test/e2e"]) {
