@@ -65,6 +65,11 @@ export interface SshSession {
    * nothing else is left to do, the session is closed (SSH's own disconnect, then TCP's).
    */
   detach(): void;
+  /**
+   * A port on this machine's loopback that reaches `remotePort` on the server's loopback through
+   * the session (as `ssh -L`); resolves with the local port. It closes with the session.
+   */
+  forward(remotePort: number): Promise<number>;
   close(): void;
 }
 
@@ -167,6 +172,21 @@ function connect(target: SshTarget, options: ConnectOptions): Promise<SshSession
       process.once("beforeExit", () => {
         socket.ref();
         client.end();
+      });
+    },
+    forward(remotePort) {
+      const listener = net.createServer((local) => {
+        client.forwardOut("127.0.0.1", 0, "127.0.0.1", remotePort, (err, channel) => {
+          if (err) return local.destroy();
+          local.pipe(channel).pipe(local);
+          local.on("error", () => channel.close());
+          channel.on("error", () => local.destroy());
+        });
+      });
+      client.once("close", () => listener.close());
+      return new Promise((resolve, reject) => {
+        listener.once("error", reject);
+        listener.listen(0, "127.0.0.1", () => resolve((listener.address() as net.AddressInfo).port));
       });
     },
     close() {

@@ -26,6 +26,7 @@ run_host() {
 run_e2e() {
   require_root "the end-to-end tests"
   pulumi_on_path
+  ensure_browser
   ensure_state_store
   run_node_tests 1 --test-timeout=3600000 test/e2e/*.test.ts
 }
@@ -38,6 +39,7 @@ readonly SERVER_TEST_FILES_AT_ONCE=3
 run_host_and_e2e() {
   require_root "the host and end-to-end tests"
   pulumi_on_path
+  ensure_browser
   ensure_state_store
   run_node_tests "${SERVER_TEST_FILES_AT_ONCE}" --test-timeout=3600000 test/e2e/*.test.ts test/host/*.test.ts
 }

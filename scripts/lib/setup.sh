@@ -45,6 +45,16 @@ ensure_node_modules() {
   fi
 }
 
+# ensure_browser: Debian's headless Chromium for the after-deploy check (playwright-core drives it;
+# no browser is downloaded).
+ensure_browser() {
+  [[ -x /usr/bin/chromium-headless-shell ]] && return 0
+  require_root "installing chromium-headless-shell for the after-deploy check"
+  err "installing chromium-headless-shell"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-headless-shell >/dev/null
+}
+
 # ensure_state_store: SeaweedFS's S3 server for the shared-state tests, built once from its Go
 # module and cached (about 10 min the first time).
 ensure_state_store() {

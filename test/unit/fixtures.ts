@@ -48,6 +48,9 @@ export function fakeSession(answer: (command: string) => SshResult): { open: Ssh
       throw Object.assign(new Error(`'${ready}' never came`), { result });
     },
     detach: () => undefined,
+    forward: async () => {
+      throw new Error("the program never forwards a port");
+    },
     close: () => undefined,
   };
   return { open: async () => session, commands };
