@@ -196,7 +196,9 @@ export class Environment extends pulumi.ComponentResource {
       keepReleases: app.keepReleases,
       keepBackups: app.keepBackups,
       backendDir: app.backendDir,
-      environment: appEnvironment(config, secretKey.result),
+      // A set app.secretKey wins; the made one stays in the graph either way, so setting or
+      // unsetting the key never replaces a resource.
+      environment: appEnvironment(config, app.secretKey ? pulumi.secret(app.secretKey) : secretKey.result),
       observed,
       driftBaseline,
       after: extraServices.map((service) => service.ready),

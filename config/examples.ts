@@ -48,6 +48,7 @@ export const EXAMPLES: Record<string, string> = {
   "app.logLevel": "INFO",
   "app.environment": "eu-central-1",
   "app.secrets": "sk-or-... --secret",
+  "app.secretKey": "--secret -- \"$(openssl rand -hex 32)\"",
   "app.sharedPaths": "exports/",
   "app.systemPackages": "libpango-1.0-0",
   "app.writablePaths": "/opt/kohya_ss_new/dataset",

@@ -88,6 +88,11 @@ export function parseStackConfig(stack: string, raw: RawConfig, secretSections: 
       `${PROJECT}:app.secrets: values are stored in plain text in Pulumi.${stack}.yaml. Set each with --secret: pulumi config set --path --secret app.secrets.OPENROUTER_API_KEY <key> -s ${stack}`,
     );
   }
+  if ((raw.app as { secretKey?: unknown } | undefined)?.secretKey !== undefined && !secretSections.has("app")) {
+    problems.push(
+      `${PROJECT}:app.secretKey: is stored in plain text in Pulumi.${stack}.yaml. Store it as a secret: pulumi config set --path --secret app.secretKey -- "$(openssl rand -hex 32)" -s ${stack}`,
+    );
+  }
   for (const [name, service] of Object.entries(rawApp?.services ?? {})) {
     if (service?.secrets && typeof service.secrets === "object" && Object.keys(service.secrets).length > 0 && !secretSections.has("app")) {
       problems.push(

@@ -70,6 +70,10 @@ export function appSettings(environment: EnvironmentName) {
       .default(seed.logLevel as "INFO"),
     environment: variableMap("an environment value"),
     secrets: variableMap("a secret value"),
+    // The app's SECRET_KEY (it signs the app's sessions); unset: one made on the first deploy and kept in the state.
+    secretKey: noNewline("the app's SECRET_KEY")
+      .refine((v) => v.length >= 32, { error: "must be at least 32 characters (the app's SECRET_KEY)" })
+      .optional(),
     sharedPaths: z.array(relativePath).default(DEFAULT_SHARED_PATHS),
     // Debian packages the app loads at run time, installed by the host step.
     systemPackages: z

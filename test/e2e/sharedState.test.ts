@@ -102,9 +102,15 @@ test("5. a lost state is harmless: the stack initialised again from its committe
   await shOk(server, `printf 'Klasse 7a' >${EXPORTS}/kept-through-a-lost-state.txt`);
   const kept = await shOk(server, `sha256sum ${EXPORTS}/kept-through-a-lost-state.txt`);
   const serving = await shOk(server, "readlink /opt/ai4artsed-production/current");
+  const secretKey = () => shOk(server, `sed -n 's/^SECRET_KEY="\\(.*\\)"$/\\1/p' /etc/ai4artsed/ai4artsed-production.env`);
+  const key = await secretKey();
+  assert.match(key, /^[0-9a-f]{64}$/);
   // Lost: the stack and its state are gone from the backend; the committed config stays.
   first.ok(["stack", "rm", "--force", "--yes", "--preserve-config"]);
   first.ok(["stack", "init", STACK]);
+  // The runbook: the app's SECRET_KEY, which lived in the state, is kept from the server.
+  first.set("app.secretKey", key, true);
+  fs.copyFileSync(path.join(first.dir, `Pulumi.${STACK}.yaml`), path.join(second.dir, `Pulumi.${STACK}.yaml`)); // committed, pulled
 
   const load = await startLoad(server, { port: 17801, rate: 20, slow: 3, slowSeconds: 2 });
   const up = first.run(["up", "--yes", "--skip-preview"]);
@@ -114,6 +120,7 @@ test("5. a lost state is harmless: the stack initialised again from its committe
   assert.equal(failures(summary), 0, JSON.stringify(summary.failed));
   assert.equal(await shOk(server, `sha256sum ${EXPORTS}/kept-through-a-lost-state.txt`), kept);
   assert.equal(await shOk(server, "readlink /opt/ai4artsed-production/current"), serving, "the same release serves");
+  assert.equal(await secretKey(), key, "the app keeps its SECRET_KEY");
   clean(first, "the first operator");
   clean(second, "the second operator");
 });
