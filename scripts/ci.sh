@@ -1,0 +1,89 @@
+#!/bin/bash
+# What the app repository's CI workflow (ci/github/ai4artsed.yml) runs, one action a call:
+#   scripts/ci.sh test <app checkout>   the app's tests: its Python compiles, its frontend builds
+#                                       (type check included) and passes its unit tests
+#   scripts/ci.sh preview <stack>       pulumi preview of the stack, its plan in the job summary
+#   scripts/ci.sh deploy <stack>        pulumi up, then the after-deploy check (npm run smoke)
+# A failed deploy, a reverted one among them, fails the job with the program's own message.
+set -euo pipefail
+STEP="ci"
+# shellcheck source=scripts/lib/setup.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/setup.sh"
+
+# summary LINE...: to the job's summary page (GitHub and act set GITHUB_STEP_SUMMARY).
+summary() {
+  [[ -z "${GITHUB_STEP_SUMMARY:-}" ]] || printf '%s\n' "$@" >>"${GITHUB_STEP_SUMMARY}"
+}
+
+readonly FENCE='```'
+
+die() {
+  err "$@"
+  exit 1
+}
+
+# fenced FILE: FILE's last lines in a code block, for the summary.
+fenced() {
+  printf '%s\n%s\n%s\n' "${FENCE}" "$(tail -n 40 "$1")" "${FENCE}"
+}
+
+# logged TITLE COMMAND...: run COMMAND in the deployment's root with its output in the log and
+# in the job's summary under TITLE; a failure's error lines become the job's error annotations.
+logged() {
+  local title="$1" out status=0
+  shift
+  out="$(mktemp)"
+  (cd "${SETUP_ROOT}" && "$@") 2>&1 | tee "${out}" || status=$?
+  if ((status == 0)); then
+    summary "### ${title}" "$(fenced "${out}")"
+  else
+    grep -E '^\s*error: ' "${out}" | sed -E "s/^\s*error: /::error title=${title} failed::/" | head -n 5 || true
+    summary "### ${title} failed" "$(fenced "${out}")"
+  fi
+  rm -f "${out}"
+  return "${status}"
+}
+
+run_tests() {
+  local app="$1" backend="${APP_BACKEND_DIR:-devserver}" frontend="${APP_FRONTEND_DIR:-public/ai4artsed-frontend}"
+  [[ -d "${app}/${backend}" ]] || die "no ${backend}/ in ${app} (set APP_BACKEND_DIR)"
+  log "the app's Python compiles (${backend}/)"
+  python3 -m compileall -q "${app}/${backend}"
+  [[ -d "${app}/${frontend}" ]] || die "no ${frontend}/ in ${app} (set APP_FRONTEND_DIR)"
+  log "the frontend builds (${frontend}/: npm ci, npm run build)"
+  (cd "${app}/${frontend}" && npm ci --no-audit --no-fund --loglevel=error && npm run build)
+  if (cd "${app}/${frontend}" && npm pkg get scripts.test:unit | grep -q '"'); then
+    log "the frontend's unit tests (npm run test:unit)"
+    (cd "${app}/${frontend}" && npm run test:unit -- --run)
+  fi
+  summary "### The app's tests passed" "Python compiles; the frontend builds and passes its unit tests."
+}
+
+run_preview() {
+  logged "pulumi preview -s $1" pulumi preview --diff --non-interactive --stack "$1" \
+    || die "pulumi preview of stack $1 failed (above)"
+}
+
+run_deploy() {
+  local stack="$1" screenshot="${PWD}/smoke-$1.png"
+  logged "pulumi up -s ${stack}" pulumi up --yes --skip-preview --non-interactive --stack "${stack}" \
+    || die "the deploy of stack ${stack} failed; what serves is named above"
+  ensure_browser
+  logged "the after-deploy check of ${stack}" node --import tsx scripts/smoke.ts --stack "${stack}" --screenshot "${screenshot}" \
+    || die "the after-deploy check of stack ${stack} failed (above)"
+}
+
+main() {
+  (($# == 2)) || { err "usage: scripts/ci.sh test <app dir> | preview <stack> | deploy <stack>"; exit 2; }
+  case "$1" in
+    test) run_tests "$(cd "$2" && pwd)" ;;
+    preview | deploy)
+      ensure_node_modules
+      pulumi_on_path
+      "run_$1" "$2"
+      ;;
+    *) err "usage: scripts/ci.sh test <app dir> | preview <stack> | deploy <stack>"; exit 2 ;;
+  esac
+}
+
+main "$@"

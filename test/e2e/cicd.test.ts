@@ -1,0 +1,165 @@
+/**
+ * The app repository's CI workflow (ci/github/ai4artsed.yml), run for real with act on the
+ * self-hosted platform: the fixture app's repository holds the workflow, a copy of this
+ * deployment repository (the stack's committed config, the state in an S3 bucket on a second
+ * test server) is what the workflow checks out, and the secrets come from act's secret file as
+ * they would from GitHub's. A pull request previews and deploys nothing; a push deploys and runs
+ * the after-deploy check; a broken pull request fails its tests; a release that fails its gate
+ * fails the job with the program's message. Tests run in order.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { headOf, mutate, publishRepo, ROOT, SERVER_REPO, shOk, startTestBed, startTestServer, stopTestServer, TestServer } from "../host/harness";
+import { startStateStore, StateStore } from "../../tools/statestore/statestore";
+import { PulumiWorkspace } from "../../tools/workspace";
+
+const APP = `ai4v${process.pid % 10000}`;
+const STORE = `ai4q${process.pid % 10000}`;
+const WORKFLOW = ".github/workflows/ai4artsed.yml";
+const PASSPHRASE = "e2e-test-passphrase";
+let server: TestServer;
+let storeServer: TestServer;
+let store: StateStore;
+let repo: string;
+let operator: PulumiWorkspace;
+let work: string;
+let tools: string;
+
+before(async () => {
+  ({ server, repo } = await startTestBed(APP));
+  storeServer = startTestServer(STORE);
+  store = await startStateStore(storeServer);
+  tools = execFileSync("bash", [path.join(ROOT, "tools", "cicd", "ensure-ci-tools.sh")], { stdio: ["ignore", "pipe", "inherit"] }).toString().trim().split("\n").pop()!;
+  work = fs.mkdtempSync(path.join(os.tmpdir(), "ai4artsed-cicd-"));
+
+  // The operator sets the stack up once, in the shared state, and commits its config.
+  operator = new PulumiWorkspace("development");
+  operator.useSharedBackend(store.url, store.credentials);
+  operator.init(server, SERVER_REPO, "development");
+  const deployRepo = path.join(work, "deploy");
+  const files = execFileSync("git", ["ls-files", "-co", "--exclude-standard", "-z"], { cwd: ROOT }).toString().split("\0").filter(Boolean);
+  for (const file of files.filter((f) => fs.existsSync(path.join(ROOT, f)))) {
+    fs.mkdirSync(path.dirname(path.join(deployRepo, file)), { recursive: true });
+    fs.copyFileSync(path.join(ROOT, file), path.join(deployRepo, file));
+  }
+  for (const file of ["Pulumi.yaml", "Pulumi.development.yaml"]) fs.copyFileSync(path.join(operator.dir, file), path.join(deployRepo, file));
+  git(deployRepo, "init", "-q", "-b", "main");
+  git(deployRepo, "add", "-A");
+  git(deployRepo, "commit", "-q", "-m", "the deployment, with the development stack's config");
+
+  // The app's repository gets the workflow.
+  git(repo, "checkout", "-q", "develop");
+  fs.mkdirSync(path.join(repo, path.dirname(WORKFLOW)), { recursive: true });
+  fs.copyFileSync(path.join(ROOT, "ci", "github", "ai4artsed.yml"), path.join(repo, WORKFLOW));
+  git(repo, "add", WORKFLOW);
+  git(repo, "commit", "-q", "-m", "CI/CD: the deployment's workflow");
+  await publishRepo(server, repo);
+
+  fs.writeFileSync(
+    path.join(work, "secrets"),
+    [
+      `AI4ARTSED_DEPLOY_REPOSITORY=${deployRepo}`,
+      `AI4ARTSED_STATE_ACCESS_KEY_ID=${store.credentials.AWS_ACCESS_KEY_ID}`,
+      `AI4ARTSED_STATE_SECRET_ACCESS_KEY=${store.credentials.AWS_SECRET_ACCESS_KEY}`,
+      `AI4ARTSED_PULUMI_PASSPHRASE=${PASSPHRASE}`,
+    ].join("\n") + "\n",
+    { mode: 0o600 },
+  );
+});
+
+after(() => {
+  if (server) stopTestServer(APP);
+  if (storeServer) stopTestServer(STORE);
+  operator?.remove();
+  if (work) fs.rmSync(work, { recursive: true, force: true });
+});
+
+function git(dir: string, ...args: string[]): string {
+  return execFileSync("git", ["-c", "user.email=ci@ai4artsed.test", "-c", "user.name=CI test", ...args], { cwd: dir }).toString().trim();
+}
+
+/** Run the workflow for an event in the app's repository as act does on a self-hosted runner. */
+function act(event: "push" | "pull_request", payload: object): { code: number; output: string; artifacts: string } {
+  const eventFile = path.join(work, `${event}.json`);
+  fs.writeFileSync(eventFile, JSON.stringify(payload));
+  const artifacts = path.join(work, "artifacts");
+  const run = spawnSync(
+    path.join(tools, "act"),
+    [
+      event,
+      "-W", WORKFLOW,
+      "-e", eventFile,
+      "-P", "ubuntu-latest=-self-hosted",
+      "--secret-file", path.join(work, "secrets"),
+      "--local-repository", `actions/upload-artifact@v4=${path.join(__dirname, "stand-ins", "upload-artifact")}`,
+      "--env", `ARTIFACTS_DIR=${artifacts}`,
+    ],
+    { cwd: repo, timeout: 1_200_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NO_COLOR: "1" } },
+  );
+  const output = `${run.stdout}\n${run.stderr}`;
+  const lines = output.split("\n");
+  console.log(`# act ${event}: exit ${run.status}, ${lines.length} lines; last ones:\n${lines.slice(-25).join("\n").replace(/^/gm, "#   ")}`);
+  return { code: run.status ?? 255, output, artifacts };
+}
+
+function noSecretIn(output: string): void {
+  for (const secret of [PASSPHRASE, store.credentials.AWS_SECRET_ACCESS_KEY]) assert.ok(!output.includes(secret), "a secret was echoed");
+}
+
+async function answers(): Promise<string> {
+  return shOk(server, "curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:17802/api/schema/info || true");
+}
+
+test("1. a pull request to develop runs the app's tests and previews development; nothing is deployed", async () => {
+  const run = act("pull_request", { action: "opened", number: 7, pull_request: { number: 7, head: { ref: "feature", sha: headOf(repo, "develop") }, base: { ref: "develop" } } });
+  assert.equal(run.code, 0, run.output.slice(-4000));
+  assert.match(run.output, /the frontend builds/);
+  assert.match(run.output, /\d+ to create/, "the preview's plan");
+  noSecretIn(run.output);
+  // preview fetches the app into its mirror on the server, but installs and starts nothing.
+  await shOk(server, "test ! -e /etc/systemd/system/ai4artsed-development.service");
+  assert.equal(await answers(), "000");
+});
+
+test("2. a push to develop deploys development, checks it in a browser, and keeps the screenshot", async () => {
+  const run = act("push", { ref: "refs/heads/develop" });
+  assert.equal(run.code, 0, run.output.slice(-4000));
+  assert.match(run.output, /\[smoke\] development: the page loaded in the browser with no console error and no failed request/);
+  assert.ok(fs.existsSync(path.join(run.artifacts, "smoke-development", "smoke-development.png")), "the screenshot is the job's artifact");
+  noSecretIn(run.output);
+  assert.equal(await answers(), "200");
+  assert.equal(operator.outputs().revision, headOf(repo, "develop"));
+});
+
+test("3. a pull request whose Python does not compile fails the app's tests and is not previewed", () => {
+  git(repo, "checkout", "-q", "-b", "feature", "develop");
+  git(repo, "checkout", "-q", "develop");
+  mutate(repo, "feature", "break-syntax");
+  git(repo, "checkout", "-q", "feature");
+  try {
+    const run = act("pull_request", { action: "opened", number: 8, pull_request: { number: 8, head: { ref: "feature", sha: headOf(repo, "feature") }, base: { ref: "develop" } } });
+    assert.notEqual(run.code, 0);
+    assert.match(run.output, /SyntaxError|Error compiling/);
+    assert.doesNotMatch(run.output, /pulumi preview of the stack/, "no preview after failed tests");
+  } finally {
+    git(repo, "checkout", "-q", "develop");
+  }
+});
+
+test("4. a push whose release fails its health gate fails the job with the program's message; development keeps serving", async () => {
+  const serving = operator.outputs().revision;
+  mutate(repo, "develop", "break-startup");
+  await publishRepo(server, repo);
+  const run = act("push", { ref: "refs/heads/develop" });
+  assert.notEqual(run.code, 0);
+  const annotation = run.output.match(/::error title=pulumi up -s development failed::[^\n]*/);
+  assert.ok(annotation, "the program's message is the job's error");
+  console.log(`# the job's error: ${annotation[0].slice(0, 400)}`);
+  assert.match(run.output, /the deploy of stack development failed/);
+  assert.equal(await answers(), "200");
+  assert.equal(operator.outputs().revision, serving);
+});
