@@ -86,6 +86,8 @@ const INVALID: Array<[string, string, RawConfig, string, Set<string>?]> = [
   ["environment overriding PORT", "production", rawConfig({ app: { environment: { PORT: "1" } } }), "ai4artsed:app.environment"],
   ["environment value with newline", "production", rawConfig({ app: { environment: { A: "x\ny" } } }), "ai4artsed:app.environment.A"],
   ["secrets in plain text", "production", rawConfig({ app: { secrets: { OPENAI_API_KEY: "sk" } } }), "ai4artsed:app.secrets", new Set(["server"])],
+  ["SECRET_KEY in plain text", "production", rawConfig({ app: { secretKey: "k".repeat(40) } }), "ai4artsed:app.secretKey", new Set(["server"])],
+  ["SECRET_KEY too short", "production", rawConfig({ app: { secretKey: "short" } }), "ai4artsed:app.secretKey"],
   ["misspelt setting", "production", rawConfig({ app: { prot: 17801 } }), "ai4artsed:app.prot"],
   ["journald size without unit", "production", rawConfig({ host: { journald: { systemMaxUse: "lots" } } }), "ai4artsed:host.journald.systemMaxUse"],
   ["firewall denying SSH", "production", rawConfig({ host: { firewall: { denyPorts: [22] } } }), "ai4artsed:host.firewall.denyPorts"],

@@ -20,7 +20,7 @@ export function rawConfig(
   };
 }
 
-export const SECRET_SECTIONS = new Set(["server", "monitor", "cloudflare", "backup"]);
+export const SECRET_SECTIONS = new Set(["server", "app", "monitor", "cloudflare", "backup"]);
 
 export const FACTS: DeployFacts = {
   commit: "1111111111111111111111111111111111111111",

@@ -122,6 +122,13 @@ test("the EnvironmentFile goes on stdin with the app's variables, mode 0600", as
   }
 });
 
+test("a set app.secretKey is the app's SECRET_KEY; the made key stays in the graph, so setting it replaces nothing", async () => {
+  const key = "k".repeat(40);
+  const graph = await buildStack("production", { app: { secretKey: key } });
+  assert.ok(command(graph, "production-service-environment").stdin.split("\n").includes(`SECRET_KEY="${key}"`));
+  assert.deepEqual([...graph.keys()].sort(), [...(await buildStack("production")).keys()].sort());
+});
+
 test("venv and frontend builds are keyed on their content only, not on the commit", async () => {
   const graph = await buildStack("production");
   const venv = command(graph, "production-python-build").create;
