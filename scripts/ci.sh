@@ -3,7 +3,9 @@
 #   scripts/ci.sh test <app checkout>   the app's tests: its Python compiles, its frontend builds
 #                                       (type check included) and passes its unit tests
 #   scripts/ci.sh preview <stack>       pulumi preview of the stack, its plan in the job summary
-#   scripts/ci.sh deploy <stack>        pulumi up, then the after-deploy check (npm run smoke)
+#   scripts/ci.sh deploy <stack>        pulumi up of DEPLOY_REVISION (the pushed commit, the one
+#                                       that was tested; unset: the branch head), then the
+#                                       after-deploy check (npm run smoke)
 # A failed deploy, a reverted one among them, fails the job with the program's own message.
 set -euo pipefail
 STEP="ci"
@@ -28,7 +30,8 @@ fenced() {
 }
 
 # logged TITLE COMMAND...: run COMMAND in the deployment's root with its output in the log and
-# in the job's summary under TITLE; a failure's error lines become the job's error annotations.
+# in the job's summary under TITLE; a failure's error lines (the engine's, and the program's own
+# "deploy of <commit> failed ..." from a step's output) become the job's error annotations.
 logged() {
   local title="$1" out status=0
   shift
@@ -37,7 +40,8 @@ logged() {
   if ((status == 0)); then
     summary "### ${title}" "$(fenced "${out}")"
   else
-    grep -E '^\s*error: ' "${out}" | sed -E "s/^\s*error: /::error title=${title} failed::/" | head -n 5 || true
+    grep -E -o -e '^\s*error: .*' -e 'deploy of [0-9a-f]{7,} failed.*' "${out}" | grep -v -x -E '\s*error: update failed' \
+      | sed -E -e 's/^\s*error: //' -e "s/^/::error title=${title} failed::/" | head -n 5 || true
     summary "### ${title} failed" "$(fenced "${out}")"
   fi
   rm -f "${out}"
@@ -66,6 +70,10 @@ run_preview() {
 
 run_deploy() {
   local stack="$1" screenshot="${PWD}/smoke-$1.png"
+  # Pinned in this run's checkout only: a newer push to the branch is deployed by its own run.
+  if [[ -n "${DEPLOY_REVISION:-}" ]]; then
+    (cd "${SETUP_ROOT}" && pulumi config set --path app.revision "${DEPLOY_REVISION}" --stack "${stack}")
+  fi
   logged "pulumi up -s ${stack}" pulumi up --yes --skip-preview --non-interactive --stack "${stack}" \
     || die "the deploy of stack ${stack} failed; what serves is named above"
   ensure_browser

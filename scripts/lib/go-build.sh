@@ -1,8 +1,9 @@
 #!/bin/bash
 # Builds a Go program from a wrapper module that pins it (go.mod/go.sum), caching the binary
 # outside the repo and rebuilding only when the wrapper or the flags change. Sourced by
-# scripts/ensure-pulumi.sh and tools/statestore/ensure-weed.sh, which set BUILD_DIR (the wrappers'
-# folder), BIN_DIR (the cache), BUILD_TAGS, and define err. They run `trap cleanup EXIT`.
+# scripts/ensure-pulumi.sh, tools/statestore/ensure-weed.sh and tools/cicd/ensure-ci-tools.sh,
+# which set BUILD_DIR (the wrappers' folder), BIN_DIR (the cache), BUILD_TAGS, and define err.
+# They run `trap cleanup EXIT`.
 
 GO_BIN=""
 TMP_FILE=""

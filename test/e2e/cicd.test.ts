@@ -3,9 +3,10 @@
  * self-hosted platform: the fixture app's repository holds the workflow, a copy of this
  * deployment repository (the stack's committed config, the state in an S3 bucket on a second
  * test server) is what the workflow checks out, and the secrets come from act's secret file as
- * they would from GitHub's. A pull request previews and deploys nothing; a push deploys and runs
- * the after-deploy check; a broken pull request fails its tests; a release that fails its gate
- * fails the job with the program's message. Tests run in order.
+ * they would from GitHub's. A pull request previews and deploys nothing; a push to develop deploys
+ * and runs the after-deploy check; a broken pull request fails its tests; a release that fails
+ * its gate fails the job with the program's message; a push to main tests, then deploys
+ * production. Tests run in order.
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -26,6 +27,7 @@ let storeServer: TestServer;
 let store: StateStore;
 let repo: string;
 let operator: PulumiWorkspace;
+let operatorProduction: PulumiWorkspace;
 let work: string;
 let tools: string;
 
@@ -40,6 +42,9 @@ before(async () => {
   operator = new PulumiWorkspace("development");
   operator.useSharedBackend(store.url, store.credentials);
   operator.init(server, SERVER_REPO, "development");
+  operatorProduction = new PulumiWorkspace("production");
+  operatorProduction.useSharedBackend(store.url, store.credentials);
+  operatorProduction.init(server, SERVER_REPO, "production");
   const deployRepo = path.join(work, "deploy");
   const files = execFileSync("git", ["ls-files", "-co", "--exclude-standard", "-z"], { cwd: ROOT }).toString().split("\0").filter(Boolean);
   for (const file of files.filter((f) => fs.existsSync(path.join(ROOT, f)))) {
@@ -47,16 +52,19 @@ before(async () => {
     fs.copyFileSync(path.join(ROOT, file), path.join(deployRepo, file));
   }
   for (const file of ["Pulumi.yaml", "Pulumi.development.yaml"]) fs.copyFileSync(path.join(operator.dir, file), path.join(deployRepo, file));
+  fs.copyFileSync(path.join(operatorProduction.dir, "Pulumi.production.yaml"), path.join(deployRepo, "Pulumi.production.yaml"));
   git(deployRepo, "init", "-q", "-b", "main");
   git(deployRepo, "add", "-A");
-  git(deployRepo, "commit", "-q", "-m", "the deployment, with the development stack's config");
+  git(deployRepo, "commit", "-q", "-m", "the deployment, with both stacks' config");
 
-  // The app's repository gets the workflow.
-  git(repo, "checkout", "-q", "develop");
-  fs.mkdirSync(path.join(repo, path.dirname(WORKFLOW)), { recursive: true });
-  fs.copyFileSync(path.join(ROOT, "ci", "github", "ai4artsed.yml"), path.join(repo, WORKFLOW));
-  git(repo, "add", WORKFLOW);
-  git(repo, "commit", "-q", "-m", "CI/CD: the deployment's workflow");
+  // The app's repository gets the workflow, on both branches.
+  for (const branch of ["main", "develop"]) {
+    git(repo, "checkout", "-q", branch);
+    fs.mkdirSync(path.join(repo, path.dirname(WORKFLOW)), { recursive: true });
+    fs.copyFileSync(path.join(ROOT, "ci", "github", "ai4artsed.yml"), path.join(repo, WORKFLOW));
+    git(repo, "add", WORKFLOW);
+    git(repo, "commit", "-q", "-m", "CI/CD: the deployment's workflow");
+  }
   await publishRepo(server, repo);
 
   fs.writeFileSync(
@@ -75,6 +83,7 @@ after(() => {
   if (server) stopTestServer(APP);
   if (storeServer) stopTestServer(STORE);
   operator?.remove();
+  operatorProduction?.remove();
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
 
@@ -93,7 +102,7 @@ function act(event: "push" | "pull_request", payload: object): { code: number; o
       event,
       "-W", WORKFLOW,
       "-e", eventFile,
-      "-P", "ubuntu-latest=-self-hosted",
+      "-P", "self-hosted=-self-hosted",
       "--secret-file", path.join(work, "secrets"),
       "--local-repository", `actions/upload-artifact@v4=${path.join(__dirname, "stand-ins", "upload-artifact")}`,
       "--env", `ARTIFACTS_DIR=${artifacts}`,
@@ -156,10 +165,30 @@ test("4. a push whose release fails its health gate fails the job with the progr
   await publishRepo(server, repo);
   const run = act("push", { ref: "refs/heads/develop" });
   assert.notEqual(run.code, 0);
-  const annotation = run.output.match(/::error title=pulumi up -s development failed::[^\n]*/);
-  assert.ok(annotation, "the program's message is the job's error");
-  console.log(`# the job's error: ${annotation[0].slice(0, 400)}`);
+  const annotations = run.output.match(/::error title=pulumi up -s development failed::[^\n]*/g) ?? [];
+  console.log(`# the job's errors:\n${annotations.map((a) => `#   ${a.slice(0, 300)}`).join("\n")}`);
+  assert.ok(
+    annotations.some((a) => /deploy of [0-9a-f]+ failed \(the service exited during startup\)/.test(a)),
+    "the program's message is the job's error",
+  );
   assert.match(run.output, /the deploy of stack development failed/);
   assert.equal(await answers(), "200");
   assert.equal(operator.outputs().revision, serving);
+});
+
+test("5. a push to main runs the app's tests, then deploys production and checks it", async () => {
+  git(repo, "checkout", "-q", "main");
+  try {
+    const run = act("push", { ref: "refs/heads/main" });
+    assert.equal(run.code, 0, run.output.slice(-4000));
+    const tested = run.output.indexOf("the frontend builds");
+    const deployed = run.output.indexOf("Updating (production)");
+    assert.ok(tested >= 0 && deployed > tested, "the tests ran, then the deploy");
+    assert.match(run.output, /\[smoke\] production: the page loaded in the browser with no console error and no failed request/);
+    noSecretIn(run.output);
+    assert.equal(await shOk(server, "curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:17801/api/schema/info || true"), "200");
+    assert.equal(operatorProduction.outputs().revision, headOf(repo, "main"), "the pushed commit");
+  } finally {
+    git(repo, "checkout", "-q", "develop");
+  }
 });
