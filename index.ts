@@ -1,7 +1,7 @@
 import * as os from "os";
 import * as util from "util";
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_SECTIONS, parseStackConfig, PROJECT, RawConfig } from "./config/load";
+import { parseStackConfig, PROJECT, readRawConfig } from "./config/load";
 import { serverConnection } from "./components/steps/connection";
 import { inspectServer, lastActivationReport } from "./components/inspect/deployFacts";
 import { denyPortsOf, Environment } from "./components/environment";
@@ -15,13 +15,10 @@ const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfi
 /** Read the stack's config, every problem at once, before anything touches the server. */
 function readConfig() {
   const config = new pulumi.Config(PROJECT);
-  const raw: RawConfig = {};
-  const secretSections = new Set<string>();
-  for (const section of CONFIG_SECTIONS) {
-    const value = section === "environment" || section === "providers" ? config.get(section) : config.getObject<unknown>(section);
-    if (value !== undefined) raw[section] = value;
-    if (isConfigSecret(`${PROJECT}:${section}`)) secretSections.add(section);
-  }
+  const { raw, secretSections } = readRawConfig(
+    (section) => (section === "environment" || section === "providers" ? config.get(section) : config.getObject<unknown>(section)),
+    (section) => isConfigSecret(`${PROJECT}:${section}`),
+  );
   return parseStackConfig(pulumi.getStack(), raw, secretSections);
 }
 

@@ -9,7 +9,8 @@ export const PROJECT = "ai4artsed";
 export const CONFIG_SECTIONS = ["environment", "providers", "server", "app", "host", "monitor", "cloudflare", "backup"] as const;
 
 /** Raw values as Pulumi hands them over: one entry per top-level key of the project namespace. */
-export type RawConfig = Partial<Record<(typeof CONFIG_SECTIONS)[number], unknown>>;
+export type ConfigSection = (typeof CONFIG_SECTIONS)[number];
+export type RawConfig = Partial<Record<ConfigSection, unknown>>;
 
 export interface ValidConfig {
   readonly environment: EnvironmentName;
@@ -57,6 +58,22 @@ function formatIssue(issue: z.core.$ZodIssue, stack: string): string[] {
   const fix = example ? ` Example: pulumi config set --path ${setKey} ${example} -s ${stack}` : "";
   const got = input && issue.code !== "custom" ? ` (${input})` : "";
   return [`${PROJECT}:${base}: ${issue.message}${got}.${fix}`];
+}
+
+/**
+ * A stack's raw config, section by section: `read` gives a section's value (undefined when
+ * unset), `isSecret` whether it is stored as a secret. The program reads through Pulumi's Config,
+ * the operators' helpers through `pulumi config --json`.
+ */
+export function readRawConfig(read: (section: ConfigSection) => unknown, isSecret: (section: ConfigSection) => boolean): { raw: RawConfig; secretSections: Set<string> } {
+  const raw: RawConfig = {};
+  const secretSections = new Set<string>();
+  for (const section of CONFIG_SECTIONS) {
+    const value = read(section);
+    if (value !== undefined) raw[section] = value;
+    if (isSecret(section)) secretSections.add(section);
+  }
+  return { raw, secretSections };
 }
 
 /** The environment a stack is: its `environment` setting, else its name. */

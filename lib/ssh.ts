@@ -177,7 +177,10 @@ function connect(target: SshTarget, options: ConnectOptions): Promise<SshSession
     forward(remotePort) {
       const listener = net.createServer((local) => {
         client.forwardOut("127.0.0.1", 0, "127.0.0.1", remotePort, (err, channel) => {
-          if (err) return local.destroy();
+          if (err) {
+            process.stderr.write(`SSH to ${where}: forwarding to port ${remotePort} failed: ${err.message}\n`);
+            return local.destroy();
+          }
           local.pipe(channel).pipe(local);
           local.on("error", () => channel.close());
           channel.on("error", () => local.destroy());

@@ -10,13 +10,14 @@
  */
 import { execFileSync } from "child_process";
 import * as path from "path";
-import { chromium, Page } from "playwright-core";
-import { CONFIG_SECTIONS, parseStackConfig, RawConfig } from "../config/load";
+import { Browser, chromium, Page } from "playwright-core";
+import { parseStackConfig, PROJECT, readRawConfig } from "../config/load";
 import { openSsh } from "../lib/ssh";
 
 /** Debian's package chromium-headless-shell (scripts/smoke.sh installs it). */
 export const BROWSER = "/usr/bin/chromium-headless-shell";
 const PAGE_TIMEOUT_MS = 30_000;
+const SETTLE_TIMEOUT_MS = 10_000;
 
 export interface SmokeResult {
   readonly failures: string[];
@@ -31,14 +32,10 @@ function pulumi(args: string[]): string {
 /** The stack's settings, as the program reads them (defaults included, secrets decrypted). */
 function stackConfig(stack: string) {
   const entries = JSON.parse(pulumi(["config", "--json", "--show-secrets", "--stack", stack])) as Record<string, { value?: string; objectValue?: unknown; secret?: boolean }>;
-  const raw: RawConfig = {};
-  const secretSections = new Set<string>();
-  for (const section of CONFIG_SECTIONS) {
-    const entry = entries[`ai4artsed:${section}`];
-    if (!entry) continue;
-    raw[section] = entry.objectValue ?? entry.value;
-    if (entry.secret) secretSections.add(section);
-  }
+  const { raw, secretSections } = readRawConfig(
+    (section) => entries[`${PROJECT}:${section}`]?.objectValue ?? entries[`${PROJECT}:${section}`]?.value,
+    (section) => entries[`${PROJECT}:${section}`]?.secret === true,
+  );
   return parseStackConfig(stack, raw, secretSections).config;
 }
 
@@ -53,12 +50,17 @@ async function checkPage(page: Page, base: string, screenshot: string): Promise<
   page.on("requestfailed", (request) => failures.push(`request failed: ${new URL(request.url()).pathname} (${request.failure()?.errorText ?? "no answer"})`));
   page.on("response", (response) => {
     requests++;
-    if (response.status() < 200 || response.status() > 299) failures.push(`${new URL(response.url()).pathname} answered ${response.status()}`);
+    const status = response.status();
+    // A redirect is followed; what it leads to answers for itself.
+    if (status >= 300 && status < 400) return;
+    if (status < 200 || status > 299) failures.push(`${new URL(response.url()).pathname} answered ${status}`);
   });
-  const answer = await page.goto(`${base}/`, { waitUntil: "networkidle", timeout: PAGE_TIMEOUT_MS }).catch((err: Error) => {
+  const answer = await page.goto(`${base}/`, { waitUntil: "load", timeout: PAGE_TIMEOUT_MS }).catch((err: Error) => {
     failures.push(`the page did not load: ${err.message.split("\n")[0]}`);
     return null;
   });
+  // What the page's scripts fetch after the load; a page that keeps polling is not waited for longer.
+  if (answer) await page.waitForLoadState("networkidle", { timeout: SETTLE_TIMEOUT_MS }).catch(() => undefined);
   if (answer && !(await page.locator("body *").count())) failures.push("the page is empty");
   await page.screenshot({ path: screenshot, fullPage: true });
   return { failures, requests };
@@ -72,16 +74,17 @@ export async function smoke(stack: string, screenshot: string): Promise<SmokeRes
   const hostKey = config.server.hostKey ?? outputs.serverHostKey;
   if (!hostKey) throw new Error(`stack ${stack} pins no server.hostKey and has recorded none; run 'pulumi up -s ${stack}' once`);
   const session = await openSsh({ host: config.server.address, port: config.server.port, user: config.server.user, privateKey: config.server.privateKey, hostKey });
-  const browser = await chromium.launch({ executablePath: BROWSER });
+  let browser: Browser | undefined;
   try {
     const base = `http://127.0.0.1:${await session.forward(Number(health.port))}`;
+    browser = await chromium.launch({ executablePath: BROWSER });
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const { failures, requests } = await checkPage(page, base, screenshot);
-    const api = await fetch(`${base}${health.pathname}`).catch((err: Error) => ({ status: err.message }));
+    const api = await fetch(`${base}${health.pathname}`, { signal: AbortSignal.timeout(PAGE_TIMEOUT_MS) }).catch((err: Error) => ({ status: err.message }));
     if (api.status !== 200) failures.push(`the API's ${health.pathname} answered ${api.status}, not 200`);
     return { failures, requests, screenshot };
   } finally {
-    await browser.close();
+    await browser?.close();
     session.close();
   }
 }
