@@ -47,6 +47,8 @@ export interface RunOptions extends ConnectOptions {
 
 /** Idle time before a keepalive: an idle NAT stays open, and a dead connection is noticed within a minute. */
 const KEEPALIVE_MS = 15_000;
+/** How long a detached session's disconnect may take at the program's end before the socket is dropped. */
+const DISCONNECT_WAIT_MS = 5_000;
 /** SSH keepalives unanswered before the connection counts as dead. */
 const KEEPALIVE_COUNT_MAX = 4;
 
@@ -172,6 +174,10 @@ function connect(target: SshTarget, options: ConnectOptions): Promise<SshSession
       process.once("beforeExit", () => {
         socket.ref();
         client.end();
+        // A server that no longer answers (the network went, the machine is gone) never acks
+        // the FIN: without this the process would wait for TCP to give up, many minutes.
+        const giveUp = setTimeout(() => socket.destroy(), DISCONNECT_WAIT_MS);
+        socket.once("close", () => clearTimeout(giveUp));
       });
     },
     forward(remotePort) {

@@ -236,12 +236,19 @@ http.server.HTTPServer(("127.0.0.1", ${HOOK_PORT}), Hook).serve_forever()
 
 /** A local webhook receiver on the server that records every POST; returns its URL (with a token in the path). */
 export async function startHookReceiver(server: TestServer, token: string): Promise<string> {
-  await shOk(server, `cat >/usr/local/lib/hook-receiver.py <<'EOF'\n${RECEIVER}EOF\nsystemctl reset-failed hook-receiver 2>/dev/null || true\nsystemd-run --quiet --unit=hook-receiver python3 /usr/local/lib/hook-receiver.py`);
+  // A unit name of its own each time: under load systemd may keep a stopped transient unit
+  // loaded for a while, and a second systemd-run of the same name is refused.
+  await shOk(
+    server,
+    `cat >/usr/local/lib/hook-receiver.py <<'EOF'\n${RECEIVER}EOF\nsystemctl stop 'hook-receiver*' 2>/dev/null || true\n` +
+      `systemd-run --quiet --unit=hook-receiver-$(date +%s%N) python3 /usr/local/lib/hook-receiver.py\n` +
+      `for i in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:${HOOK_PORT}/ && exit 0; sleep 0.1; done; exit 1`,
+  );
   return `http://127.0.0.1:${HOOK_PORT}/hooks/${token}`;
 }
 
 export async function stopHookReceiver(server: TestServer): Promise<void> {
-  await shOk(server, `systemctl stop hook-receiver; rm -f ${HOOK_LOG}`);
+  await shOk(server, `systemctl stop 'hook-receiver*'; rm -f ${HOOK_LOG}`);
 }
 
 /** The webhook POSTs the receiver got, in order. */

@@ -238,7 +238,8 @@ async function failureEpisode(cause: RegExp, posts: number): Promise<void> {
 
 async function recoveryEpisode(posts: number): Promise<void> {
   assert.equal((await runBackup()).code, 0);
-  const posted = await waitFor("the recovery POST", () => hooks(app), (h) => h.length === posts + 1);
+  // The monitor announces it at the end of the probe the backup's success starts, which also checks the app (up to 15 s a try).
+  const posted = await waitFor("the recovery POST", () => hooks(app), (h) => h.length === posts + 1, 90);
   assert.equal(posted.at(-1)!.state, "recovered");
   assert.match(posted.at(-1)!.text, /off-host backup of development recovered: snapshot [0-9a-f]{8}/);
 }
@@ -260,7 +261,7 @@ test("7. an unreachable target fails the unit clearly and alerts once; a reminde
   await failureEpisode(/cannot reach the repository sftp:ai4artsed-backup@/, posts);
   dev = await deployDev({}, { remindEveryHours: 0.005 }); // 18 s
   await waitFor("the reminder to be due", () => shOk(app, `sed -n 's/^alerted_at=//p' ${ALERT_STATE}`), (at) => Date.now() / 1000 - Number(at) > 18.5);
-  await shOk(app, "systemctl stop hook-receiver");
+  await shOk(app, "systemctl stop 'hook-receiver*'");
   await shOk(app, "systemctl start ai4artsed-development-health.service");
   const reminder = (await alerts(app, "off-host backup")).at(-1)!;
   assert.match(reminder, /^3 still: the off-host backup of development failed .*cannot reach the repository .*\(first alerted \S+Z, 0h ago\)$/);

@@ -371,7 +371,7 @@ test("4. the health monitor alerts once per outage (journal err + one webhook PO
   // An outage while the webhook is down: the alert and a reminder wait in the outbox, in order,
   // until the webhook takes them; the recovery is told once.
   dev = await deploy(server, "development", { monitor: { ...monitor, remindEveryHours: 0.002 } }); // 7.2 s
-  await shOk(server, "systemctl stop hook-receiver");
+  await shOk(server, "systemctl stop 'hook-receiver*'");
   await shOk(server, `systemctl stop ${unit}`);
   await waitFor("the reminder", () => alerts(server, unit), (a) => a.some((line) => line.includes("is still down")), 60);
   await waitFor("both held", () => shOk(server, "grep -c . /var/lib/ai4artsed/ai4artsed-development-health.outbox || true"), (n) => n === "2");
