@@ -454,10 +454,14 @@ async function letInAgain(): Promise<void> {
   assert.fail("the backup server kept refusing this server");
 }
 
-/** Start a backup that runs for a while (a big new file), and return once it holds its repository lock. */
+/**
+ * Start a backup that runs for a while (a big new file), and return once `restic backup` holds its
+ * repository lock (the commands before it, which lock too, have ended by then).
+ */
 async function startSlowBackup(): Promise<void> {
   await shOk(app, `head -c 400M /dev/urandom >${SHARED}/exports/big.bin`);
   await shOk(app, `systemctl start --no-block ${UNIT}.service`);
+  await shOk(app, `for i in $(seq 1200); do pgrep -f 'restic .*backup --json' >/dev/null && exit 0; sleep 0.05; done; echo no restic backup; exit 1`);
   await shOk(target, `for i in $(seq 600); do ls ${REPO_DIR}/locks 2>/dev/null | grep -q . && exit 0; sleep 0.05; done; echo no lock; exit 1`);
 }
 
