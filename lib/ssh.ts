@@ -47,7 +47,7 @@ export interface RunOptions extends ConnectOptions {
 
 /** Idle time before a keepalive: an idle NAT stays open, and a dead connection is noticed within a minute. */
 const KEEPALIVE_MS = 15_000;
-/** How long a detached session's disconnect may take at the program's end before the socket is dropped. */
+/** How long a session's disconnect may take before its socket is dropped. */
 const DISCONNECT_WAIT_MS = 5_000;
 /** SSH keepalives unanswered before the connection counts as dead. */
 const KEEPALIVE_COUNT_MAX = 4;
@@ -116,6 +116,15 @@ function connect(target: SshTarget, options: ConnectOptions): Promise<SshSession
   let ready = false;
   let lost: Error | undefined;
   const failures = new Set<(err: Error) => void>();
+  // SSH's disconnect, then TCP's FIN. A server that no longer answers (the network went, the
+  // machine is gone) never acks it: the socket is dropped after a while rather than kept until
+  // TCP gives up, many minutes, holding the process open.
+  const endGracefully = () => {
+    client.end();
+    const giveUp = setTimeout(() => socket.destroy(), DISCONNECT_WAIT_MS);
+    giveUp.unref();
+    socket.once("close", () => clearTimeout(giveUp));
+  };
   const session: SshSession = {
     run(command, runOptions = {}) {
       const timeoutMs = runOptions.timeoutMs ?? 120_000;
@@ -173,11 +182,7 @@ function connect(target: SshTarget, options: ConnectOptions): Promise<SshSession
       // the server would hold what the session holds for hours. SSH's messages pass it.
       process.once("beforeExit", () => {
         socket.ref();
-        client.end();
-        // A server that no longer answers (the network went, the machine is gone) never acks
-        // the FIN: without this the process would wait for TCP to give up, many minutes.
-        const giveUp = setTimeout(() => socket.destroy(), DISCONNECT_WAIT_MS);
-        socket.once("close", () => clearTimeout(giveUp));
+        endGracefully();
       });
     },
     forward(remotePort) {
@@ -199,7 +204,7 @@ function connect(target: SshTarget, options: ConnectOptions): Promise<SshSession
       });
     },
     close() {
-      client.end();
+      endGracefully();
     },
   };
   return new Promise((resolve, reject) => {
