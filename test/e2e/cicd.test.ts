@@ -16,6 +16,7 @@ import * as os from "os";
 import * as path from "path";
 import { headOf, mutate, publishRepo, ROOT, SERVER_REPO, shOk, startTestBed, startTestServer, stopTestServer, TestServer } from "../host/harness";
 import { startStateStore, StateStore } from "../../tools/statestore/statestore";
+import { ensured } from "../../tools/ensure";
 import { PulumiWorkspace } from "../../tools/workspace";
 
 const APP = `ai4v${process.pid % 10000}`;
@@ -35,7 +36,7 @@ before(async () => {
   ({ server, repo } = await startTestBed(APP));
   storeServer = startTestServer(STORE);
   store = await startStateStore(storeServer);
-  tools = execFileSync("bash", [path.join(ROOT, "tools", "cicd", "ensure-ci-tools.sh")], { stdio: ["ignore", "pipe", "inherit"] }).toString().trim().split("\n").pop()!;
+  tools = ensured("tools/cicd/ensure-ci-tools.sh");
   work = fs.mkdtempSync(path.join(os.tmpdir(), "ai4artsed-cicd-"));
 
   // The operator sets the stack up once, in the shared state, and commits its config.

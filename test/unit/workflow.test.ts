@@ -5,15 +5,16 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "child_process";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { ensured } from "../../tools/ensure";
 
 const ROOT = path.join(__dirname, "..", "..");
 const WORKFLOW = path.join(ROOT, "ci", "github", "ai4artsed.yml");
 
 test("actionlint finds no problem in the workflow", () => {
-  const bin = execFileSync("bash", [path.join(ROOT, "tools", "cicd", "ensure-ci-tools.sh")], { stdio: ["ignore", "pipe", "inherit"] }).toString().trim().split("\n").pop()!;
+  const bin = ensured("tools/cicd/ensure-ci-tools.sh");
   const lint = spawnSync(path.join(bin, "actionlint"), ["-no-color", WORKFLOW]);
   assert.equal(lint.status, 0, `${lint.stdout}${lint.stderr}`);
 });

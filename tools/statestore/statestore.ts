@@ -5,8 +5,8 @@
  */
 import { execFileSync } from "child_process";
 import * as crypto from "crypto";
-import * as path from "path";
 import { sh, TestServer } from "../testserver/client";
+import { ensured } from "../ensure";
 
 export const STATE_BUCKET = "ai4artsed-state";
 const S3_PORT = 8333;
@@ -29,7 +29,7 @@ async function run(server: TestServer, command: string, stdin?: string): Promise
 
 /** Build (once, cached) and install weed on the server, start its S3 server, make the bucket. */
 export async function startStateStore(server: TestServer): Promise<StateStore> {
-  const weed = execFileSync("bash", [path.join(__dirname, "ensure-weed.sh")], { stdio: ["ignore", "pipe", "inherit"] }).toString().trim().split("\n").pop()!;
+  const weed = ensured("tools/statestore/ensure-weed.sh");
   execFileSync("scp", ["-q", "-i", server.keyFile, "-o", `UserKnownHostsFile=${server.knownHosts}`, "-P", String(server.port), weed, `${server.user}@${server.host}:${WEED}`]);
   const credentials = { AWS_ACCESS_KEY_ID: `ai4artsed${crypto.randomBytes(4).toString("hex")}`, AWS_SECRET_ACCESS_KEY: crypto.randomBytes(20).toString("hex") };
   const identities = {
