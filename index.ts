@@ -81,5 +81,6 @@ export = async () => {
     driftBaseline: env.driftBaseline,
     serverHostKey: hostKey,
     ...(env.publicUrl ? { publicUrl: env.publicUrl } : {}),
+    ...(env.accessCheckToken ? { accessCheckToken: env.accessCheckToken } : {}),
   };
 };

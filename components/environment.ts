@@ -22,6 +22,7 @@ import { PythonEnv, PythonResolutions, recordResolution } from "./release/python
 import { Release } from "./release/release";
 import { identityRecordOf, recordOf, renderRecord } from "./inspect/stackIdentity";
 import type * as edgeModule from "./cloudflare/edge";
+import type { CheckToken } from "./cloudflare/access";
 
 export interface EnvironmentArgs {
   /** production or development: names the unit, the tags and the description. */
@@ -87,6 +88,8 @@ export class Environment extends pulumi.ComponentResource {
   public readonly driftBaseline: pulumi.Output<AppliedStates>;
   /** `https://<hostname>` when cloudflare.enabled; undefined otherwise. */
   public readonly publicUrl?: pulumi.Output<string>;
+  /** The after-deploy check's Access service token when cloudflare.enabled (a secret). */
+  public readonly accessCheckToken?: pulumi.Output<CheckToken>;
 
   constructor(name: string, args: EnvironmentArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("ai4artsed:index:Environment", name, {}, opts);
@@ -284,6 +287,7 @@ export class Environment extends pulumi.ComponentResource {
       const { Edge } = require("./cloudflare/edge") as typeof edgeModule;
       const edge = new Edge(`${name}-cloudflare`, { environment: args.environment, settings: config.cloudflare, host, appPort: app.port, service }, child);
       this.publicUrl = edge.publicUrl;
+      this.accessCheckToken = edge.checkToken;
     }
 
     this.driftBaseline = driftBaseline.applied();
@@ -297,6 +301,7 @@ export class Environment extends pulumi.ComponentResource {
       releasePath: this.releasePath,
       serviceName: this.serviceName,
       publicUrl: this.publicUrl,
+      accessCheckToken: this.accessCheckToken,
       pythonResolutions: this.pythonResolutions,
       driftBaseline: this.driftBaseline,
     });

@@ -3,19 +3,25 @@
  * that deploys the stack (CI runs it after `pulumi up`): the app's page loads in a real browser
  * (Debian's chromium-headless-shell, driven by playwright-core) with no console error, no script
  * error and no failed request (every asset the page loads answers 2xx), and the API's health
- * path answers 200. It reaches the app as the server itself does, through a port forwarded over
- * the stack's SSH connection (pinned host key), so it checks development, which is local only,
- * and production behind Cloudflare Access alike. It takes a screenshot of the page it loaded.
+ * path answers 200. The page is loaded as the server itself serves it, through a port forwarded
+ * over the stack's SSH connection (pinned host key), so it checks development, which is local
+ * only, and production alike. The API is called through the public name with the stack's Access
+ * service token when Cloudflare is on (as a visitor reaches it), else through the same forward.
+ * It takes a screenshot of the page it loaded.
  * Exit 0 when everything passed; 1 with each failure named.
  */
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as path from "path";
 import { Browser, chromium, Page } from "playwright-core";
 import { parseStackConfig, PROJECT, readRawConfig } from "../config/load";
 import { openSsh } from "../lib/ssh";
 
-/** Debian's package chromium-headless-shell (scripts/smoke.sh installs it). */
-export const BROWSER = "/usr/bin/chromium-headless-shell";
+/** Debian's chromium-headless-shell, as found on PATH (ensure_browser in scripts/lib/setup.sh installs it). */
+function browserPath(): string {
+  const found = spawnSync("bash", ["-c", "command -v chromium-headless-shell"]).stdout?.toString().trim();
+  if (!found) throw new Error("chromium-headless-shell is not installed: run the check as `npm run smoke -- -s <stack>`, which installs it");
+  return found;
+}
 const PAGE_TIMEOUT_MS = 30_000;
 const SETTLE_TIMEOUT_MS = 10_000;
 
@@ -23,6 +29,44 @@ export interface SmokeResult {
   readonly failures: string[];
   readonly requests: number;
   readonly screenshot: string;
+  /** Where the API was called: "through <public URL>" or "through the server". */
+  readonly apiPath: string;
+}
+
+/** What the check reads of `pulumi stack output`. */
+export interface StackOutputs {
+  readonly url?: string;
+  readonly serverHostKey?: string;
+  readonly publicUrl?: string;
+  readonly accessCheckToken?: { clientId: string; clientSecret: string };
+}
+
+export interface ApiTarget {
+  readonly url: string;
+  readonly headers: Record<string, string>;
+  readonly via: string;
+}
+
+/** The API's health path through the public name with the Access service token where there is one, else through the forward. */
+export function apiTarget(outputs: StackOutputs, forwarded: string): ApiTarget {
+  const health = new URL(outputs.url!).pathname;
+  if (outputs.publicUrl && outputs.accessCheckToken) {
+    const { clientId, clientSecret } = outputs.accessCheckToken;
+    return { url: `${outputs.publicUrl}${health}`, headers: { "CF-Access-Client-Id": clientId, "CF-Access-Client-Secret": clientSecret }, via: `through ${outputs.publicUrl}` };
+  }
+  return { url: `${forwarded}${health}`, headers: {}, via: "through the server" };
+}
+
+/** Call the API once; a failure named, or undefined. A redirect is Access sending the check to its login page. */
+export async function checkApi(target: ApiTarget): Promise<string | undefined> {
+  const path = new URL(target.url).pathname;
+  const answer = await fetch(target.url, { headers: target.headers, redirect: "manual", signal: AbortSignal.timeout(PAGE_TIMEOUT_MS) }).catch((err: Error) => err);
+  if (answer instanceof Error) return `the API's ${path} did not answer ${target.via}: ${answer.cause instanceof Error ? answer.cause.message : answer.message}`;
+  if (answer.status === 200) return undefined;
+  if (target.headers["CF-Access-Client-Id"] && [301, 302, 303, 401, 403].includes(answer.status)) {
+    return `the API's ${path} answered ${answer.status} ${target.via}: Cloudflare Access did not admit the check's service token (expired after a year? renew it, README: The after-deploy check)`;
+  }
+  return `the API's ${path} answered ${answer.status} ${target.via}, not 200`;
 }
 
 function pulumi(args: string[]): string {
@@ -68,7 +112,7 @@ async function checkPage(page: Page, base: string, screenshot: string): Promise<
 
 export async function smoke(stack: string, screenshot: string): Promise<SmokeResult> {
   const config = stackConfig(stack);
-  const outputs = JSON.parse(pulumi(["stack", "output", "--json", "--show-secrets", "--stack", stack])) as { url?: string; serverHostKey?: string };
+  const outputs = JSON.parse(pulumi(["stack", "output", "--json", "--show-secrets", "--stack", stack])) as StackOutputs;
   if (!outputs.url) throw new Error(`stack ${stack} has no output url; run 'pulumi up -s ${stack}' first`);
   const health = new URL(outputs.url);
   const hostKey = config.server.hostKey ?? outputs.serverHostKey;
@@ -77,12 +121,13 @@ export async function smoke(stack: string, screenshot: string): Promise<SmokeRes
   let browser: Browser | undefined;
   try {
     const base = `http://127.0.0.1:${await session.forward(Number(health.port))}`;
-    browser = await chromium.launch({ executablePath: BROWSER });
+    browser = await chromium.launch({ executablePath: browserPath() });
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const { failures, requests } = await checkPage(page, base, screenshot);
-    const api = await fetch(`${base}${health.pathname}`, { signal: AbortSignal.timeout(PAGE_TIMEOUT_MS) }).catch((err: Error) => ({ status: err.message }));
-    if (api.status !== 200) failures.push(`the API's ${health.pathname} answered ${api.status}, not 200`);
-    return { failures, requests, screenshot };
+    const api = apiTarget(outputs, base);
+    const apiFailure = await checkApi(api);
+    if (apiFailure) failures.push(apiFailure);
+    return { failures, requests, screenshot, apiPath: api.via };
   } finally {
     await browser?.close();
     session.close();
@@ -108,7 +153,7 @@ async function main(): Promise<void> {
   for (const failure of result.failures) console.error(`[smoke] ${stack}: ${failure}`);
   console.log(
     result.failures.length === 0
-      ? `[smoke] ${stack}: the page loaded in the browser with no console error and no failed request (${result.requests} requests), the API answered 200; screenshot ${result.screenshot}`
+      ? `[smoke] ${stack}: the page loaded in the browser with no console error and no failed request (${result.requests} requests), the API answered 200 ${result.apiPath}; screenshot ${result.screenshot}`
       : `[smoke] ${stack}: ${result.failures.length} problem(s) above; screenshot ${result.screenshot}`,
   );
   process.exitCode = result.failures.length === 0 ? 0 : 1;

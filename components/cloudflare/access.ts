@@ -38,10 +38,18 @@ export interface AccessArgs {
   readonly sessionDuration: string;
 }
 
+/** The credentials of the after-deploy check: Access admits requests that carry them as headers. */
+export interface CheckToken {
+  readonly clientId: string;
+  readonly clientSecret: string;
+}
+
 /**
- * Cloudflare Access in front of one hostname: a self-hosted application and its allow policy.
+ * Cloudflare Access in front of one hostname: a self-hosted application, its allow policy for
+ * people, and a service token with a non-identity policy for the after-deploy check (npm run
+ * smoke), which calls the API through the public name as a visitor would.
  * The app trusts requests from 127.0.0.1 (where cloudflared connects from) as local admin, so
- * this is the only gate in front of its settings page.
+ * this is the only gate in front of its settings page; the token is a secret stack output.
  */
 export class Access extends pulumi.ComponentResource {
   public readonly applicationId: pulumi.Output<string>;
@@ -49,6 +57,8 @@ export class Access extends pulumi.ComponentResource {
   public readonly audience: pulumi.Output<string>;
   /** The application; what the public DNS record waits for. */
   public readonly application: cloudflare.ZeroTrustAccessApplication;
+  /** The after-deploy check's service token (a secret). */
+  public readonly checkToken: pulumi.Output<CheckToken>;
 
   constructor(name: string, args: AccessArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("ai4artsed:cloudflare:Access", name, {}, opts);
@@ -69,6 +79,13 @@ export class Access extends pulumi.ComponentResource {
       { accountId: args.accountId, name: `${args.label} allow`, decision: "allow", includes: rules.includes, requires, sessionDuration },
       child,
     );
+    // Valid a year (Cloudflare's default); renewed by `pulumi up --replace` of this token (README: The after-deploy check).
+    const token = new cloudflare.ZeroTrustAccessServiceToken(`${name}-check-token`, { accountId: args.accountId, name: `${args.label} after-deploy check`, duration: "8760h" }, child);
+    const tokenPolicy = new cloudflare.ZeroTrustAccessPolicy(
+      `${name}-check-policy`,
+      { accountId: args.accountId, name: `${args.label} after-deploy check`, decision: "non_identity", includes: [{ serviceToken: { tokenId: token.id } }] },
+      child,
+    );
     this.application = new cloudflare.ZeroTrustAccessApplication(
       `${name}-application`,
       {
@@ -78,7 +95,10 @@ export class Access extends pulumi.ComponentResource {
         domain: args.hostname,
         destinations: [{ type: "public", uri: args.hostname }],
         sessionDuration,
-        policies: [{ id: policy.id, precedence: 1 }],
+        policies: [
+          { id: policy.id, precedence: 1 },
+          { id: tokenPolicy.id, precedence: 2 },
+        ],
         appLauncherVisible: false,
         httpOnlyCookieAttribute: true,
       },
@@ -86,6 +106,7 @@ export class Access extends pulumi.ComponentResource {
     );
     this.applicationId = this.application.id;
     this.audience = this.application.aud;
-    this.registerOutputs({ applicationId: this.applicationId, audience: this.audience });
+    this.checkToken = pulumi.secret(pulumi.all([token.clientId, token.clientSecret]).apply(([clientId, clientSecret]) => ({ clientId, clientSecret })));
+    this.registerOutputs({ applicationId: this.applicationId, audience: this.audience, checkToken: this.checkToken });
   }
 }

@@ -3,7 +3,7 @@ import * as cloudflare from "@pulumi/cloudflare";
 import { EnvironmentName } from "../../config/defaults";
 import { StackConfig } from "../../config/schema";
 import { Host } from "../host/host";
-import { Access } from "./access";
+import { Access, CheckToken } from "./access";
 import { Connector } from "./connector";
 import { RateLimit } from "./rateLimit";
 import { Tunnel } from "./tunnel";
@@ -34,6 +34,8 @@ export class Edge extends pulumi.ComponentResource {
   /** https://<hostname>, known once the DNS record exists. */
   public readonly publicUrl: pulumi.Output<string>;
   public readonly tunnelId: pulumi.Output<string>;
+  /** The after-deploy check's Access service token (a secret). */
+  public readonly checkToken: pulumi.Output<CheckToken>;
 
   constructor(name: string, args: EdgeArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("ai4artsed:cloudflare:Edge", name, {}, opts);
@@ -104,6 +106,7 @@ export class Edge extends pulumi.ComponentResource {
 
     this.publicUrl = tunnel.hostname.apply((h) => `https://${h}`);
     this.tunnelId = tunnel.tunnelId;
-    this.registerOutputs({ publicUrl: this.publicUrl, tunnelId: this.tunnelId });
+    this.checkToken = access.checkToken;
+    this.registerOutputs({ publicUrl: this.publicUrl, tunnelId: this.tunnelId, checkToken: this.checkToken });
   }
 }

@@ -48,7 +48,7 @@ ensure_node_modules() {
 # ensure_browser: Debian's headless Chromium for the after-deploy check (playwright-core drives it;
 # no browser is downloaded).
 ensure_browser() {
-  [[ -x /usr/bin/chromium-headless-shell ]] && return 0
+  command -v chromium-headless-shell >/dev/null && return 0
   local -a as_root=()
   if ((EUID != 0)); then
     sudo -n true 2>/dev/null || {

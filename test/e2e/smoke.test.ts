@@ -55,7 +55,7 @@ function isPng(file: string): boolean {
 test("1. a good release: the page loads with no console error and no failed request, the API answers; a screenshot is kept", () => {
   const run = smoke("good");
   assert.equal(run.code, 0, run.output);
-  assert.match(run.output, /the page loaded in the browser with no console error and no failed request \([1-9]\d* requests\), the API answered 200/);
+  assert.match(run.output, /the page loaded in the browser with no console error and no failed request \([1-9]\d* requests\), the API answered 200 through the server/);
   assert.ok(isPng(run.screenshot), "a screenshot of the page");
 });
 

@@ -15,7 +15,7 @@ import { accessRules } from "../../components/cloudflare/access";
 import { connectorUnitName, renderConnectorUnit } from "../../components/cloudflare/connectorUnit";
 import { rateLimitRule } from "../../components/cloudflare/rateLimit";
 import { DEFAULT_ORIGIN, tunnelIngress } from "../../components/cloudflare/tunnel";
-import { buildStack, invoked, MOCK_ACCESS_AUD, MOCK_TUNNEL_SECRET, mockTunnelToken, Recorded, scriptOf } from "./mocks";
+import { buildStack, invoked, MOCK_ACCESS_AUD, MOCK_CHECK_TOKEN, MOCK_TUNNEL_SECRET, mockTunnelToken, Recorded, scriptOf } from "./mocks";
 import { FACTS, rawConfig, SECRET_SECTIONS } from "./fixtures";
 
 const ROOT = path.join(__dirname, "..", "..");
@@ -32,6 +32,7 @@ const TYPES = {
   dns: "cloudflare:index/dnsRecord:DnsRecord",
   application: "cloudflare:index/zeroTrustAccessApplication:ZeroTrustAccessApplication",
   policy: "cloudflare:index/zeroTrustAccessPolicy:ZeroTrustAccessPolicy",
+  serviceToken: "cloudflare:index/zeroTrustAccessServiceToken:ZeroTrustAccessServiceToken",
   group: "cloudflare:index/zeroTrustAccessGroup:ZeroTrustAccessGroup",
   ruleset: "cloudflare:index/ruleset:Ruleset",
   command: "command:remote:Command",
@@ -162,6 +163,8 @@ test("production: every Cloudflare resource, through the stack's own provider wi
     "production-cloudflare-tunnel-config": TYPES.config,
     "production-cloudflare-tunnel-dns": TYPES.dns,
     "production-cloudflare-access-policy": TYPES.policy,
+    "production-cloudflare-access-check-token": TYPES.serviceToken,
+    "production-cloudflare-access-check-policy": TYPES.policy,
     "production-cloudflare-access-application": TYPES.application,
     "production-cloudflare-rate-limit-ruleset": TYPES.ruleset,
   });
@@ -278,9 +281,27 @@ test("Access: self-hosted application for the hostname, allow policy with emails
   assert.equal(app.type, "self_hosted");
   assert.equal(app.domain, "lab.ai4artsed.org");
   assert.deepEqual(app.destinations, [{ type: "public", uri: "lab.ai4artsed.org" }]);
-  assert.deepEqual(app.policies, [{ id: "production-cloudflare-access-policy-id", precedence: 1 }]);
+  assert.deepEqual(app.policies, [
+    { id: "production-cloudflare-access-policy-id", precedence: 1 },
+    { id: "production-cloudflare-access-check-policy-id", precedence: 2 },
+  ]);
   assert.equal(app.sessionDuration, "12h");
   assert.equal(app.accountId, ACCOUNT);
+});
+
+test("Access: the after-deploy check's service token, admitted by a non-identity policy, is a secret output", async () => {
+  const graph = await buildStack("production", { cloudflare: CF }, FACTS, "checktoken");
+  const token = get(graph, "checktoken-cloudflare-access-check-token", TYPES.serviceToken).inputs;
+  assert.deepEqual(token, { accountId: ACCOUNT, name: "ai4artsed-production after-deploy check", duration: "8760h" });
+  const policy = get(graph, "checktoken-cloudflare-access-check-policy", TYPES.policy).inputs;
+  assert.equal(policy.decision, "non_identity");
+  assert.deepEqual(policy.includes, [{ serviceToken: { tokenId: "checktoken-cloudflare-access-check-token-id" } }]);
+  assert.equal(policy.requires, undefined, "a service token has no country");
+
+  const { environment, config } = parseStackConfig("production", rawConfig({ cloudflare: CF }), SECRET_SECTIONS);
+  const env = new Environment("checktoken-out", { environment, stack: "production", config, facts: FACTS, connection: serverConnection(config.server, config.providers, FACTS.layoutId) });
+  assert.equal(await pulumi.isSecret(env.accessCheckToken!), true);
+  assert.deepEqual(await new Promise((resolve) => env.accessCheckToken!.apply(resolve)), MOCK_CHECK_TOKEN);
 });
 
 test("Access: several countries go through a group (a policy's requires are all-of)", async () => {
@@ -348,7 +369,9 @@ test("publicUrl is https://<hostname> when enabled, absent when disabled", async
   const env = new Environment("url-on", { environment, stack: "production", config, facts: FACTS, connection: serverConnection(config.server, config.providers, FACTS.layoutId) });
   assert.equal(await new Promise((resolve) => env.publicUrl!.apply(resolve)), "https://lab.ai4artsed.org");
   const off = parseStackConfig("production", rawConfig(), SECRET_SECTIONS);
-  assert.equal(new Environment("url-off", { ...off, stack: "production", facts: FACTS, connection: serverConnection(off.config.server, off.config.providers, FACTS.layoutId) }).publicUrl, undefined);
+  const disabled = new Environment("url-off", { ...off, stack: "production", facts: FACTS, connection: serverConnection(off.config.server, off.config.providers, FACTS.layoutId) });
+  assert.equal(disabled.publicUrl, undefined);
+  assert.equal(disabled.accessCheckToken, undefined);
   await new Promise((resolve) => pulumi.output(env.url).apply(resolve));
 });
 

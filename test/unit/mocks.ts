@@ -41,6 +41,8 @@ export const registered = new Map<string, Recorded>();
 export const MOCK_SECRET_KEY = "mock-secret-key-0123456789";
 export const MOCK_TUNNEL_SECRET = "bW9jay10dW5uZWwtc2VjcmV0LTMyLWJ5dGVzLWxvbmc=";
 export const MOCK_ACCESS_AUD = "mock-access-audience-tag";
+/** What Cloudflare hands out for a service token on create. */
+export const MOCK_CHECK_TOKEN = { clientId: "mock-client-id.access", clientSecret: "mock-client-secret-0123456789" };
 /** The token the mocked Cloudflare provider hands out for a tunnel (shaped like a real one). */
 export function mockTunnelToken(tunnelId: string): string {
   return Buffer.from(JSON.stringify({ a: "mock-account-tag", t: tunnelId, s: MOCK_TUNNEL_SECRET })).toString("base64");
@@ -58,6 +60,8 @@ function computedState(type: string): Record<string, any> {
       return { base64: MOCK_TUNNEL_SECRET };
     case "cloudflare:index/zeroTrustAccessApplication:ZeroTrustAccessApplication":
       return { aud: MOCK_ACCESS_AUD };
+    case "cloudflare:index/zeroTrustAccessServiceToken:ZeroTrustAccessServiceToken":
+      return MOCK_CHECK_TOKEN;
     // A drift check's first apply finds nothing to repair, as the real provider's create does.
     case "pulumi-nodejs:dynamic/ai4artsed:DriftCheck":
       return { repairs: 0 };
