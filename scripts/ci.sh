@@ -3,6 +3,8 @@
 #   scripts/ci.sh test <app checkout>   the app's tests: its Python compiles, its frontend builds
 #                                       (type check included) and passes its unit tests
 #   scripts/ci.sh preview <stack>       pulumi preview of the stack, its plan in the job summary
+#                                       and, on a pull request, in a comment there (PR_NUMBER,
+#                                       GITHUB_TOKEN; updated on each push)
 #   scripts/ci.sh deploy <stack>        pulumi up of DEPLOY_REVISION (the pushed commit, the one
 #                                       that was tested; unset: the branch head), then the
 #                                       after-deploy check (npm run smoke)
@@ -30,20 +32,23 @@ fenced() {
 }
 
 # logged TITLE COMMAND...: run COMMAND in the deployment's root with its output in the log and
-# in the job's summary under TITLE; a failure's error lines (the engine's, and the program's own
-# "deploy of <commit> failed ..." from a step's output) become the job's error annotations.
+# in the job's summary under TITLE (kept in REPORT too); a failure's error lines (the engine's,
+# and the program's own "deploy of <commit> failed ..." from a step's output) become the job's
+# error annotations.
+REPORT=""
 logged() {
   local title="$1" out status=0
   shift
   out="$(mktemp)"
   (cd "${SETUP_ROOT}" && "$@") 2>&1 | tee "${out}" || status=$?
   if ((status == 0)); then
-    summary "### ${title}" "$(fenced "${out}")"
+    REPORT="$(printf '%s\n' "### ${title}" "$(fenced "${out}")")"
   else
     grep -E -o -e '^\s*error: .*' -e 'deploy of [0-9a-f]{7,} failed.*' "${out}" | grep -v -x -E '\s*error: update failed' \
       | sed -E -e 's/^\s*error: //' -e "s/^/::error title=${title} failed::/" | head -n 5 || true
-    summary "### ${title} failed" "$(fenced "${out}")"
+    REPORT="$(printf '%s\n' "### ${title} failed" "$(fenced "${out}")")"
   fi
+  summary "${REPORT}"
   rm -f "${out}"
   return "${status}"
 }
@@ -64,8 +69,13 @@ run_tests() {
 }
 
 run_preview() {
-  logged "pulumi preview -s $1" pulumi preview --diff --non-interactive --stack "$1" \
-    || die "pulumi preview of stack $1 failed (above)"
+  local status=0
+  logged "pulumi preview -s $1" pulumi preview --diff --non-interactive --stack "$1" || status=$?
+  # A failed preview is worth the comment too: the PR's author sees why.
+  if [[ -n "${PR_NUMBER:-}" ]]; then
+    printf '%s\n' "${REPORT}" | (cd "${SETUP_ROOT}" && node --import tsx scripts/pr-comment.ts "$1")
+  fi
+  ((status == 0)) || die "pulumi preview of stack $1 failed (above)"
 }
 
 run_deploy() {

@@ -3,14 +3,15 @@
  * self-hosted platform: the fixture app's repository holds the workflow, a copy of this
  * deployment repository (the stack's committed config, the state in an S3 bucket on a second
  * test server) is what the workflow checks out, and the secrets come from act's secret file as
- * they would from GitHub's. A pull request previews and deploys nothing; a push to develop deploys
+ * they would from GitHub's. A pull request previews and deploys nothing, and its plan becomes a
+ * comment on the PR (GitHub's API: a stand-in, test/e2e/stand-ins/githubApi.ts); a push to develop deploys
  * and runs the after-deploy check; a broken pull request fails its tests; a release that fails
  * its gate fails the job with the program's message; a push to main tests, then deploys
  * production. Tests run in order.
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "child_process";
+import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -18,11 +19,13 @@ import { headOf, mutate, publishRepo, ROOT, SERVER_REPO, shOk, startTestBed, sta
 import { startStateStore, StateStore } from "../../tools/statestore/statestore";
 import { ensured } from "../../tools/ensure";
 import { PulumiWorkspace } from "../../tools/workspace";
+import { GitHubApiStandIn, startGitHubApi } from "./stand-ins/githubApi";
 
 const APP = `ai4v${process.pid % 10000}`;
 const STORE = `ai4q${process.pid % 10000}`;
 const WORKFLOW = ".github/workflows/ai4artsed.yml";
 const PASSPHRASE = "e2e-test-passphrase";
+const GITHUB_TOKEN = "ghs_e2e-stand-in-token";
 let server: TestServer;
 let storeServer: TestServer;
 let store: StateStore;
@@ -31,12 +34,14 @@ let operator: PulumiWorkspace;
 let operatorProduction: PulumiWorkspace;
 let work: string;
 let tools: string;
+let github: GitHubApiStandIn;
 
 before(async () => {
   ({ server, repo } = await startTestBed(APP));
   storeServer = startTestServer(STORE);
   store = await startStateStore(storeServer);
   tools = ensured("tools/cicd/ensure-ci-tools.sh");
+  github = await startGitHubApi(GITHUB_TOKEN);
   work = fs.mkdtempSync(path.join(os.tmpdir(), "ai4artsed-cicd-"));
 
   // The operator sets the stack up once, in the shared state, and commits its config.
@@ -75,12 +80,14 @@ before(async () => {
       `AI4ARTSED_STATE_ACCESS_KEY_ID=${store.credentials.AWS_ACCESS_KEY_ID}`,
       `AI4ARTSED_STATE_SECRET_ACCESS_KEY=${store.credentials.AWS_SECRET_ACCESS_KEY}`,
       `AI4ARTSED_PULUMI_PASSPHRASE=${PASSPHRASE}`,
+      `GITHUB_TOKEN=${GITHUB_TOKEN}`,
     ].join("\n") + "\n",
     { mode: 0o600 },
   );
 });
 
-after(() => {
+after(async () => {
+  await github?.close();
   if (server) stopTestServer(APP);
   if (storeServer) stopTestServer(STORE);
   operator?.remove();
@@ -92,12 +99,12 @@ function git(dir: string, ...args: string[]): string {
   return execFileSync("git", ["-c", "user.email=ci@ai4artsed.test", "-c", "user.name=CI test", ...args], { cwd: dir }).toString().trim();
 }
 
-/** Run the workflow for an event in the app's repository as act does on a self-hosted runner. */
-function act(event: "push" | "pull_request", payload: object): { code: number; output: string; artifacts: string } {
+/** Run the workflow for an event in the app's repository as act does on a self-hosted runner (async: the GitHub stand-in answers meanwhile). */
+async function act(event: "push" | "pull_request", payload: object): Promise<{ code: number; output: string; artifacts: string }> {
   const eventFile = path.join(work, `${event}.json`);
   fs.writeFileSync(eventFile, JSON.stringify(payload));
   const artifacts = path.join(work, "artifacts");
-  const run = spawnSync(
+  const child = spawn(
     path.join(tools, "act"),
     [
       event,
@@ -107,28 +114,36 @@ function act(event: "push" | "pull_request", payload: object): { code: number; o
       "--secret-file", path.join(work, "secrets"),
       "--local-repository", `actions/upload-artifact@v4=${path.join(__dirname, "stand-ins", "upload-artifact")}`,
       "--env", `ARTIFACTS_DIR=${artifacts}`,
+      "--env", `GITHUB_API_URL=${github.url}`,
     ],
-    { cwd: repo, timeout: 1_200_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NO_COLOR: "1" } },
+    { cwd: repo, timeout: 1_200_000, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] },
   );
-  const output = `${run.stdout}\n${run.stderr}`;
+  let output = "";
+  child.stdout.on("data", (chunk) => (output += chunk));
+  child.stderr.on("data", (chunk) => (output += chunk));
+  const code = await new Promise<number>((resolve) => child.on("close", (status) => resolve(status ?? 255)));
   const lines = output.split("\n");
-  console.log(`# act ${event}: exit ${run.status}, ${lines.length} lines; last ones:\n${lines.slice(-25).join("\n").replace(/^/gm, "#   ")}`);
-  return { code: run.status ?? 255, output, artifacts };
+  console.log(`# act ${event}: exit ${code}, ${lines.length} lines; last ones:\n${lines.slice(-25).join("\n").replace(/^/gm, "#   ")}`);
+  return { code, output, artifacts };
 }
 
 function noSecretIn(output: string): void {
-  for (const secret of [PASSPHRASE, store.credentials.AWS_SECRET_ACCESS_KEY]) assert.ok(!output.includes(secret), "a secret was echoed");
+  for (const secret of [PASSPHRASE, store.credentials.AWS_SECRET_ACCESS_KEY, GITHUB_TOKEN]) assert.ok(!output.includes(secret), "a secret was echoed");
 }
 
 async function answers(): Promise<string> {
   return shOk(server, "curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:17802/api/schema/info || true");
 }
 
-test("1. a pull request to develop runs the app's tests and previews development; nothing is deployed", async () => {
-  const run = act("pull_request", { action: "opened", number: 7, pull_request: { number: 7, head: { ref: "feature", sha: headOf(repo, "develop") }, base: { ref: "develop" } } });
+test("1. a pull request to develop runs the app's tests and previews development, its plan a comment on the PR; nothing is deployed", async () => {
+  const run = await act("pull_request", { action: "opened", number: 7, pull_request: { number: 7, head: { ref: "feature", sha: headOf(repo, "develop") }, base: { ref: "develop" } } });
   assert.equal(run.code, 0, run.output.slice(-4000));
   assert.match(run.output, /the frontend builds/);
   assert.match(run.output, /\d+ to create/, "the preview's plan");
+  assert.match(run.output, /\[ci\] posted the plan of development on pull request #7/);
+  const comments = github.comments.get(7) ?? [];
+  assert.equal(comments.length, 1, github.requests.join("\n"));
+  assert.match(comments[0].body, /^<!-- ai4artsed-preview:development -->\n### pulumi preview -s development\n```\n[\s\S]*\d+ to create/);
   noSecretIn(run.output);
   // preview fetches the app into its mirror on the server, but installs and starts nothing.
   await shOk(server, "test ! -e /etc/systemd/system/ai4artsed-development.service");
@@ -136,7 +151,7 @@ test("1. a pull request to develop runs the app's tests and previews development
 });
 
 test("2. a push to develop deploys development, checks it in a browser, and keeps the screenshot", async () => {
-  const run = act("push", { ref: "refs/heads/develop" });
+  const run = await act("push", { ref: "refs/heads/develop" });
   assert.equal(run.code, 0, run.output.slice(-4000));
   assert.match(run.output, /\[smoke\] development: the page loaded in the browser with no console error and no failed request/);
   assert.ok(fs.existsSync(path.join(run.artifacts, "smoke-development", "smoke-development.png")), "the screenshot is the job's artifact");
@@ -145,16 +160,17 @@ test("2. a push to develop deploys development, checks it in a browser, and keep
   assert.equal(operator.outputs().revision, headOf(repo, "develop"));
 });
 
-test("3. a pull request whose Python does not compile fails the app's tests and is not previewed", () => {
+test("3. a pull request whose Python does not compile fails the app's tests and is not previewed", async () => {
   git(repo, "checkout", "-q", "-b", "feature", "develop");
   git(repo, "checkout", "-q", "develop");
   mutate(repo, "feature", "break-syntax");
   git(repo, "checkout", "-q", "feature");
   try {
-    const run = act("pull_request", { action: "opened", number: 8, pull_request: { number: 8, head: { ref: "feature", sha: headOf(repo, "feature") }, base: { ref: "develop" } } });
+    const run = await act("pull_request", { action: "opened", number: 8, pull_request: { number: 8, head: { ref: "feature", sha: headOf(repo, "feature") }, base: { ref: "develop" } } });
     assert.notEqual(run.code, 0);
     assert.match(run.output, /SyntaxError|Error compiling/);
     assert.doesNotMatch(run.output, /pulumi preview of the stack/, "no preview after failed tests");
+    assert.equal(github.comments.get(8), undefined, "no comment without a preview");
   } finally {
     git(repo, "checkout", "-q", "develop");
   }
@@ -164,7 +180,7 @@ test("4. a push whose release fails its health gate fails the job with the progr
   const serving = operator.outputs().revision;
   mutate(repo, "develop", "break-startup");
   await publishRepo(server, repo);
-  const run = act("push", { ref: "refs/heads/develop" });
+  const run = await act("push", { ref: "refs/heads/develop" });
   assert.notEqual(run.code, 0);
   const annotations = run.output.match(/::error title=pulumi up -s development failed::[^\n]*/g) ?? [];
   console.log(`# the job's errors:\n${annotations.map((a) => `#   ${a.slice(0, 300)}`).join("\n")}`);
@@ -180,7 +196,7 @@ test("4. a push whose release fails its health gate fails the job with the progr
 test("5. a push to main runs the app's tests, then deploys production and checks it", async () => {
   git(repo, "checkout", "-q", "main");
   try {
-    const run = act("push", { ref: "refs/heads/main" });
+    const run = await act("push", { ref: "refs/heads/main" });
     assert.equal(run.code, 0, run.output.slice(-4000));
     const tested = run.output.indexOf("the frontend builds");
     const deployed = run.output.indexOf("Updating (production)");
