@@ -49,6 +49,14 @@ export interface RunOptions extends ConnectOptions {
 const KEEPALIVE_MS = 15_000;
 /** How long a session's disconnect may take before its socket is dropped. */
 const DISCONNECT_WAIT_MS = 5_000;
+
+/** Detached sessions, each closed when the process would exit: one process listener for all (a test process holds many). */
+const closedAtExit = new Set<() => void>();
+process.on("beforeExit", () => {
+  const pending = [...closedAtExit];
+  closedAtExit.clear();
+  for (const close of pending) close();
+});
 /** SSH keepalives unanswered before the connection counts as dead. */
 const KEEPALIVE_COUNT_MAX = 4;
 
@@ -180,10 +188,12 @@ function connect(target: SshTarget, options: ConnectOptions): Promise<SshSession
       // A graceful close, not the FIN of an exiting process alone: a firewall enabled while the
       // session was open (the first deploy's ufw) drops a FIN it never saw the connection of, and
       // the server would hold what the session holds for hours. SSH's messages pass it.
-      process.once("beforeExit", () => {
+      const closeAtExit = () => {
         socket.ref();
         endGracefully();
-      });
+      };
+      closedAtExit.add(closeAtExit);
+      socket.once("close", () => closedAtExit.delete(closeAtExit));
     },
     forward(remotePort) {
       const listener = net.createServer((local) => {
