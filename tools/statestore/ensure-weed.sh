@@ -10,26 +10,18 @@ set -euo pipefail
 
 SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
 readonly SCRIPT_DIR
+readonly LOG_TAG="ensure-weed"
+# shellcheck source=scripts/lib/go-build.sh
+source "${SCRIPT_DIR}/../../scripts/lib/go-build.sh"
 readonly BUILD_DIR="${SCRIPT_DIR}"
 readonly BUILD_TAGS=""
 WEED_VERSION="$(sed -n 's/^require github.com\/seaweedfs\/seaweedfs \(\S*\)$/\1/p' "${BUILD_DIR}/build/go.mod")"
 readonly WEED_VERSION
-readonly CACHE_ROOT="${AI4ARTSED_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME}/.cache}/ai4artsed-deploy}"
-readonly BIN_DIR="${CACHE_ROOT}/seaweedfs/${WEED_VERSION}/bin"
-
-err() {
-  echo "[ensure-weed $(date +%H:%M:%S)] $*" >&2
-}
-
-# shellcheck source=scripts/lib/go-build.sh
-source "${SCRIPT_DIR}/../../scripts/lib/go-build.sh"
+readonly BIN_DIR="${GO_BUILD_CACHE}/seaweedfs/${WEED_VERSION}/bin"
 
 main() {
-  trap cleanup EXIT
   [[ -n "${WEED_VERSION}" ]] || { err "no SeaweedFS version in ${BUILD_DIR}/build/go.mod"; exit 1; }
-  mkdir -p -- "${BIN_DIR}"
-  exec 9>"${BIN_DIR}/.lock"
-  flock 9
+  hold_bin_dir
   ensure_go_binary weed build github.com/seaweedfs/seaweedfs/weed "-s -w" "about 10 min on 2 cores the first time"
   printf '%s\n' "${BIN_DIR}/weed"
 }
