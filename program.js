@@ -8,7 +8,7 @@ const fs = require("fs");
 const path = require("path");
 
 const SOURCES = ["index.ts", "config", "components", "lib"];
-/** Left in place, not compiled: the remote scripts are read at run time (components/commands.ts). */
+/** Left in place, not compiled: the remote scripts are read at run time (components/steps/commands.ts). */
 const LINKED = ["components/remote"];
 const CACHE = path.join(__dirname, "node_modules", ".cache", "ai4artsed-program");
 

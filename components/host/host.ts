@@ -76,7 +76,6 @@ export class Host extends pulumi.ComponentResource {
   public readonly minFreeDiskMb: number;
   /** The step later steps wait for: layout in place, packages installed. */
   public readonly ready: pulumi.Resource;
-  public readonly installDirOutput: pulumi.Output<string>;
 
   constructor(name: string, args: HostArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("ai4artsed:host:Host", name, {}, opts);
@@ -128,11 +127,10 @@ export class Host extends pulumi.ComponentResource {
         params: layoutParams(args),
         deleteScript: "layout-remove",
         // Destroy never removes shared/ or backups/: the pupils' exports and keys stay.
-        deleteParams: { INSTALL_DIR: args.installDir, PURGE_SHARED: "no", IDENTITY_RECORD: args.identityRecord },
+        deleteParams: { INSTALL_DIR: args.installDir, IDENTITY_RECORD: args.identityRecord },
       },
       { parent: this, dependsOn: [packages, sshd] },
     );
-    this.installDirOutput = pulumi.output(args.installDir);
-    this.registerOutputs({ installDirOutput: this.installDirOutput });
+    this.registerOutputs({ installDir: args.installDir });
   }
 }

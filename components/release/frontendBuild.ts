@@ -23,7 +23,6 @@ export function frontendBuildKey(tree: string, installCommand: string, buildComm
 export class FrontendBuild extends pulumi.ComponentResource {
   public readonly distDir: string;
   public readonly ready: pulumi.Resource;
-  public readonly distDirOutput: pulumi.Output<string>;
 
   constructor(name: string, args: FrontendBuildArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("ai4artsed:frontend:FrontendBuild", name, {}, opts);
@@ -50,7 +49,6 @@ export class FrontendBuild extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [args.host.ready] },
     );
-    this.distDirOutput = pulumi.output(this.distDir);
-    this.registerOutputs({ distDirOutput: this.distDirOutput });
+    this.registerOutputs({ distDir: this.distDir });
   }
 }

@@ -70,7 +70,6 @@ export function resolutionOf(stdout: string): string | undefined {
 export class PythonEnv extends pulumi.ComponentResource {
   public readonly venvDir: string;
   public readonly ready: RemoteStep;
-  public readonly venvDirOutput: pulumi.Output<string>;
   /** The `name==version` list the venv holds, as recorded when it was built. */
   public readonly resolution: pulumi.Output<string | undefined>;
 
@@ -104,7 +103,6 @@ export class PythonEnv extends pulumi.ComponentResource {
       { parent: this, dependsOn: [args.host.ready] },
     );
     this.resolution = this.ready.stdout.apply(resolutionOf);
-    this.venvDirOutput = pulumi.output(this.venvDir);
-    this.registerOutputs({ venvDirOutput: this.venvDirOutput });
+    this.registerOutputs({ venvDir: this.venvDir });
   }
 }

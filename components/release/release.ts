@@ -30,7 +30,6 @@ export class Release extends pulumi.ComponentResource {
   public readonly commit: string;
   public readonly path: string;
   public readonly ready: pulumi.Resource;
-  public readonly pathOutput: pulumi.Output<string>;
 
   constructor(name: string, args: ReleaseArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("ai4artsed:release:Release", name, {}, opts);
@@ -75,7 +74,6 @@ export class Release extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [exported] },
     );
-    this.pathOutput = pulumi.output(this.path);
-    this.registerOutputs({ pathOutput: this.pathOutput });
+    this.registerOutputs({ path: this.path });
   }
 }

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Remove the code this stack deployed (releases, venvs, builds, mirror); keep shared/ and
-# backups/ (pupils' exports, keys, settings) unless PURGE_SHARED=yes.
+# backups/ (pupils' exports, keys, settings): a destroy never deletes what users keep.
 set -euo pipefail
 STEP="${STEP:-host/remove}"
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -16,12 +16,7 @@ main() {
   take_host_lock
   rm -rf "${INSTALL_DIR:?}/releases" "${INSTALL_DIR:?}/venvs" "${INSTALL_DIR:?}/frontends" \
     "${INSTALL_DIR:?}/repo.git" "${INSTALL_DIR:?}/current" "${INSTALL_DIR:?}/activation" "${INSTALL_DIR:?}/services" "${INSTALL_DIR:?}/.deployed" "${INSTALL_DIR:?}/.layout-id"
-  if [[ "${PURGE_SHARED:-no}" == "yes" ]]; then
-    rm -rf "${INSTALL_DIR:?}"
-    log "purged ${INSTALL_DIR}"
-  else
-    log "removed code from ${INSTALL_DIR}; kept shared/, backups/ and revisions.log"
-  fi
+  log "removed code from ${INSTALL_DIR}; kept shared/, backups/ and revisions.log"
 }
 
 main "$@"

@@ -202,7 +202,7 @@ test("destroy steps: unit removal, layout removal that keeps shared/ (restart st
   const remove = command(graph, "production-service-remove");
   assert.equal(remove.create, undefined);
   assert.match(remove.delete, /\nUNIT_NAME=ai4artsed-production\.service\nENV_FILE=\/etc\/ai4artsed\/ai4artsed-production\.env\n/);
-  assert.match(command(graph, "production-host-layout").delete, /\nINSTALL_DIR=\/opt\/ai4artsed-production\nPURGE_SHARED=no\n/);
+  assert.match(command(graph, "production-host-layout").delete, /\nINSTALL_DIR=\/opt\/ai4artsed-production\n/);
 });
 
 test("the host tests' deploy order names every step a stack without Cloudflare runs, so none is skipped unnoticed", async () => {
