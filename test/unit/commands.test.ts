@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "child_process";
-import { remoteInvocation, renderParams, renderScript, shellQuote } from "../../components/steps/commands";
+import * as fs from "fs";
+import { REMOTE_DIR, remoteInvocation, renderParams, renderScript, ScriptName, shellQuote } from "../../components/steps/commands";
 
 const QUOTING_CASES = ["plain", "two words", "it's", "$HOME", "`id`", "a\"b", "a\\b", "line\nbreak", "", "*", "x=y; rm -rf /", "ü-ß", "'", "--flag"];
 
@@ -26,9 +27,15 @@ test("renderScript: strict mode, parameters, helpers, then the script; determini
   assert.equal(text, renderScript("venv", { INSTALL_DIR: "/opt/x", REQUIREMENTS_BLOB: "ab", PYTHON: "python3" }));
 });
 
-test("rendered scripts parse as bash", () => {
-  const text = renderScript("activate", { INSTALL_DIR: "/opt/x", COMMIT: "c" });
-  execFileSync("bash", ["-n", "-c", text]);
+test("every rendered script parses as bash: the helpers inlined into it with the script itself", () => {
+  // shellcheck checks each file alone; this checks what is sent: lib.sh, the helpers, the body, in one text.
+  const scripts = fs.readdirSync(REMOTE_DIR).filter((f) => f.endsWith(".sh") && f !== "lib.sh").map((f) => f.replace(/\.sh$/, "") as ScriptName);
+  assert.ok(scripts.length >= 25, scripts.join(" "));
+  for (const script of scripts) {
+    const text = renderScript(script, { INSTALL_DIR: "/opt/x", COMMIT: "c" });
+    assert.match(text, /\nmain "\$@"\n?$/, script);
+    execFileSync("bash", ["-n", "-c", text]);
+  }
 });
 
 test("remoteInvocation runs as root directly, through sudo for another login", () => {

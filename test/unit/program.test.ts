@@ -31,10 +31,13 @@ test("program.js runs the program as JavaScript, built once per content; a chang
     assert.equal(load(dir), build, "the same sources load the same build");
     assert.equal(fs.realpathSync(path.join(build, "components", "remote")), path.join(fs.realpathSync(dir), "components", "remote"), "remote scripts are read from the checkout");
     assert.ok(fs.existsSync(path.join(build, "components", "environment.js")));
-    fs.appendFileSync(path.join(dir, "components", "paths.ts"), "\nexport const CHANGED = 1;\n");
+    // A real source the program imports (appending to a path that is not one would only add a file).
+    const source = path.join(dir, "lib", "paths.ts");
+    assert.ok(fs.existsSync(source) && fs.existsSync(path.join(build, "lib", "paths.js")), "lib/paths.ts is part of the build");
+    fs.appendFileSync(source, "\nexport const CHANGED = 1;\n");
     const rebuilt = load(dir);
     assert.notEqual(rebuilt, build);
-    assert.match(fs.readFileSync(path.join(rebuilt, "components", "paths.js"), "utf8"), /CHANGED = 1/);
+    assert.match(fs.readFileSync(path.join(rebuilt, "lib", "paths.js"), "utf8"), /CHANGED = 1/);
     fs.rmSync(build, { recursive: true, force: true });
     fs.rmSync(rebuilt, { recursive: true, force: true });
   } finally {
