@@ -1,4 +1,8 @@
-/** Per-environment defaults from the seed; every other default lives in the schema. */
+/**
+ * The defaults that differ per environment (from the seed) and those several files use. Every
+ * other default sits beside its setting in its section (sections/*.ts); the README's settings
+ * table lists them all, checked against the schema by test/unit/settings.test.ts.
+ */
 export const ENVIRONMENTS = ["production", "development"] as const;
 export type EnvironmentName = (typeof ENVIRONMENTS)[number];
 
