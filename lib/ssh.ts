@@ -43,6 +43,8 @@ export interface RunOptions extends ConnectOptions {
   readonly stdin?: string;
   /** Defaults to 120 s. */
   readonly timeoutMs?: number;
+  /** Passed the command's output as it comes (a long command an operator watches), besides the result. */
+  readonly live?: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream };
 }
 
 /** Idle time before a keepalive: an idle NAT stays open, and a dead connection is noticed within a minute. */
@@ -63,7 +65,7 @@ const KEEPALIVE_COUNT_MAX = 4;
 /** One SSH connection with a pinned host key; each command runs on a channel of its own. */
 export interface SshSession {
   /** Run one command; resolves with its exit code and output (the session stays open). */
-  run(command: string, options?: Pick<RunOptions, "stdin" | "timeoutMs">): Promise<SshResult>;
+  run(command: string, options?: Pick<RunOptions, "stdin" | "timeoutMs" | "live">): Promise<SshResult>;
   /**
    * Start a command that holds something on the server for as long as this session lives (a
    * lock): resolves with what it printed once a line of its stdout is `ready`; rejects with its
@@ -150,6 +152,10 @@ function connect(target: SshTarget, options: ConnectOptions): Promise<SshSession
         failures.add(fail);
         client.exec(command, (err, stream) => {
           if (err) return fail(new Error(`SSH to ${where}: ${err.message}`));
+          if (runOptions.live) {
+            stream.on("data", (d: Buffer) => runOptions.live!.stdout.write(d));
+            stream.stderr.on("data", (d: Buffer) => runOptions.live!.stderr.write(d));
+          }
           collect(stream, (result) => {
             failures.delete(fail);
             clearTimeout(timer);

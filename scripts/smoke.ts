@@ -10,11 +10,14 @@
  * It takes a screenshot of the page it loaded.
  * Exit 0 when everything passed; 1 with each failure named.
  */
-import { execFileSync, spawnSync } from "child_process";
+import { spawnSync } from "child_process";
 import * as path from "path";
 import { Browser, chromium, Page } from "playwright-core";
-import { parseStackConfig, PROJECT, readRawConfig } from "../config/load";
 import { openSsh } from "../lib/ssh";
+import { serverTarget, stackConfig, StackOutputs, stackOutputs } from "./lib/stack";
+
+const PAGE_TIMEOUT_MS = 30_000;
+const SETTLE_TIMEOUT_MS = 10_000;
 
 /** Debian's chromium-headless-shell, as found on PATH (ensure_browser in scripts/lib/setup.sh installs it). */
 function browserPath(): string {
@@ -22,8 +25,6 @@ function browserPath(): string {
   if (!found) throw new Error("chromium-headless-shell is not installed: run the check as `npm run smoke -- -s <stack>`, which installs it");
   return found;
 }
-const PAGE_TIMEOUT_MS = 30_000;
-const SETTLE_TIMEOUT_MS = 10_000;
 
 export interface SmokeResult {
   readonly failures: string[];
@@ -33,14 +34,6 @@ export interface SmokeResult {
   readonly apiPath: string;
 }
 
-/** What the check reads of `pulumi stack output`. */
-export interface StackOutputs {
-  readonly url?: string;
-  readonly serverHostKey?: string;
-  readonly publicUrl?: string;
-  readonly accessCheckToken?: { clientId: string; clientSecret: string };
-}
-
 export interface ApiTarget {
   readonly url: string;
   readonly headers: Record<string, string>;
@@ -48,8 +41,8 @@ export interface ApiTarget {
 }
 
 /** The API's health path through the public name with the Access service token where there is one, else through the forward. */
-export function apiTarget(outputs: StackOutputs, forwarded: string): ApiTarget {
-  const health = new URL(outputs.url!).pathname;
+export function apiTarget(outputs: StackOutputs & { url: string }, forwarded: string): ApiTarget {
+  const health = new URL(outputs.url).pathname;
   if (outputs.publicUrl && outputs.accessCheckToken) {
     const { clientId, clientSecret } = outputs.accessCheckToken;
     return { url: `${outputs.publicUrl}${health}`, headers: { "CF-Access-Client-Id": clientId, "CF-Access-Client-Secret": clientSecret }, via: `through ${outputs.publicUrl}` };
@@ -67,20 +60,6 @@ export async function checkApi(target: ApiTarget): Promise<string | undefined> {
     return `the API's ${path} answered ${answer.status} ${target.via}: Cloudflare Access did not admit the check's service token (expired after a year? renew it, README: The after-deploy check)`;
   }
   return `the API's ${path} answered ${answer.status} ${target.via}, not 200`;
-}
-
-function pulumi(args: string[]): string {
-  return execFileSync("pulumi", args, { stdio: ["ignore", "pipe", "pipe"], maxBuffer: 16 * 1024 * 1024 }).toString();
-}
-
-/** The stack's settings, as the program reads them (defaults included, secrets decrypted). */
-function stackConfig(stack: string) {
-  const entries = JSON.parse(pulumi(["config", "--json", "--show-secrets", "--stack", stack])) as Record<string, { value?: string; objectValue?: unknown; secret?: boolean }>;
-  const { raw, secretSections } = readRawConfig(
-    (section) => entries[`${PROJECT}:${section}`]?.objectValue ?? entries[`${PROJECT}:${section}`]?.value,
-    (section) => entries[`${PROJECT}:${section}`]?.secret === true,
-  );
-  return parseStackConfig(stack, raw, secretSections).config;
 }
 
 /** Load the page and record what went wrong: console errors, script errors, failed or non-2xx requests. */
@@ -112,12 +91,9 @@ async function checkPage(page: Page, base: string, screenshot: string): Promise<
 
 export async function smoke(stack: string, screenshot: string): Promise<SmokeResult> {
   const config = stackConfig(stack);
-  const outputs = JSON.parse(pulumi(["stack", "output", "--json", "--show-secrets", "--stack", stack])) as StackOutputs;
-  if (!outputs.url) throw new Error(`stack ${stack} has no output url; run 'pulumi up -s ${stack}' first`);
+  const outputs = stackOutputs(stack);
   const health = new URL(outputs.url);
-  const hostKey = config.server.hostKey ?? outputs.serverHostKey;
-  if (!hostKey) throw new Error(`stack ${stack} pins no server.hostKey and has recorded none; run 'pulumi up -s ${stack}' once`);
-  const session = await openSsh({ host: config.server.address, port: config.server.port, user: config.server.user, privateKey: config.server.privateKey, hostKey });
+  const session = await openSsh(serverTarget(stack, config, outputs));
   let browser: Browser | undefined;
   try {
     const base = `http://127.0.0.1:${await session.forward(Number(health.port))}`;

@@ -178,23 +178,31 @@ export async function destroy(server: TestServer, deployment: Deployment): Promi
 }
 
 /**
- * A stand-in for the pulumi CLI that answers `config get --path KEY --stack STACK` and
- * `stack output NAME --stack STACK` for scripts/backup.sh from the given values
- * (`config.<key>`, `output.<name>`); its directory goes first on PATH.
+ * A stand-in pulumi for scripts/backup.sh (the host tests deploy without the engine): it answers
+ * `pulumi config --json --show-secrets --stack STACK` with `config` (each section stored as a
+ * secret where a real stack keeps it so) and `pulumi stack output --json --show-secrets --stack
+ * STACK` with `outputs`, as the real CLI prints them. Returns the directory to put first on PATH.
  */
-export function fakePulumi(stack: string, values: Record<string, string>): string {
+export function fakePulumi(stack: string, config: Record<string, unknown>, outputs: Record<string, string>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ai4artsed-fake-pulumi-"));
-  for (const [key, value] of Object.entries(values)) fs.writeFileSync(path.join(dir, key), value);
+  const secret = new Set(["server", "app", "backup", "monitor", "cloudflare"]);
+  const entries = Object.fromEntries(
+    Object.entries(config).map(([section, value]) => [
+      `ai4artsed:${section}`,
+      typeof value === "object" ? { value: JSON.stringify(value), objectValue: value, secret: secret.has(section) } : { value: String(value), secret: false },
+    ]),
+  );
+  fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(entries));
+  fs.writeFileSync(path.join(dir, "outputs.json"), JSON.stringify(outputs));
   fs.writeFileSync(
     path.join(dir, "pulumi"),
     `#!/bin/bash
-# Test stand-in: pulumi config get --path KEY --stack ${stack} | pulumi stack output NAME --stack ${stack}
-case "$1 $2" in
-  "config get") [[ "$5 $6" == "--stack ${stack}" ]] && file="config.$4" ;;
-  "stack output") [[ "$4 $5" == "--stack ${stack}" ]] && file="output.$3" ;;
+# Test stand-in: pulumi config --json --show-secrets --stack ${stack} | pulumi stack output --json --show-secrets --stack ${stack}
+case "$*" in
+  "config --json --show-secrets --stack ${stack}") cat "${dir}/config.json" ;;
+  "stack output --json --show-secrets --stack ${stack}") cat "${dir}/outputs.json" ;;
+  *) echo "error: the stand-in knows no 'pulumi $*'" >&2; exit 1 ;;
 esac
-[[ -n "\${file:-}" && -f "${dir}/\${file}" ]] || { echo "error: configuration key not found" >&2; exit 1; }
-cat "${dir}/\${file}"
 `,
     { mode: 0o755 },
   );
@@ -220,7 +228,7 @@ export function backupScriptRun(fake: string, ...args: string[]): { status: numb
 }
 
 const HOOK_PORT = 18999;
-const HOOK_LOG = "/var/log/ai4artsed-test-hooks.log";
+export const HOOK_LOG = "/var/log/ai4artsed-test-hooks.log";
 const RECEIVER = `import http.server
 
 class Hook(http.server.BaseHTTPRequestHandler):

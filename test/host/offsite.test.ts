@@ -29,6 +29,7 @@ import {
   deploy,
   Deployment,
   fakePulumi,
+  HOOK_LOG,
   hooks,
   linkServers,
   SERVER_REPO,
@@ -106,17 +107,16 @@ before(async () => {
   sshKey = key.privateKey;
   linkServers(app, target);
   webhookUrl = await startHookReceiver(app, "backup-hook-token-77");
-  fake = fakePulumi(STACK, {
-    "config.environment": "development",
-    "config.server.address": app.host,
-    "config.server.port": String(app.port),
-    "config.server.hostKey": app.hostKey!,
-    "config.server.privateKey": app.privateKey,
-    "config.backup.offsite.repository": offsite().repository,
-    "output.serviceName": "ai4artsed-development.service",
-    "output.url": "http://127.0.0.1:17802/api/schema/info",
-    "output.releasePath": `${DEV}/releases/0000000000000000000000000000000000000000`,
-  });
+  fake = fakePulumi(
+    STACK,
+    {
+      environment: "development",
+      server: { address: app.host, port: String(app.port), hostKey: app.hostKey!, privateKey: app.privateKey },
+      app: { repoUrl: SERVER_REPO },
+      backup: { offsite: offsite() },
+    },
+    { serviceName: "ai4artsed-development.service", url: "http://127.0.0.1:17802/api/schema/info" },
+  );
 });
 
 after(() => {
@@ -217,31 +217,48 @@ test("5. restore all of shared/ where the service user's uid differs: owners by 
   assert.equal((await runBackup()).code, 0, "the restored server backs up again");
 });
 
-/** One failure episode: the unit fails with the message, one alert (journal err + POST), shared/ untouched. */
-async function failureEpisode(cause: RegExp, posts: number): Promise<void> {
-  const tree = await untouched(SHARED);
-  const run = await runBackup();
-  assert.notEqual(run.code, 0);
-  assert.equal(await shOk(app, `systemctl is-failed ${UNIT}.service || true`), "failed");
-  assert.match(await shOk(app, `journalctl -u ${UNIT} -o cat --no-pager -n 5`), cause);
-  assert.match(await state("last_message"), cause);
-  const posted = await waitFor("the alert POST", () => hooks(app), (h) => h.length === posts + 1);
-  assert.equal(posted.at(-1)!.state, "down");
-  assert.equal(posted.at(-1)!.service, `${UNIT}.service`);
-  assert.match(posted.at(-1)!.text, cause);
-  // A second failed run is the same outage: no second alert.
-  await runBackup();
-  await shOk(app, "systemctl start ai4artsed-development-health.service");
-  assert.equal((await hooks(app)).length, posts + 1);
-  assert.equal(await untouched(SHARED), tree, "nothing was written into shared/");
+/** On a failed assertion: what the backup and the monitor logged, and the webhook's log, for the test's output. */
+async function explained<T>(episode: () => Promise<T>): Promise<T> {
+  try {
+    return await episode();
+  } catch (err) {
+    const journal = await sh(app, `journalctl -u ${UNIT} -u ai4artsed-development-health -o short-monotonic --no-pager -n 40; df -k /var/tmp; tail -n 5 ${HOOK_LOG}`);
+    console.log(`# the backup's and the monitor's journal:\n${journal.stdout.replace(/^/gm, "#   ")}`);
+    throw err;
+  }
 }
 
-async function recoveryEpisode(posts: number): Promise<void> {
-  assert.equal((await runBackup()).code, 0);
-  // The monitor announces it at the end of the probe the backup's success starts, which also checks the app (up to 15 s a try).
-  const posted = await waitFor("the recovery POST", () => hooks(app), (h) => h.length === posts + 1, 90);
-  assert.equal(posted.at(-1)!.state, "recovered");
-  assert.match(posted.at(-1)!.text, /off-host backup of development recovered: snapshot [0-9a-f]{8}/);
+/** One failure episode: the unit fails with the message, one alert (journal err + POST), shared/ untouched. */
+function failureEpisode(cause: RegExp, posts: number): Promise<void> {
+  return explained(async () => {
+    const tree = await untouched(SHARED);
+    const run = await runBackup();
+    assert.notEqual(run.code, 0);
+    assert.equal(await shOk(app, `systemctl is-failed ${UNIT}.service || true`), "failed");
+    // systemd's own lines about the failed run follow the script's (exit status, OnFailure=, CPU time).
+    assert.match(await shOk(app, `journalctl -u ${UNIT} -o cat --no-pager -n 12`), cause);
+    assert.match(await state("last_message"), cause);
+    // The monitor the failure starts sends the alert before it probes the app (up to 15 s a try).
+    const posted = await waitFor("the alert POST", () => hooks(app), (h) => h.length === posts + 1, 90);
+    assert.equal(posted.at(-1)!.state, "down");
+    assert.equal(posted.at(-1)!.service, `${UNIT}.service`);
+    assert.match(posted.at(-1)!.text, cause);
+    // A second failed run is the same outage: no second alert.
+    await runBackup();
+    await shOk(app, "systemctl start ai4artsed-development-health.service");
+    assert.equal((await hooks(app)).length, posts + 1);
+    assert.equal(await untouched(SHARED), tree, "nothing was written into shared/");
+  });
+}
+
+function recoveryEpisode(posts: number): Promise<void> {
+  return explained(async () => {
+    assert.equal((await runBackup()).code, 0);
+    // The monitor announces it at the end of the probe the backup's success starts, which also checks the app (up to 15 s a try).
+    const posted = await waitFor("the recovery POST", () => hooks(app), (h) => h.length === posts + 1, 90);
+    assert.equal(posted.at(-1)!.state, "recovered");
+    assert.match(posted.at(-1)!.text, /off-host backup of development recovered: snapshot [0-9a-f]{8}/);
+  });
 }
 
 test("6. a wrong password fails the unit clearly and alerts once; the right one recovers with one message", async () => {

@@ -401,15 +401,11 @@ test("4. the health monitor alerts once per outage (journal err + one webhook PO
 test("5. scripts/backup.sh lists the backups and restores the latest: damaged settings come back, the app serves them through the standby color with no failed request", async () => {
   const color = (await shOk(server, `readlink ${PROD}/serving.sock`)).match(/-(blue|green)\.sock$/)![1];
   const serving = `ai4artsed-production@${color}.service`; // the stack's output serviceName
-  const fake = fakePulumi("production", {
-    "config.server.address": server.host,
-    "config.server.port": String(server.port),
-    "config.server.hostKey": server.hostKey!,
-    "config.server.privateKey": server.privateKey,
-    "output.serviceName": serving,
-    "output.url": "http://127.0.0.1:17801/api/schema/info",
-    "output.releasePath": await shOk(server, `readlink ${PROD}/current`),
-  });
+  const fake = fakePulumi(
+    "production",
+    { server: { address: server.host, port: String(server.port), hostKey: server.hostKey!, privateKey: server.privateKey }, app: { repoUrl: SERVER_REPO } },
+    { serviceName: serving, url: "http://127.0.0.1:17801/api/schema/info" },
+  );
   const run = (...args: string[]) => backupScript(fake, ...args);
 
   const listed = run("list", "production");

@@ -1,0 +1,54 @@
+/**
+ * scripts/backup.sh's work (scripts/backup.ts) without a server: the command line, and the script
+ * it sends, built from the stack's settings as the program parses them (test/host/operations and
+ * offsite run it against servers).
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { parseStackConfig } from "../../config/load";
+import { backupScript, parseBackupArgs } from "../../scripts/backup";
+import { rawConfig, SECRET_SECTIONS, TEST_HOST_KEY, TEST_PRIVATE_KEY } from "./fixtures";
+
+const HEALTH = "http://127.0.0.1:17801/api/schema/info";
+
+function config(overrides: Parameters<typeof rawConfig>[0] = {}, stack = "production") {
+  return parseStackConfig(stack, rawConfig(overrides), SECRET_SECTIONS).config;
+}
+
+test("the command line: each action's arguments, latest by default; anything else is a usage error", () => {
+  assert.deepEqual(parseBackupArgs(["list", "production"]), { action: "list", stack: "production", backup: "latest", restorePath: "" });
+  assert.deepEqual(parseBackupArgs(["restore-offsite", "development", "1a2b3c4d", "exports/Klasse 7a"]), {
+    action: "restore-offsite",
+    stack: "development",
+    backup: "1a2b3c4d",
+    restorePath: "exports/Klasse 7a",
+  });
+  for (const bad of [[], ["list"], ["purge", "production"], ["list", "production", "extra"], ["restore", "production", "a", "b"]]) {
+    assert.equal(parseBackupArgs(bad), undefined, bad.join(" "));
+  }
+});
+
+test("the script takes the install dir, unit and timeouts from the stack's settings, defaults included", () => {
+  const script = backupScript(parseBackupArgs(["restore", "production"])!, config({ app: { installDir: "/srv/lab", healthTimeoutSeconds: "90" } }), "ai4artsed-production.service", HEALTH);
+  assert.match(script, /\nINSTALL_DIR=\/srv\/lab\n/);
+  assert.match(script, /\nUNIT_NAME=ai4artsed-production\.service\n/);
+  assert.match(script, /\nENV_FILE=\/etc\/ai4artsed\/ai4artsed-production\.env\n/);
+  assert.match(script, /\nHEALTH_TIMEOUT_SECONDS=90\n/);
+  assert.doesNotMatch(script, /\nAPP_TEMPLATE=/, "the restart strategy's unit has no colors");
+});
+
+test("a color that serves: the restore moves to the standby color, with the stack's drain timeout", () => {
+  const script = backupScript(parseBackupArgs(["restore", "production"])!, config({ app: { drainTimeoutSeconds: "30" } }), "ai4artsed-production@green.service", HEALTH);
+  assert.match(script, /\nAPP_TEMPLATE=ai4artsed-production@\n/);
+  assert.match(script, /\nDRAIN_TIMEOUT_SECONDS=30\n/);
+  assert.match(script, /\nHEALTH_PATH=\/api\/schema\/info\n/);
+});
+
+test("the off-host actions need backup.offsite.repository, and name it when it is missing", () => {
+  assert.throws(() => backupScript(parseBackupArgs(["snapshots", "production"])!, config(), "ai4artsed-production.service", HEALTH), /stack production has no off-host backup \(backup\.offsite\.repository\)/);
+  const offsite = { repository: "sftp:ai4artsed-backup@10.0.0.3:/production", password: "p".repeat(32), sshKey: TEST_PRIVATE_KEY, hostKey: TEST_HOST_KEY };
+  const script = backupScript(parseBackupArgs(["restore-offsite", "production", "latest", "exports"])!, config({ backup: { offsite } }), "ai4artsed-production.service", HEALTH);
+  assert.match(script, /\nSNAPSHOT=latest\n/);
+  assert.match(script, /\nRESTORE_PATH=exports\n/);
+  assert.match(script, /\nREPOSITORY=sftp:ai4artsed-backup@10\.0\.0\.3:\/production\n/);
+});
