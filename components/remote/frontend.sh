@@ -9,6 +9,8 @@ STEP="${STEP:-frontend}"
 [[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=SCRIPTDIR/lib/sandbox.sh
 [[ -n "${AI4ARTSED_SANDBOX_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/sandbox.sh"
+# shellcheck source=SCRIPTDIR/lib/build.sh
+[[ -n "${AI4ARTSED_BUILD_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/build.sh"
 
 readonly LOCKFILES=(package-lock.json npm-shrinkwrap.json yarn.lock pnpm-lock.yaml)
 
@@ -44,12 +46,8 @@ fail() {
 main() {
   require_vars INSTALL_DIR FRONTEND_TREE BUILD_KEY INSTALL_COMMAND BUILD_COMMAND BUILD_USER ENV_DIR
   local target="${INSTALL_DIR}/frontends/${BUILD_KEY}"
-  if [[ -f "${target}/.complete" ]]; then
-    log "reusing ${target}/dist"
-    return 0
-  fi
-  take_host_lock
-  require_free_space "${INSTALL_DIR}/frontends" "${MIN_FREE_MB:-0}" "the frontend ${FRONTEND_TREE}"
+  already_built "${target}" "${target}/dist" && return 0
+  begin_build "${INSTALL_DIR}/frontends" "the frontend ${FRONTEND_TREE}"
   local work="${INSTALL_DIR}/frontends/.build-${BUILD_KEY}" deps_root="${INSTALL_DIR}/frontends/.deps"
   rm -rf "${work}" "${target}"
   mkdir -p "${work}/src"

@@ -7,6 +7,8 @@ STEP="${STEP:-release}"
 [[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=SCRIPTDIR/lib/sandbox.sh
 [[ -n "${AI4ARTSED_SANDBOX_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/sandbox.sh"
+# shellcheck source=SCRIPTDIR/lib/build.sh
+[[ -n "${AI4ARTSED_BUILD_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/build.sh"
 # shellcheck source=SCRIPTDIR/lib/app-imports.sh
 [[ -n "${AI4ARTSED_APP_IMPORTS_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/app-imports.sh"
 
@@ -96,13 +98,9 @@ run_test_command() {
 main() {
   require_vars INSTALL_DIR COMMIT VENV_DIR SERVICE_USER APP_ENTRIES
   local release="${INSTALL_DIR}/releases/${COMMIT}"
-  if [[ -f "${release}/.complete" ]]; then
-    log "release ${COMMIT} exists"
-    return 0
-  fi
+  already_built "${release}" "release ${COMMIT}" && return 0
   [[ -f "${VENV_DIR}/.complete" ]] || die "venv ${VENV_DIR} is not built; run the python-env step first"
-  take_host_lock
-  require_free_space "${INSTALL_DIR}/releases" "${MIN_FREE_MB:-0}" "release ${COMMIT}"
+  begin_build "${INSTALL_DIR}/releases" "release ${COMMIT}"
   local work="${INSTALL_DIR}/releases/.export-${COMMIT}"
   rm -rf "${work}" "${release}"
   mkdir -p "${work}"

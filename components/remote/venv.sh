@@ -10,6 +10,8 @@ STEP="${STEP:-python-env}"
 [[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=SCRIPTDIR/lib/sandbox.sh
 [[ -n "${AI4ARTSED_SANDBOX_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/sandbox.sh"
+# shellcheck source=SCRIPTDIR/lib/build.sh
+[[ -n "${AI4ARTSED_BUILD_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/build.sh"
 # shellcheck source=SCRIPTDIR/lib/result.sh
 [[ -n "${AI4ARTSED_RESULT_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/result.sh"
 
@@ -197,13 +199,11 @@ report_resolution() {
 main() {
   require_vars INSTALL_DIR REQUIREMENTS_BLOB PYTHON UV UV_CACHE RESOLUTION_FILE BUILD_USER ENV_DIR
   local venv="${INSTALL_DIR}/venvs/${REQUIREMENTS_BLOB}"
-  if [[ -f "${venv}/.complete" ]]; then
-    log "reusing ${venv}"
+  if already_built "${venv}" "${venv}"; then
     report_resolution "${venv}"
     return 0
   fi
-  take_host_lock
-  require_free_space "${INSTALL_DIR}/venvs" "${MIN_FREE_MB:-0}" "the venv for requirements ${REQUIREMENTS_BLOB}"
+  begin_build "${INSTALL_DIR}/venvs" "the venv for requirements ${REQUIREMENTS_BLOB}"
   # A venv records its absolute path, so it is built in place; the marker says it is whole.
   # Temporary files stay on the venvs' disk: /tmp is often a small tmpfs.
   local scratch="${INSTALL_DIR}/venvs/.tmp-${REQUIREMENTS_BLOB}" cache previous

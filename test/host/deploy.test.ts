@@ -95,7 +95,7 @@ test("2. every step run again with the same inputs changes nothing: no build, no
   const out = (step: string) => again.runs.find((r) => r.step === step)!.result.stdout;
   assert.match(out("python-build"), /reusing/);
   assert.match(out("frontend-build"), /reusing/);
-  assert.match(out("release-export"), /exists/);
+  assert.match(out("release-export"), /reusing release/);
   assert.match(out("service-activate"), /nothing to do/);
   assert.match(out("service-unit"), /up to date/);
   assert.match(out("service-environment"), /up to date/);
