@@ -1,6 +1,6 @@
 /**
  * The defaults that differ per environment (from the seed) and those several files use. Every
- * other default sits beside its setting in its section (sections/*.ts); the README's settings
+ * other default sits beside its setting in its section (sections/*.ts); docs/settings.md's settings
  * table lists them all, checked against the schema by test/unit/settings.test.ts.
  */
 export const ENVIRONMENTS = ["production", "development"] as const;

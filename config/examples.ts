@@ -55,7 +55,7 @@ export const EXAMPLES: Record<string, string> = {
   "app.keepBackups": "10",
   "app.testCommand": "\"python -m pytest devserver/tests\"",
   "app.testTimeoutSeconds": "600",
-  // The real app's GPU service (README, "The app's extra services"), set at EXAMPLE_PATHS' path; its other settings below.
+  // The real app's GPU service (docs/design.md, "The app's extra services"), set at EXAMPLE_PATHS' path; its other settings below.
   "app.services": "gpu_service",
   "monitor.enabled": "true",
   "monitor.intervalSeconds": "300",

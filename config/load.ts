@@ -44,7 +44,7 @@ function formatIssue(issue: z.core.$ZodIssue, stack: string): string[] {
   if (issue.code === "unrecognized_keys") {
     return issue.keys.map((key) => {
       const path = base ? `${base}.${key}` : key;
-      return `${PROJECT}:${path}: unknown setting; remove it with 'pulumi config rm --path ${path} -s ${stack}' (known settings are listed in the README)`;
+      return `${PROJECT}:${path}: unknown setting; remove it with 'pulumi config rm --path ${path} -s ${stack}' (known settings are listed in docs/settings.md)`;
     });
   }
   if (issue.code === "invalid_key") {

@@ -52,7 +52,7 @@ export function backupScript(request: BackupRequest, config: StackConfig, unitNa
   const { installDir, serviceName } = config.app;
   const offsite = config.backup.offsite;
   if (request.action !== "list" && request.action !== "restore" && !offsite.repository) {
-    throw new Error(`stack ${request.stack} has no off-host backup (backup.offsite.repository); see README: Off-host backups`);
+    throw new Error(`stack ${request.stack} has no off-host backup (backup.offsite.repository); see docs/runbook.md: Off-host backups`);
   }
   const names = blueGreenNames(serviceName, installDir, ENV_DIR);
   const blueGreen = unitName.startsWith(names.appTemplate);

@@ -57,7 +57,7 @@ export async function checkApi(target: ApiTarget): Promise<string | undefined> {
   if (answer instanceof Error) return `the API's ${path} did not answer ${target.via}: ${answer.cause instanceof Error ? answer.cause.message : answer.message}`;
   if (answer.status === 200) return undefined;
   if (target.headers["CF-Access-Client-Id"] && [301, 302, 303, 401, 403].includes(answer.status)) {
-    return `the API's ${path} answered ${answer.status} ${target.via}: Cloudflare Access did not admit the check's service token (expired after a year? renew it, README: The after-deploy check)`;
+    return `the API's ${path} answered ${answer.status} ${target.via}: Cloudflare Access did not admit the check's service token (expired after a year? renew it, docs/runbook.md: The after-deploy check)`;
   }
   return `the API's ${path} answered ${answer.status} ${target.via}, not 200`;
 }

@@ -45,7 +45,7 @@ export class PulumiWorkspace {
 
   /**
    * Keep the state where Pulumi.yaml's backend.url says, as a team that shares its state commits
-   * it (README: State off the laptop), instead of this workspace's own file backend; `credentials`:
+   * it (docs/runbook.md: State off the laptop), instead of this workspace's own file backend; `credentials`:
    * the backend's, as the operators export them.
    */
   useSharedBackend(url: string, credentials: Record<string, string>): void {
@@ -140,7 +140,7 @@ export class PulumiWorkspace {
   init(server: TestServer, repoUrl: string, environment: "production" | "development"): void {
     this.ok(["stack", "init", this.stack]);
     if (this.stack !== environment) this.ok(["config", "set", "environment", environment]);
-    // The command and random plugins cannot be built here (README, "Providers").
+    // The command and random plugins cannot be built here (docs/design.md, "Providers").
     this.ok(["config", "set", "providers", "builtin"]);
     this.set("server.address", server.host);
     this.set("server.port", String(server.port));

@@ -79,7 +79,7 @@ export class Access extends pulumi.ComponentResource {
       { accountId: args.accountId, name: `${args.label} allow`, decision: "allow", includes: rules.includes, requires, sessionDuration },
       child,
     );
-    // Valid a year (Cloudflare's default); renewed by `pulumi up --replace` of this token (README: The after-deploy check).
+    // Valid a year (Cloudflare's default); renewed by `pulumi up --replace` of this token (docs/runbook.md: The after-deploy check).
     const token = new cloudflare.ZeroTrustAccessServiceToken(`${name}-check-token`, { accountId: args.accountId, name: `${args.label} after-deploy check`, duration: "8760h" }, child);
     const tokenPolicy = new cloudflare.ZeroTrustAccessPolicy(
       `${name}-check-policy`,

@@ -27,7 +27,7 @@ ensure_dir() {
 # ensure_writable_path GROUP DIR: a directory outside INSTALL_DIR the service writes (its unit's
 # ReadWritePaths=). A missing one is made for the service user; parents made on the way stay
 # root's. An existing one keeps its owner (a tool installed by hand may own it): the service only
-# gets a warning when it cannot write there (README: "Directories outside the install dir").
+# gets a warning when it cannot write there (docs/settings.md: "Directories outside the install dir").
 ensure_writable_path() {
   local group="$1" dir="$2"
   if [[ ! -d "${dir}" ]]; then
@@ -37,7 +37,7 @@ ensure_writable_path() {
     log "created ${dir} for ${SERVICE_USER}"
   elif ! runuser -u "${SERVICE_USER}" -- test -w "${dir}" -a -x "${dir}"; then
     err "warning: ${SERVICE_USER} cannot write ${dir} ($(stat -c '%U:%G %a' "${dir}")); the app fails where it writes there." \
-      "Give it group access (README: Directories outside the install dir) or drop the path from app.writablePaths"
+      "Give it group access (docs/settings.md: Directories outside the install dir) or drop the path from app.writablePaths"
   fi
 }
 

@@ -34,16 +34,16 @@ explain() {
       printf "%s failed: the backup server's SSH host key is not backup.offsite.hostKey; check it on that server's console and pin it again: %s" "${what}" "${detail}"
       ;;
     *"Permission denied"*)
-      printf '%s failed: the backup server refused the key backup.offsite.sshKey for %s; add its public key to that account (README: The backup server): %s' "${what}" "${SFTP_LOGIN:-the account}" "${detail}"
+      printf '%s failed: the backup server refused the key backup.offsite.sshKey for %s; add its public key to that account (docs/runbook.md: The backup server): %s' "${what}" "${SFTP_LOGIN:-the account}" "${detail}"
       ;;
     *"write /"*"no space left on device"*)
       printf "%s failed: this server's disk is full (restic writes its temporary files to /var/tmp): %s; make room here (journalctl --vacuum-size, a lower app.keepReleases), then run systemctl start %s" "${what}" "${detail}" "${OFFSITE_UNIT}.service"
       ;;
     *"no space left on device"* | *"No space left on device"* | *"disk quota exceeded"* | *"SSH_FX_FAILURE"* | *'sftp: "Failure"'*)
-      printf "%s failed: the backup server's disk is full (or refused the write): %s; make room there (README: When a backup fails), then run systemctl start %s" "${what}" "${detail}" "${OFFSITE_UNIT}.service"
+      printf "%s failed: the backup server's disk is full (or refused the write): %s; make room there (docs/runbook.md: When a backup fails), then run systemctl start %s" "${what}" "${detail}" "${OFFSITE_UNIT}.service"
       ;;
     *"repository contains errors"* | *"blobs are missing"* | *"number of used blobs is larger"* | *"pack file cannot be listed"* | *"is damaged"* | *"not found in index"*)
-      printf '%s failed: the repository %s is damaged: %s; repair it (README: When a backup fails): scripts/backup.sh repair-offsite %s' "${what}" "${REPOSITORY}" "${detail}" "${STACK}"
+      printf '%s failed: the repository %s is damaged: %s; repair it (docs/runbook.md: When a backup fails): scripts/backup.sh repair-offsite %s' "${what}" "${REPOSITORY}" "${detail}" "${STACK}"
       ;;
     *"kex_exchange_identification"* | *"Connection reset"*)
       printf "%s failed: the backup server's sshd dropped the connection before the login: after failed logins it refuses a source for a while (OpenSSH's PerSourcePenalties), or it is overloaded (MaxStartups); the next run tries again: %s" "${what}" "${detail}"
@@ -118,7 +118,7 @@ check_lineage() {
   local others
   others="$(grep -o '"stack:[^"]*"' "${WORK_DIR}/out" | tr -d '"' | sed 's/^stack://' | grep -vxF "${STACK}" | LC_ALL=C sort -u | paste -sd, - || true)"
   # One repository a stack: its retention, its restores and its lineage are the stack's alone.
-  [[ -z "${others}" ]] || fail "the repository ${REPOSITORY} already holds the backups of stack ${others}; nothing was backed up. Each stack needs a repository of its own: set backup.offsite.repository of ${STACK} to another path (README: The backup server makes one per stack) and run pulumi up"
+  [[ -z "${others}" ]] || fail "the repository ${REPOSITORY} already holds the backups of stack ${others}; nothing was backed up. Each stack needs a repository of its own: set backup.offsite.repository of ${STACK} to another path (docs/runbook.md: The backup server makes one per stack) and run pulumi up"
   if grep -q "\"stack:${STACK}\"" "${WORK_DIR}/out"; then
     fail "the repository ${REPOSITORY} holds snapshots of ${STACK}, but this server never backed up to it nor restored from it (a new or re-imaged server?): restore first (scripts/backup.sh restore-offsite ${STACK} latest); to keep this server's shared/ as the newest snapshot instead, run on the server: echo lineage=$1 >>${OFFSITE_STATE_FILE}"
   fi

@@ -68,7 +68,7 @@ export function checkOffsite(
   }
   if (!offsiteEnabled(offsite)) return;
   if (offsite.password === undefined) {
-    issue("password", "is required for an off-host backup: restic encrypts the repository with it; keep a copy off this server (README: Disaster recovery)");
+    issue("password", "is required for an off-host backup: restic encrypts the repository with it; keep a copy off this server (docs/runbook.md: Disaster recovery)");
   }
   if (offsite.repository.startsWith("sftp:")) {
     if (sftpTarget(offsite.repository) === undefined) {

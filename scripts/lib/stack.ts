@@ -43,6 +43,6 @@ export function stackOutputs(stack: string): StackOutputs & { url: string; servi
 /** The stack's server as SSH reaches it: server.hostKey, else the key recorded on first use. */
 export function serverTarget(stack: string, config: StackConfig, outputs: StackOutputs) {
   const hostKey = config.server.hostKey ?? outputs.serverHostKey;
-  if (!hostKey) throw new Error(`stack ${stack} pins no server.hostKey and has recorded none; run 'pulumi up -s ${stack}' once, or pin it (README: Setting up a stack)`);
+  if (!hostKey) throw new Error(`stack ${stack} pins no server.hostKey and has recorded none; run 'pulumi up -s ${stack}' once, or pin it (docs/settings.md: Setting up a stack)`);
   return { host: config.server.address, port: config.server.port, user: config.server.user, privateKey: config.server.privateKey, hostKey };
 }

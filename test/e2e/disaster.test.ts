@@ -1,6 +1,6 @@
 /**
  * Disaster recovery with the real engine: production backs up to a second test server (set up
- * as the README says); then the first server is destroyed, machine and disk. A fresh third
+ * as the runbook says); then the first server is destroyed, machine and disk. A fresh third
  * server gets the stack's config pointed at it, one `pulumi up`, and the restore from the backup
  * server; every file's sha256, mode and owner name must equal the original, and the app serves.
  */

@@ -2,7 +2,7 @@
  * The stacks' state off the laptop, with the real engine: two operators' checkouts keep the
  * production stack's state in one S3-compatible bucket (SeaweedFS on a second test server, the
  * URL in Pulumi.yaml's backend.url as the team commits it), and deploy the app server in turn.
- * The README's procedure moves a laptop's state there; the engine's lock keeps two deploys
+ * The runbook's procedure moves a laptop's state there; the engine's lock keeps two deploys
  * apart; and a lost state is harmless: the stack initialised again from its committed config
  * converges on the live server with no failed request. Tests run in order.
  */

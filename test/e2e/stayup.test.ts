@@ -156,7 +156,7 @@ test("5. a pulumi up killed inside the watch window: the server finishes the dep
   await waitFor("the activation to end", () => shOk(server, "systemctl is-active ai4artsed-production-activate.service || true"), (s) => s !== "active", 120);
   assert.match(await shOk(server, `tail -n 1 ${PROD}/revisions.log`), new RegExp(`${commit}\tok \\((blue|green)\\)`), "the server kept the release");
   assert.equal(await health(), "200");
-  // The README's runbook after a lost CLI: preview tells how the deploy ended; up is refused by the
+  // The runbook's procedure after a lost CLI: preview tells how the deploy ended; up is refused by the
   // engine's lock the killed CLI left in this checkout's state, which `pulumi cancel` removes.
   const preview = ws.run(["preview"]);
   console.log(`# preview after the killed up:\n${(preview.stdout + preview.stderr).split("\n").filter((l) => /warning|error|lost/.test(l)).join("\n")}`);

@@ -282,11 +282,11 @@ export async function waitFor<T>(what: string, read: () => Promise<T>, done: (va
   throw new Error(`timed out waiting for ${what}: ${JSON.stringify(await read())}`);
 }
 
-/** The README's backup-server block, as it stands there. */
+/** The runbook's backup-server block (docs/runbook.md), as it stands there. */
 function backupServerSetup(): string {
-  const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+  const readme = fs.readFileSync(path.join(ROOT, "docs", "runbook.md"), "utf8");
   const block = readme.split("<!-- backup-server-setup")[1]?.match(/```bash\n([\s\S]*?)```/);
-  if (!block) throw new Error("the README lacks the backup server's setup block");
+  if (!block) throw new Error("docs/runbook.md lacks the backup server's setup block");
   return block[1];
 }
 
@@ -297,7 +297,7 @@ export interface BackupKey {
 }
 
 /**
- * Set a test server up as the README's backup server, for a fresh key pair; the stacks'
+ * Set a test server up as the runbook's backup server, for a fresh key pair; the stacks'
  * repositories are then sftp:ai4artsed-backup@<address>:/production and /development.
  */
 export async function setUpBackupServer(target: TestServer): Promise<BackupKey> {
@@ -305,7 +305,7 @@ export async function setUpBackupServer(target: TestServer): Promise<BackupKey> 
   execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "ai4artsed-test-backup", "-f", path.join(dir, "ai4artsed_backup")]);
   await shOk(target, `cat >/root/ai4artsed_backup.pub <<'EOF'\n${fs.readFileSync(path.join(dir, "ai4artsed_backup.pub"), "utf8")}EOF`);
   const setup = await sh(target, "cd /root && bash -euo pipefail -s", backupServerSetup());
-  if (setup.code !== 0) throw new Error(`the README's backup server setup failed:\n${setup.stderr}`);
+  if (setup.code !== 0) throw new Error(`the runbook's backup server setup failed:\n${setup.stderr}`);
   return { dir, privateKey: fs.readFileSync(path.join(dir, "ai4artsed_backup"), "utf8") };
 }
 

@@ -1,6 +1,6 @@
 /**
  * Off-host backups on real servers: a second test server is the backup target, set up with the
- * README's own commands, and the only pair allowed to talk is app server -> backup server on
+ * runbook's own commands, and the only pair allowed to talk is app server -> backup server on
  * SSH. The stack's timer service backs up a data set with awkward names to restic over SFTP;
  * then an incremental backup, restores (one path, all of shared/ with a changed uid), failures
  * that alert and recover, a stale backup, the secret scan, drift, the retention over a year of
@@ -544,7 +544,7 @@ test("10h. a full disk, this server's or the backup server's: each fails naming 
   await shOk(app, `head -c 20M /dev/urandom >${SHARED}/exports/recording-2.bin`);
   await shOk(target, `cp -a ${REPO_DIR} /var/tmp/repository && mount -t tmpfs -o size=$(( $(du -sk ${REPO_DIR} | cut -f1) + 1024 ))k full-repository ${REPO_DIR} && cp -a /var/tmp/repository/. ${REPO_DIR}/ && chown --reference=/var/tmp/repository ${REPO_DIR} && chmod --reference=/var/tmp/repository ${REPO_DIR}`);
   try {
-    await failureEpisode(/the backup server's disk is full \(or refused the write\): .*sftp: no space left on device.*; make room there \(README: When a backup fails\)/, posts);
+    await failureEpisode(/the backup server's disk is full \(or refused the write\): .*sftp: no space left on device.*; make room there \(docs\/runbook\.md: When a backup fails\)/, posts);
   } finally {
     await shOk(target, `umount ${REPO_DIR} && rm -rf /var/tmp/repository`);
   }

@@ -88,7 +88,7 @@ class ReleaseSmokeTest(unittest.TestCase):
         self.assertIsNotNone(create_app())
 `;
 
-/** The fixture's GPU service, as the README configures the real one. */
+/** The fixture's GPU service, as docs/design.md configures the real one. */
 const GPU_SERVICE = { app: { services: { "gpu-service": { directory: "gpu_service", port: 17803, portVariable: "GPU_SERVICE_PORT" } } } };
 const LAYOUT = new Set(["repo.git", "releases", "venvs", "frontends", "shared", "backups", "current", "revisions.log", "activation", "services", ".deployed", ".layout-id"]);
 
@@ -238,7 +238,7 @@ test("1. a hand-made production checkout is adopted: every data byte kept, serve
   assert.match(again.runs.find((r) => r.step === "release-adopt")!.result.stdout, /no adoption pending/);
 });
 
-test("1b. the AI tools' dirs of a hand-made server stay the lab user's; group access, as the README says, lets the app write them", async () => {
+test("1b. the AI tools' dirs of a hand-made server stay the lab user's; group access, as docs/settings.md says, lets the app write them", async () => {
   const layout = await deploy(server, "production", {}, ["host-layout"]);
   for (const dir of TOOL_DIRS) {
     assert.ok(layout.runs[0].result.stderr.includes(`warning: ai4artsed-production cannot write ${dir} (lab:lab 755)`), layout.runs[0].result.stderr);

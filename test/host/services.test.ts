@@ -17,7 +17,7 @@ import { alerts, deploy, Deployment, failedDeploy, mutate, publishRepo, SERVER_R
 const NAME = `ai4g${process.pid % 10000}`;
 const PROD = "/opt/ai4artsed-production";
 const UNIT = "ai4artsed-gpu-service.service";
-/** The GPU service as the README configures it, on a server without a GPU. */
+/** The GPU service as docs/design.md configures it, on a server without a GPU. */
 const SERVICES = { "gpu-service": { directory: "gpu_service", port: 17803, portVariable: "GPU_SERVICE_PORT", environment: { DIFFUSERS_DEVICE: "cpu" } } };
 /** Production runs it (blue-green, the default); development only reaches it. */
 const PRODUCTION = { app: { services: SERVICES }, monitor: { intervalSeconds: 2, alertAfterSeconds: 4 } };

@@ -68,7 +68,7 @@ test("the journald drop-in carries the seed's limits", () => {
   );
 });
 
-/** The real app's GPU service as the README configures it. */
+/** The real app's GPU service as docs/design.md configures it. */
 function gpuUnit(gpu: "auto" | "none", writablePaths: string[] = []): string[] {
   return renderExtraServiceUnit({
     unit: "ai4artsed-gpu-service",

@@ -1,5 +1,5 @@
 /**
- * Every setting the schema accepts has its example (shown with each error) and its README row;
+ * Every setting the schema accepts has its example (shown with each error) and its row in docs/settings.md;
  * nothing names a setting the schema does not have.
  */
 import { test } from "node:test";
@@ -29,10 +29,10 @@ function settingsOf(schema: any, prefix = "", out: Setting[] = []): Setting[] {
 }
 
 /**
- * The names the README's settings tables give: a row's first cell, where `a.b.c` / `d` means
+ * The names the settings tables of docs/settings.md give: a row's first cell, where `a.b.c` / `d` means
  * a.b.c and a.b.d, `a.b.<NAME>` means the map a.b, and `a.*` stands for the whole section a.
  */
-function readmeRows(readme: string): { names: Set<string>; wildcards: string[] } {
+function settingsRows(readme: string): { names: Set<string>; wildcards: string[] } {
   const names = new Set<string>();
   const wildcards: string[] = [];
   let inSettings = false;
@@ -55,18 +55,19 @@ function readmeRows(readme: string): { names: Set<string>; wildcards: string[] }
   return { names, wildcards };
 }
 
-const README = fs.readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8");
+/** The settings reference: docs/settings.md. */
+const SETTINGS_DOC = fs.readFileSync(path.join(__dirname, "..", "..", "docs", "settings.md"), "utf8");
 
 for (const environment of ENVIRONMENTS) {
-  test(`${environment}: every setting has an example and a README row; every example and list names a setting`, () => {
+  test(`${environment}: every setting has an example and a row in docs/settings.md; every example and list names a setting`, () => {
     const settings = settingsOf(configSchema(environment));
     const names = new Set(settings.map((s) => s.name));
-    const { names: rows, wildcards } = readmeRows(README);
+    const { names: rows, wildcards } = settingsRows(SETTINGS_DOC);
     assert.deepEqual(settings.filter((s) => !(s.name in EXAMPLES)).map((s) => s.name), [], "settings without an example (config/schema.ts EXAMPLES)");
     assert.deepEqual(
       settings.filter((s) => !rows.has(s.name) && !wildcards.some((w) => s.name.startsWith(w))).map((s) => s.name),
       [],
-      "settings without a README row",
+      "settings without a row in docs/settings.md",
     );
     assert.deepEqual(Object.keys(EXAMPLES).filter((key) => !names.has(key)), [], "examples of settings the schema does not have");
     assert.deepEqual(
@@ -77,9 +78,9 @@ for (const environment of ENVIRONMENTS) {
   });
 }
 
-test("the README's rows name only settings the schema has", () => {
+test("the rows of docs/settings.md name only settings the schema has", () => {
   const names = new Set(ENVIRONMENTS.flatMap((environment) => settingsOf(configSchema(environment)).map((s) => s.name)));
-  const { names: rows, wildcards } = readmeRows(README);
+  const { names: rows, wildcards } = settingsRows(SETTINGS_DOC);
   assert.deepEqual([...rows].filter((row) => !names.has(row)), []);
   for (const wildcard of wildcards) assert.ok([...names].some((n) => n.startsWith(wildcard)), `${wildcard}* names no setting`);
 });

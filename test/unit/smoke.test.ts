@@ -57,7 +57,7 @@ test("with Cloudflare it goes through the public name with the service token's t
 
 test("a token Access no longer admits fails naming the token and the fix, not the redirect's target", async () => {
   const stale = apiTarget({ url: "http://127.0.0.1:17801/api/health", publicUrl: base, accessCheckToken: { ...TOKEN, clientSecret: "expired" } }, "unused");
-  assert.match((await checkApi(stale))!, /^the API's \/api\/health answered 302 through http:\/\/127\.0\.0\.1:\d+: Cloudflare Access did not admit the check's service token .*README: The after-deploy check/);
+  assert.match((await checkApi(stale))!, /^the API's \/api\/health answered 302 through http:\/\/127\.0\.0\.1:\d+: Cloudflare Access did not admit the check's service token .*docs\/runbook\.md: The after-deploy check/);
 });
 
 test("a wrong status and no answer at all are each named with the path they went", async () => {

@@ -1,6 +1,6 @@
 /**
  * A shared, locked home for the stacks' Pulumi state, as a team keeps it in an S3-compatible
- * bucket (README: State off the laptop): SeaweedFS's S3 server, built from its Go module by
+ * bucket (docs/runbook.md: State off the laptop): SeaweedFS's S3 server, built from its Go module by
  * ensure-weed.sh, runs on a test server with one bucket and one key pair.
  */
 import { execFileSync } from "child_process";

@@ -132,7 +132,7 @@ repair_offsite() {
   offsite_restic unlock
   offsite_restic repair index
   offsite_restic repair snapshots --forget
-  offsite_restic check || die "the repository ${REPOSITORY} is still damaged after the repair; restic's own guide (Troubleshooting) goes on from here, or start a new history (README: When a backup fails)"
+  offsite_restic check || die "the repository ${REPOSITORY} is still damaged after the repair; restic's own guide (Troubleshooting) goes on from here, or start a new history (docs/runbook.md: When a backup fails)"
   log "repaired the repository ${REPOSITORY}; the next backup uploads again what the lost pack files held (systemctl start the stack's offsite-backup unit)"
 }
 
