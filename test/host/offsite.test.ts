@@ -471,20 +471,31 @@ async function letInAgain(): Promise<void> {
   assert.fail("the backup server kept refusing this server");
 }
 
+/** This server's link towards the backup server, for tc. */
+const towardsTarget = (): string => `"$(ip -o route get ${target.host} | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p')"`;
+
 /**
- * Start a backup that runs for a while (a big new file), and return once `restic backup` holds its
- * repository lock (the commands before it, which lock too, have ended by then).
+ * Start a backup that runs for a while: a big new file, uploaded at 40 Mbit/s (about 20 s; a
+ * fast machine would finish an unthrottled one before the test acts on it), and return once
+ * `restic backup` holds its repository lock (the commands before it, which lock too, have ended
+ * by then). endThrottle() lifts the limit.
  */
 async function startSlowBackup(): Promise<void> {
-  await shOk(app, `head -c 400M /dev/urandom >${SHARED}/exports/big.bin`);
+  await shOk(app, `head -c 100M /dev/urandom >${SHARED}/exports/big.bin`);
+  await shOk(app, `tc qdisc replace dev ${towardsTarget()} root tbf rate 40mbit burst 64kb latency 400ms`);
   await shOk(app, `systemctl start --no-block ${UNIT}.service`);
   await shOk(app, `for i in $(seq 1200); do pgrep -f 'restic .*backup --json' >/dev/null && exit 0; sleep 0.05; done; echo no restic backup; exit 1`);
   await shOk(target, `for i in $(seq 600); do ls ${REPO_DIR}/locks 2>/dev/null | grep -q . && exit 0; sleep 0.05; done; echo no lock; exit 1`);
 }
 
+async function endThrottle(): Promise<void> {
+  await shOk(app, `tc qdisc del dev ${towardsTarget()} root 2>/dev/null || true`);
+}
+
 test("10e. a backup and a restore never overlap; a backup killed midway leaves a lock the next run removes", async () => {
   await startSlowBackup();
   const restore = backupScriptRun(fake, "restore-offsite", STACK, "latest", "exports/Klasse 7a/Gruppe Ü");
+  await endThrottle();
   assert.equal(restore.status, 0, restore.stderr);
   assert.match(restore.stdout + restore.stderr, /a backup or restore of \/opt\/ai4artsed-development\/shared is running .*; waiting for it to end/);
   const ended = await shOk(app, `systemctl show -p ActiveState,Result ${UNIT}.service`);
@@ -495,6 +506,7 @@ test("10e. a backup and a restore never overlap; a backup killed midway leaves a
   // Killed as a reboot or the OOM killer would: no trap runs, the lock stays in the repository.
   await startSlowBackup();
   await shOk(app, `systemctl kill --signal=KILL ${UNIT}.service`);
+  await endThrottle();
   await waitFor("the killed run to end", () => shOk(app, `systemctl is-active ${UNIT}.service || true`), (a) => a !== "activating" && a !== "active");
   assert.notEqual(await shOk(target, `ls ${REPO_DIR}/locks | wc -l`), "0", "the killed run's lock is left");
   await shOk(app, `rm ${SHARED}/exports/big.bin`);
