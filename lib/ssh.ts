@@ -246,8 +246,9 @@ function connect(target: SshTarget, options: ConnectOptions): Promise<SshSession
         lost ??= new Error(`the SSH connection to ${where} was closed`);
         failures.forEach((fail) => fail(lost!));
         failures.clear();
-      })
-      .connect({
+      });
+    try {
+      client.connect({
         sock: socket,
         username: target.user,
         privateKey: target.privateKey,
@@ -259,6 +260,12 @@ function connect(target: SshTarget, options: ConnectOptions): Promise<SshSession
           return target.hostKey ? key.equals(hostKeyBlob(target.hostKey)) : true;
         },
       });
+    } catch (err) {
+      // Refused before a byte is sent (a private key that does not parse): the socket goes too,
+      // or it would hold the process until the server hangs up.
+      socket.destroy();
+      reject(new Error(`cannot connect to ${where}: ${(err as Error).message}; check server.privateKey (an OpenSSH private key without a passphrase)`));
+    }
   });
 }
 
