@@ -9,7 +9,5 @@ STEP="backup"
 # shellcheck source=scripts/lib/setup.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/setup.sh"
 
-# The operator's pulumi reads the stack (its backend, its passphrase), as for `pulumi up`.
-command -v pulumi >/dev/null || { err "pulumi is not on PATH (the one 'pulumi up' runs with)"; exit 1; }
 ensure_node_modules
 node --import tsx "${SETUP_ROOT}/scripts/backup.ts" "$@"

@@ -7,6 +7,7 @@
  *   snapshots|restore-offsite <stack> [snapshot|latest] [path below shared/]
  *   repair-offsite <stack>
  */
+import { spawnSync } from "child_process";
 import { remoteInvocation, renderScript } from "../components/steps/commands";
 import { repositoryParams } from "../components/operations/offsiteBackup";
 import { StackConfig } from "../config/schema";
@@ -104,6 +105,11 @@ if (require.main === module) {
   if (!request) {
     console.error(USAGE);
     process.exit(2);
+  }
+  // The operator's pulumi reads the stack (its backend, its passphrase), as for `pulumi up`.
+  if (spawnSync("pulumi", ["version"], { stdio: "ignore" }).error) {
+    console.error("[backup] pulumi is not on PATH (the one 'pulumi up' runs with)");
+    process.exit(1);
   }
   run(request).then(
     (code) => (process.exitCode = code),

@@ -40,7 +40,8 @@ ensure_system_packages() {
 ensure_node_modules() {
   if ! cmp -s "${SETUP_ROOT}/package-lock.json" "${SETUP_ROOT}/node_modules/.ai4artsed-lock" 2>/dev/null; then
     err "installing npm packages (npm ci)"
-    (cd "${SETUP_ROOT}" && npm ci --no-audit --no-fund --loglevel=error)
+    # Its summary to stderr: a command's stdout (scripts/backup.sh list) stays its own.
+    (cd "${SETUP_ROOT}" && npm ci --no-audit --no-fund --loglevel=error >&2)
     cp "${SETUP_ROOT}/package-lock.json" "${SETUP_ROOT}/node_modules/.ai4artsed-lock"
   fi
 }

@@ -5,11 +5,14 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "child_process";
+import * as path from "path";
 import { parseStackConfig } from "../../config/load";
 import { backupScript, parseBackupArgs } from "../../scripts/backup";
 import { rawConfig, SECRET_SECTIONS, TEST_HOST_KEY, TEST_PRIVATE_KEY } from "./fixtures";
 
 const HEALTH = "http://127.0.0.1:17801/api/schema/info";
+const BACKUP_SH = path.join(__dirname, "..", "..", "scripts", "backup.sh");
 
 function config(overrides: Parameters<typeof rawConfig>[0] = {}, stack = "production") {
   return parseStackConfig(stack, rawConfig(overrides), SECRET_SECTIONS).config;
@@ -28,7 +31,30 @@ test("the command line: each action's arguments, latest by default; anything els
   }
 });
 
-test("the script takes the install dir, unit and timeouts from the stack's settings, defaults included", () => {
+test("scripts/backup.sh: a usage error says the usage (exit 2) before anything else; a missing pulumi is named (exit 1)", () => {
+  // PATH without the engine's directory: the checks come before pulumi is needed.
+  const run = (...args: string[]) => spawnSync("bash", [BACKUP_SH, ...args], { encoding: "utf8", env: { ...process.env, PATH: "/usr/local/bin:/usr/bin:/bin" } });
+  for (const bad of [[], ["purge", "production"], ["list", "production", "extra"]]) {
+    const result = run(...bad);
+    assert.equal(result.status, 2, bad.join(" "));
+    assert.match(result.stderr, /^usage: scripts\/backup\.sh list <stack>/);
+    assert.equal(result.stdout, "");
+  }
+  if (spawnSync("bash", ["-c", "PATH=/usr/local/bin:/usr/bin:/bin command -v pulumi"]).status !== 0) {
+    const missing = run("list", "production");
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /pulumi is not on PATH/);
+  }
+});
+
+test("the script's defaults come from the schema: install dir, health timeout, EnvironmentFile", () => {
+  const script = backupScript(parseBackupArgs(["restore", "development"])!, config({}, "development"), "ai4artsed-development.service", HEALTH);
+  assert.match(script, /\nINSTALL_DIR=\/opt\/ai4artsed-development\n/);
+  assert.match(script, /\nHEALTH_TIMEOUT_SECONDS=60\n/);
+  assert.match(script, /\nENV_FILE=\/etc\/ai4artsed\/ai4artsed-development\.env\n/);
+});
+
+test("the script takes the install dir, unit and timeouts from the stack's settings", () => {
   const script = backupScript(parseBackupArgs(["restore", "production"])!, config({ app: { installDir: "/srv/lab", healthTimeoutSeconds: "90" } }), "ai4artsed-production.service", HEALTH);
   assert.match(script, /\nINSTALL_DIR=\/srv\/lab\n/);
   assert.match(script, /\nUNIT_NAME=ai4artsed-production\.service\n/);
