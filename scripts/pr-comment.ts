@@ -3,8 +3,8 @@
  * comment per stack, updated on each push to the PR rather than added again. It reads the text
  * from stdin and GitHub's variables from the environment (GITHUB_API_URL, GITHUB_REPOSITORY, and
  * GITHUB_TOKEN, PR_NUMBER from the workflow). Where the token may not write to the pull request
- * (a PR from a fork gets a read-only token), it says so and leaves the plan in the job summary:
- * the job does not fail for a comment.
+ * (no pull-requests: write), it says so and leaves the plan in the job summary: the job does
+ * not fail for a comment.
  */
 
 /** Marks the comment this script owns, per stack. */
@@ -21,14 +21,31 @@ export interface PullRequest {
   readonly token: string;
 }
 
+const PER_PAGE = 100;
+const MAX_PAGES = 30;
+
+interface PullRequestComment {
+  readonly id: number;
+  readonly body?: string;
+  readonly user?: { login?: string; type?: string };
+}
+
 /** Post or update the stack's comment; what happened, in one line. */
 export async function commentOnPullRequest(pr: PullRequest, stack: string, text: string): Promise<string> {
   const headers = { authorization: `Bearer ${pr.token}`, accept: "application/vnd.github+json", "content-type": "application/json", "x-github-api-version": "2022-11-28" };
   const api = (path: string, init: RequestInit = {}) => fetch(`${pr.apiUrl}/repos/${pr.repository}${path}`, { ...init, headers, signal: AbortSignal.timeout(30_000) });
   const body = JSON.stringify({ body: `${marker(stack)}\n${text}` });
-  const listed = await api(`/issues/${pr.number}/comments?per_page=100`);
-  if (!listed.ok) return refused(listed.status, "read");
-  const existing = ((await listed.json()) as Array<{ id: number; body?: string }>).find((c) => c.body?.startsWith(marker(stack)));
+  // Every page of the PR's comments: a long discussion has more than one.
+  const comments: PullRequestComment[] = [];
+  for (let page = 1; page <= MAX_PAGES; page++) {
+    const listed = await api(`/issues/${pr.number}/comments?per_page=${PER_PAGE}&page=${page}`);
+    if (!listed.ok) return refused(listed.status, "read");
+    const batch = (await listed.json()) as PullRequestComment[];
+    comments.push(...batch);
+    if (batch.length < PER_PAGE) break;
+  }
+  // Ours: the marker, written by a bot (the workflow's token), never a person's comment that quotes it.
+  const existing = comments.filter((c) => c.body?.startsWith(marker(stack)) && c.user?.type === "Bot").pop();
   const written = existing
     ? await api(`/issues/comments/${existing.id}`, { method: "PATCH", body })
     : await api(`/issues/${pr.number}/comments`, { method: "POST", body });
@@ -37,7 +54,7 @@ export async function commentOnPullRequest(pr: PullRequest, stack: string, text:
 }
 
 function refused(status: number, what: string): string {
-  return `no comment on the pull request: GitHub answered ${status} to the ${what} (a read-only token, as a fork's PR gets, or no pull-requests: write permission); the plan is in the job summary`;
+  return `no comment on the pull request: GitHub answered ${status} to the ${what} (a token without pull-requests: write); the plan is in the job summary`;
 }
 
 async function main(): Promise<void> {

@@ -5,7 +5,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { commentOnPullRequest, marker } from "../../scripts/pr-comment";
-import { GitHubApiStandIn, startGitHubApi } from "../e2e/stand-ins/githubApi";
+import { GitHubApiStandIn, startGitHubApi, TOKEN_USER } from "../e2e/stand-ins/githubApi";
 
 const TOKEN = "ghs_stand-in-token";
 let github: GitHubApiStandIn;
@@ -19,19 +19,23 @@ after(() => github.close());
 const pr = (number: number, token = TOKEN) => ({ apiUrl: github.url, repository: "school/ai4artsed_webserver", number, token });
 
 test("the first preview of a PR posts the plan; the next push's preview edits that comment, not another", async () => {
-  github.comments.set(11, [{ id: 1, body: "a reviewer's comment" }]);
+  // A long discussion (more than a page of comments), one of them a person quoting the marker.
+  const discussion = Array.from({ length: 120 }, (_, i) => ({ id: i + 1, body: `comment ${i + 1}`, user: { login: "teacher", type: "User" as const } }));
+  discussion[5].body = `${marker("development")}\nquoted by a person`;
+  github.comments.set(11, discussion);
   assert.equal(await commentOnPullRequest(pr(11), "development", "### pulumi preview -s development\nplan 1"), "posted the plan of development on pull request #11");
   assert.equal(await commentOnPullRequest(pr(11), "development", "### pulumi preview -s development\nplan 2"), "updated the plan of development on pull request #11");
   const comments = github.comments.get(11)!;
-  assert.equal(comments.length, 2);
-  assert.equal(comments[0].body, "a reviewer's comment");
-  assert.equal(comments[1].body, `${marker("development")}\n### pulumi preview -s development\nplan 2`);
+  assert.equal(comments.length, 121, "one comment added, past the first page");
+  assert.equal(comments[5].body, `${marker("development")}\nquoted by a person`, "a person's comment is never edited");
+  assert.equal(comments[120].body, `${marker("development")}\n### pulumi preview -s development\nplan 2`);
+  assert.deepEqual(comments[120].user, TOKEN_USER);
   // Another stack's plan (a PR retargeted to main) is a comment of its own.
   await commentOnPullRequest(pr(11), "production", "plan of production");
-  assert.equal(github.comments.get(11)!.length, 3);
+  assert.equal(github.comments.get(11)!.length, 122);
 });
 
-test("a read-only token (a fork's PR) or a bad one: no comment, a line that says why and where the plan is", async () => {
+test("a token that may not write, or a bad one: no comment, a line that says why and where the plan is", async () => {
   github.readOnly = true;
   try {
     assert.match(await commentOnPullRequest(pr(12), "development", "plan"), /^no comment on the pull request: GitHub answered 403 to the write .*the plan is in the job summary$/);

@@ -1,7 +1,7 @@
 /**
  * A stand-in for GitHub's REST API, the part the preview's PR comment uses (list, post and edit an
- * issue's comments): GitHub cannot be reached from tests. It keeps the comments in memory, checks
- * the token, and answers 403 to writes when told the token is read-only (as a fork's PR gets).
+ * issue's comments, a page at a time): GitHub cannot be reached from tests. It keeps the comments
+ * in memory, checks the token, and answers 403 to writes when told the token may not write.
  */
 import * as http from "http";
 import { AddressInfo } from "net";
@@ -9,7 +9,12 @@ import { AddressInfo } from "net";
 export interface StandInComment {
   id: number;
   body: string;
+  /** Who wrote it: the workflow's token writes as a bot. */
+  user: { login: string; type: "Bot" | "User" };
 }
+
+/** The author of what the token writes, as GitHub names the workflow's token. */
+export const TOKEN_USER = { login: "github-actions[bot]", type: "Bot" } as const;
 
 export interface GitHubApiStandIn {
   /** What to set GITHUB_API_URL to. */
@@ -31,16 +36,20 @@ export async function startGitHubApi(token: string): Promise<GitHubApiStandIn> {
     let body = "";
     request.on("data", (chunk) => (body += chunk));
     request.on("end", () => {
-      const { pathname } = new URL(request.url!, "http://stand-in");
+      const { pathname, searchParams } = new URL(request.url!, "http://stand-in");
       requests.push(`${request.method} ${pathname}`);
       const answer = (status: number, value: unknown) => response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(value));
       if (request.headers.authorization !== `Bearer ${token}`) return answer(401, { message: "Bad credentials" });
       const list = pathname.match(/^\/repos\/[^/]+\/[^/]+\/issues\/(\d+)\/comments$/);
       const edit = pathname.match(/^\/repos\/[^/]+\/[^/]+\/issues\/comments\/(\d+)$/);
-      if (list && request.method === "GET") return answer(200, comments.get(Number(list[1])) ?? []);
+      if (list && request.method === "GET") {
+        const perPage = Number(searchParams.get("per_page") ?? 30);
+        const page = Number(searchParams.get("page") ?? 1);
+        return answer(200, (comments.get(Number(list[1])) ?? []).slice((page - 1) * perPage, page * perPage));
+      }
       if (state.readOnly && request.method !== "GET") return answer(403, { message: "Resource not accessible by integration" });
       if (list && request.method === "POST") {
-        const comment = { id: nextId++, body: JSON.parse(body).body };
+        const comment: StandInComment = { id: nextId++, body: JSON.parse(body).body, user: { ...TOKEN_USER } };
         comments.set(Number(list[1]), [...(comments.get(Number(list[1])) ?? []), comment]);
         return answer(201, comment);
       }
