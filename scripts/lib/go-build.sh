@@ -28,7 +28,10 @@ hold_bin_dir() {
   trap cleanup EXIT
   mkdir -p -- "${BIN_DIR}"
   exec 9>"${BIN_DIR}/.lock"
-  flock 9
+  flock -n 9 || {
+    err "another run is building into ${BIN_DIR}; waiting for it"
+    flock 9
+  }
 }
 
 # Sets GO_BIN, or exits when no Go toolchain is installed.
