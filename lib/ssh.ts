@@ -51,6 +51,8 @@ export interface RunOptions extends ConnectOptions {
 const KEEPALIVE_MS = 15_000;
 /** How long a session's disconnect may take before its socket is dropped. */
 const DISCONNECT_WAIT_MS = 5_000;
+/** SSH keepalives unanswered before the connection counts as dead. */
+const KEEPALIVE_COUNT_MAX = 4;
 
 /** Detached sessions, each closed when the process would exit: one process listener for all (a test process holds many). */
 const closedAtExit = new Set<() => void>();
@@ -59,8 +61,6 @@ process.on("beforeExit", () => {
   closedAtExit.clear();
   for (const close of pending) close();
 });
-/** SSH keepalives unanswered before the connection counts as dead. */
-const KEEPALIVE_COUNT_MAX = 4;
 
 /** One SSH connection with a pinned host key; each command runs on a channel of its own. */
 export interface SshSession {

@@ -185,11 +185,10 @@ export async function destroy(server: TestServer, deployment: Deployment): Promi
  */
 export function fakePulumi(stack: string, config: Record<string, unknown>, outputs: Record<string, string>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ai4artsed-fake-pulumi-"));
-  const secret = new Set(["server", "app", "backup", "monitor", "cloudflare"]);
   const entries = Object.fromEntries(
     Object.entries(config).map(([section, value]) => [
       `ai4artsed:${section}`,
-      typeof value === "object" ? { value: JSON.stringify(value), objectValue: value, secret: secret.has(section) } : { value: String(value), secret: false },
+      typeof value === "object" ? { value: JSON.stringify(value), objectValue: value, secret: SECRET_SECTIONS.has(section) } : { value: String(value), secret: false },
     ]),
   );
   fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(entries));
