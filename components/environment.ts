@@ -15,6 +15,7 @@ import { FrontendBuild } from "./release/frontendBuild";
 import { BASE_PACKAGES, Host } from "./host/host";
 import { BLUE_GREEN_PACKAGES } from "./render/blueGreenUnits";
 import { Journald } from "./host/journald";
+import { Monitoring } from "./operations/monitoring";
 import { aiToolsBaseOf } from "../lib/paths";
 import { HealthMonitor, monitorPaths } from "./operations/monitor";
 import { OFFSITE_PACKAGES, OffsiteBackup, offsiteWatch } from "./operations/offsiteBackup";
@@ -74,7 +75,7 @@ function ownedServices(config: StackConfig) {
 /**
  * One environment on one server, in deploy order:
  * Host (adopting a hand-made checkout first) -> PythonEnv/FrontendBuild -> Release -> Backup/RestartService or BlueGreenService
- * -> HealthMonitor and OffsiteBackup, beside Firewall and Journald, then the Cloudflare edge (Access, tunnel,
+ * -> HealthMonitor and OffsiteBackup, beside Firewall, Journald and Monitoring, then the Cloudflare edge (Access, tunnel,
  * connector, rate limiting) when enabled.
  */
 export class Environment extends pulumi.ComponentResource {
@@ -280,6 +281,23 @@ export class Environment extends pulumi.ComponentResource {
     }
     if (hostConfig.journald.manage) {
       new Journald(`${name}-journald`, { host, limits: hostConfig.journald, observed: observed?.get("journald"), driftBaseline }, child);
+    }
+    if (hostConfig.monitoring.enabled) {
+      new Monitoring(
+        `${name}-monitoring`,
+        {
+          host,
+          settings: hostConfig.monitoring,
+          thresholds: { downForSeconds: config.monitor.alertAfterSeconds, diskFullPercent: hostConfig.monitoring.diskFullPercent, backupMaxAgeHours: offsite.maxAgeHours },
+          remindEveryHours: config.monitor.remindEveryHours,
+          webhookUrl: config.monitor.webhookUrl === undefined ? undefined : pulumi.secret(config.monitor.webhookUrl),
+          installDirs: hostConfig.monitoring.installDirs,
+          observed: observed?.get("monitoring"),
+          driftBaseline,
+        },
+        // Its first probes come after the first deploy.
+        { ...child, dependsOn: [service] },
+      );
     }
     if (config.cloudflare.enabled) {
       // Loaded here only: a stack without Cloudflare loads no Cloudflare code and registers no Cloudflare resource.

@@ -46,6 +46,12 @@ export const OFFSITE_DEFAULTS = {
 /** The seed: check every 5 minutes, alert when down more than 2 minutes. */
 export const MONITOR_DEFAULTS = { intervalSeconds: 300, alertAfterSeconds: 120, remindEveryHours: 24 } as const;
 
+/**
+ * Prometheus on the host (host.monitoring), off by default: a 15 s scrape keeps the probes' and the
+ * node's few thousand series; two weeks of them take some hundred MB, well under the size cap.
+ */
+export const MONITORING_DEFAULTS = { retentionTime: "14d", retentionSize: "1GB", scrapeIntervalSeconds: 15, diskFullPercent: 90 } as const;
+
 export interface EnvironmentDefaults {
   readonly installDir: string;
   readonly branch: string;

@@ -13,7 +13,10 @@ export const LIST_SETTINGS = new Set([
 ]);
 
 /** Where an example is set, for a setting that is set below its own path (a map of entries). */
-export const EXAMPLE_PATHS: Record<string, string> = { "app.services": "app.services.gpu-service.directory" };
+export const EXAMPLE_PATHS: Record<string, string> = {
+  "app.services": "app.services.gpu-service.directory",
+  "host.monitoring.probes": "host.monitoring.probes.production",
+};
 
 /** Example values shown with every error, keyed by config path. */
 export const EXAMPLES: Record<string, string> = {
@@ -81,6 +84,12 @@ export const EXAMPLES: Record<string, string> = {
   "host.journald.systemMaxUse": "1G",
   "host.journald.systemKeepFree": "2G",
   "host.journald.maxRetentionSec": "1month",
+  "host.monitoring.enabled": "true",
+  "host.monitoring.retentionTime": "14d",
+  "host.monitoring.retentionSize": "1GB",
+  "host.monitoring.scrapeIntervalSeconds": "15",
+  "host.monitoring.diskFullPercent": "90",
+  "host.monitoring.probes": "http://127.0.0.1:17801/api/schema/info",
   "host.firewall.manage": "true",
   "host.firewall.sshPort": "22",
   "host.firewall.denyPorts": "5173",

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { CLOUDFLARE_DEFAULTS, ENVIRONMENT_DEFAULTS, ENVIRONMENTS, EnvironmentName } from "./defaults";
+import { CLOUDFLARE_DEFAULTS, DEFAULT_HEALTH_PATH, ENVIRONMENT_DEFAULTS, ENVIRONMENTS, EnvironmentName } from "./defaults";
 import { appSettings, checkBlueGreen, checkWritablePaths } from "./sections/app";
 import { checkServices } from "./sections/services";
 import { checkOffsite, offsiteInEffect, offsiteSettings } from "./sections/backup";
@@ -85,19 +85,21 @@ export function configSchema(environment: EnvironmentName) {
  * user set): the firewall's SSH port is the server's, the service's writable paths the app's tool
  * dirs, the unit's environment the environment's defaults under the user's, the rate-limit rule's
  * values and its expression on the stack's hostname, the off-host backup's enabled as it takes
- * effect. Components get the result and have no defaults of their own.
+ * effect, Prometheus' probe and install dir of each environment (this stack's from its app settings). Components get the result and have no defaults of their own.
  */
 function withDerivedDefaults<
   T extends {
     server: { port: number };
     app: {
       installDir: string;
+      port: number;
+      healthPath: string;
       writablePaths?: string[];
       environment: Record<string, string>;
       hostLoopbackPorts: number[];
       services: Record<string, { owner: EnvironmentName; port: number }>;
     };
-    host: { firewall: { sshPort?: number } };
+    host: { firewall: { sshPort?: number }; monitoring: { probes: Partial<Record<EnvironmentName, string>> } };
     cloudflare: { hostname?: string; rateLimit: { requestsPerPeriod?: number; periodSeconds?: number; mitigationTimeoutSeconds?: number; expression?: string } };
     backup: { offsite: { enabled?: boolean; repository?: string } };
   },
@@ -115,7 +117,16 @@ function withDerivedDefaults<
         Object.entries(config.app.services).map(([name, service]) => [name, { ...service, owned: service.owner === environment }]),
       ) as { [name: string]: T["app"]["services"][string] & { owned: boolean } },
     },
-    host: { ...config.host, firewall: { ...config.host.firewall, sshPort: config.host.firewall.sshPort ?? config.server.port } },
+    host: {
+      ...config.host,
+      firewall: { ...config.host.firewall, sshPort: config.host.firewall.sshPort ?? config.server.port },
+      monitoring: {
+        ...config.host.monitoring,
+        probes: monitoringProbes(config, environment),
+        // Where each environment's revisions.log is: this stack's install dir, the other's default one.
+        installDirs: Object.fromEntries(ENVIRONMENTS.map((env) => [env, env === environment ? config.app.installDir : ENVIRONMENT_DEFAULTS[env].installDir])) as Record<EnvironmentName, string>,
+      },
+    },
     cloudflare: {
       ...config.cloudflare,
       rateLimit: {
@@ -128,6 +139,20 @@ function withDerivedDefaults<
     },
     backup: { ...config.backup, offsite: offsiteInEffect(config.backup.offsite) },
   };
+}
+
+/** The health URL Prometheus probes for each environment: a set one, else this stack's own, else the other's defaults. */
+function monitoringProbes(
+  config: { app: { port: number; healthPath: string }; host: { monitoring: { probes: Partial<Record<EnvironmentName, string>> } } },
+  environment: EnvironmentName,
+): Record<EnvironmentName, string> {
+  const local = (port: number, healthPath: string) => `http://127.0.0.1:${port}${healthPath}`;
+  return Object.fromEntries(
+    ENVIRONMENTS.map((env) => [
+      env,
+      config.host.monitoring.probes[env] ?? (env === environment ? local(config.app.port, config.app.healthPath) : local(ENVIRONMENT_DEFAULTS[env].port, DEFAULT_HEALTH_PATH)),
+    ]),
+  ) as Record<EnvironmentName, string>;
 }
 
 export type StackConfig = z.output<ReturnType<typeof configSchema>>;

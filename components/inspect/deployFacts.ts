@@ -3,6 +3,7 @@ import * as crypto from "crypto";
 import { remoteInvocation, renderScript } from "../steps/commands";
 import { parseObservation, ServerObservation } from "../providers/drift";
 import { JOURNALD_DROPIN } from "../host/journald";
+import { monitoringObservationParams } from "../operations/monitoring";
 import { monitorObservationParams } from "../operations/monitor";
 import { extraServiceObservationParams } from "../service/extraService";
 import { offsiteObservationParams } from "../operations/offsiteBackup";
@@ -155,6 +156,7 @@ export async function inspectServer(
     ...activation,
     ...(config.monitor.enabled ? monitorObservationParams(app.serviceName, ENV_DIR) : {}),
     ...extraServiceObservationParams(ownedServiceNames, app.installDir, config.monitor.enabled),
+    ...(config.host.monitoring.enabled ? monitoringObservationParams(config.monitor.webhookUrl !== undefined, ENV_DIR) : {}),
     ...(config.backup.offsite.enabled ? offsiteObservationParams(app.serviceName, config.backup.offsite.repository) : {}),
   });
   const resolve = renderScript("resolve", {

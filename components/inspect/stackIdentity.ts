@@ -23,15 +23,17 @@ export type IdentitySetting = (typeof IDENTITY_SETTINGS)[number];
 
 /**
  * What no other stack on the server may use too: its install dir (releases and shared/ would
- * be overwritten), its unit name and its port. The port may change on the stack itself, so it
- * is in the record as a claim only, not as part of the identity.
+ * be overwritten), its unit name, its port, and the host's monitoring (one stack runs it). The
+ * port and the monitoring may change on the stack itself, so they are in the record as claims
+ * only, not as part of the identity.
  */
-export const CLAIM_SETTINGS = ["app.installDir", "app.serviceName", "app.port"] as const;
+export const CLAIM_SETTINGS = ["app.installDir", "app.serviceName", "app.port", "host.monitoring.enabled"] as const;
 export type ClaimSetting = (typeof CLAIM_SETTINGS)[number];
 
-/** The settings a stack's record on the server keeps: its identity, then its port. */
-const RECORD_SETTINGS = [...IDENTITY_SETTINGS, "app.port"] as const;
-export type StackRecord = Record<(typeof RECORD_SETTINGS)[number], string>;
+/** The settings a stack's record on the server keeps: its identity, then its claims. */
+const RECORD_SETTINGS = [...IDENTITY_SETTINGS, "app.port", "host.monitoring.enabled"] as const;
+/** The monitoring's line is there only while the stack runs it, so the records of the stacks that do not stay as they were. */
+export type StackRecord = Record<Exclude<(typeof RECORD_SETTINGS)[number], "host.monitoring.enabled">, string> & { "host.monitoring.enabled"?: "true" };
 
 /** Where the server keeps a stack's record; one file per stack name, which no setting changes. */
 export function identityRecordOf(stack: string): string {
@@ -46,19 +48,22 @@ export function recordOf(environment: EnvironmentName, config: StackConfig): Sta
     "app.serviceName": config.app.serviceName,
     "app.serviceUser": config.app.serviceUser,
     "app.port": String(config.app.port),
+    ...(config.host.monitoring.enabled ? { "host.monitoring.enabled": "true" as const } : {}),
   };
 }
 
 /** The record as host-layout writes it: one `setting=value` line each, in a fixed order. */
 export function renderRecord(record: StackRecord): string {
-  return RECORD_SETTINGS.map((key) => `${key}=${record[key]}\n`).join("");
+  return RECORD_SETTINGS.filter((key) => record[key] !== undefined)
+    .map((key) => `${key}=${record[key]}\n`)
+    .join("");
 }
 
 export function parseRecord(text: string): Partial<StackRecord> {
   const values: Partial<StackRecord> = {};
   for (const line of text.split("\n")) {
     const match = line.match(/^([A-Za-z.]+)=(.*)$/);
-    if (match && (RECORD_SETTINGS as readonly string[]).includes(match[1])) values[match[1] as keyof StackRecord] = match[2];
+    if (match && (RECORD_SETTINGS as readonly string[]).includes(match[1])) (values as Record<string, string>)[match[1]] = match[2];
   }
   return values;
 }
@@ -100,11 +105,14 @@ export function recordProblems(stack: string, server: string, wanted: StackRecor
   );
   const claimed = [...records]
     .filter(([other]) => other !== stack)
-    .flatMap(([other, record]) => CLAIM_SETTINGS.filter((key) => record[key] === wanted[key]).map((key) => ({ other, key })))
-    .map(
-      ({ other, key }) =>
-        `ai4artsed:${key}: ${JSON.stringify(wanted[key])} belongs to stack '${other}' on ${server} (${identityRecordOf(other)}); two stacks there would ` +
-        `overwrite each other's ${key === "app.port" ? "port and health checks" : "releases, units and shared/"}. Choose another ${key}, or remove the other stack first ('pulumi destroy -s ${other}').`,
+    .flatMap(([other, record]) => CLAIM_SETTINGS.filter((key) => wanted[key] !== undefined && record[key] === wanted[key]).map((key) => ({ other, key })))
+    .map(({ other, key }) =>
+      key === "host.monitoring.enabled"
+        ? `ai4artsed:host.monitoring.enabled: stack '${other}' runs the monitoring on ${server} (${identityRecordOf(other)}), and one stack per host does, ` +
+          `for both environments; two would overwrite each other's Prometheus. Turn it off here ('pulumi config set --path host.monitoring.enabled false -s ${stack}'), ` +
+          `or off there first ('pulumi config set --path host.monitoring.enabled false -s ${other}' and 'pulumi up -s ${other}').`
+        : `ai4artsed:${key}: ${JSON.stringify(wanted[key])} belongs to stack '${other}' on ${server} (${identityRecordOf(other)}); two stacks there would ` +
+          `overwrite each other's ${key === "app.port" ? "port and health checks" : "releases, units and shared/"}. Choose another ${key}, or remove the other stack first ('pulumi destroy -s ${other}').`,
     );
   return [...changed, ...claimed];
 }

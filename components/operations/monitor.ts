@@ -6,6 +6,7 @@ import { unitFileOf } from "../../lib/paths";
 import { MANAGED_UNIT_HEADER } from "../render/unitParts";
 import { installFile } from "../steps/installFile";
 import { timerSteps } from "../steps/timerSteps";
+import { monitoringPaths } from "./monitoring";
 
 /** Journal identifier of every alert and recovery message, the same for all stacks. */
 export const ALERT_IDENTIFIER = "ai4artsed-health-alert";
@@ -153,6 +154,7 @@ export class HealthMonitor extends pulumi.ComponentResource {
       RESTARTS_FILE: paths.restartsFile,
       WEBHOOK_FILE: paths.webhookFile,
       ALERT_IDENTIFIER,
+      ALERTMANAGER_WEBHOOK_FILE: monitoringPaths(host.envDir).webhookFile,
       ...(args.offsite
         ? {
             OFFSITE_STACK: args.offsite.stack,

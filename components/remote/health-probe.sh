@@ -73,9 +73,19 @@ announce() {
   local priority="$1" state="$2" message="$3" service="${4:-}"
   printf '%s\n' "${message}" | systemd-cat --identifier="${ALERT_IDENTIFIER}" --priority="${priority}"
   [[ -s "${WEBHOOK_FILE}" ]] || return 0
+  if alertmanager_sends; then
+    log "the webhook hears of it from Alertmanager (host.monitoring), not from this probe"
+    return 0
+  fi
   printf '{"text":%s,"state":"%s","service":%s,"host":%s,"at":"%s"}\n' "$(json_string "${message}")" "${state}" \
     "$(json_string "${service:-$(alert_unit)}")" "$(json_string "$(hostname)")" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"${OUTBOX_FILE}"
   deliver_outbox
+}
+
+# alertmanager_sends: the host's monitoring (host.monitoring) runs with a webhook: its rules
+# alert on the same outages, so the probe leaves the webhook to it and one outage alerts once.
+alertmanager_sends() {
+  [[ -s "${ALERTMANAGER_WEBHOOK_FILE}" ]] && systemctl is-active --quiet prometheus.service prometheus-alertmanager.service
 }
 
 # deliver_outbox: POST the queued messages, oldest first; the first one refused stays with those
@@ -120,7 +130,7 @@ since_text() {
 }
 
 main() {
-  require_vars UNIT_NAME HEALTH_URL ALERT_AFTER_SECONDS REMIND_EVERY_SECONDS STATE_FILE RESTARTS_FILE WEBHOOK_FILE OUTBOX_FILE ALERT_IDENTIFIER
+  require_vars UNIT_NAME HEALTH_URL ALERT_AFTER_SECONDS REMIND_EVERY_SECONDS STATE_FILE RESTARTS_FILE WEBHOOK_FILE OUTBOX_FILE ALERT_IDENTIFIER ALERTMANAGER_WEBHOOK_FILE
   mkdir -p "$(dirname "${STATE_FILE}")"
   deliver_outbox
   # The off-host backup's age and result (lib/offsite-alert.sh), before the app's probe can wait.

@@ -5,29 +5,13 @@ set -euo pipefail
 STEP="${STEP:-host/packages}"
 # shellcheck source=SCRIPTDIR/lib.sh
 [[ -n "${AI4ARTSED_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-
-missing_packages() {
-  local package
-  for package in "$@"; do
-    if [[ "$(dpkg-query -W -f='${Status}' "${package}" 2>/dev/null || true)" != "install ok installed" ]]; then
-      printf '%s\n' "${package}"
-    fi
-  done
-}
+# shellcheck source=SCRIPTDIR/lib/packages.sh
+[[ -n "${AI4ARTSED_PACKAGES_LIB:-}" ]] || source "$(dirname "${BASH_SOURCE[0]}")/lib/packages.sh"
 
 ensure_debian_packages() {
-  local -a wanted missing
+  local -a wanted
   read -r -a wanted <<<"${PACKAGES}"
-  mapfile -t missing < <(missing_packages "${wanted[@]}")
-  if ((${#missing[@]} == 0)); then
-    log "all packages present: ${wanted[*]}"
-    return 0
-  fi
-  take_host_lock
-  log "installing: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  install_packages "${wanted[@]}"
 }
 
 # ensure_uv: UV_DIR is a venv holding uv==UV_VERSION from PyPI (a wheel: the binary is inside).

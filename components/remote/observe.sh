@@ -106,6 +106,15 @@ observe_venvs() {
   done
 }
 
+# observe_monitoring: each unit of the host's monitoring and its state, then its files.
+observe_monitoring() {
+  local unit
+  for unit in ${MONITORING_OBSERVE_UNITS}; do
+    printf '%s %s\n' "${unit}" "$(unit_state "${unit}")"
+  done
+  files_or_missing "${MONITORING_OBSERVE_FILES}"
+}
+
 main() {
   require_vars INSTALL_DIR UNIT_NAME UNIT_FILE ENV_FILE DENY_PORTS SSH_RULE_TAG JOURNALD_DROPIN RUN_DIR DEPLOY_UNIT
   section unit
@@ -127,6 +136,10 @@ main() {
   if [[ -n "${MONITOR_UNIT:-}" ]]; then
     section monitor
     observe_monitor "${MONITOR_UNIT}" "${MONITOR_FILES}"
+  fi
+  if [[ -n "${MONITORING_OBSERVE_UNITS:-}" ]]; then
+    section monitoring
+    observe_monitoring
   fi
   observe_extra_services
   [[ -z "${OFFSITE_UNIT:-}" ]] || observe_offsite_backup # lib/offsite-observe.sh

@@ -29,13 +29,18 @@ export type ScriptName =
   | "health-probe"
   | "timer-remove"
   | "backup-restore"
-  | "offsite-backup";
+  | "offsite-backup"
+  | "monitoring-apply"
+  | "monitoring-remove"
+  | "monitoring-metrics";
 
 /** Helper files (below remote/lib/) a script needs besides lib.sh, inlined after it in this order. */
 const SCRIPT_HELPERS: Partial<Record<ScriptName, readonly string[]>> = {
   activate: ["lib/releases.sh", "lib/health.sh", "lib/detached.sh", "lib/result.sh"],
   "activate-blue-green": ["lib/releases.sh", "lib/health.sh", "lib/colors.sh", "lib/detached.sh", "lib/result.sh"],
   firewall: ["lib/firewall.sh"],
+  "host-packages": ["lib/packages.sh"],
+  "monitoring-apply": ["lib/packages.sh"],
   venv: ["lib/sandbox.sh", "lib/build.sh", "lib/result.sh"],
   frontend: ["lib/sandbox.sh", "lib/build.sh"],
   release: ["lib/sandbox.sh", "lib/build.sh", "lib/app-imports.sh"],

@@ -78,6 +78,22 @@ export const DEPLOY_ORDER = [
   "offsite-backup-credentials",
   "offsite-backup-service",
   "offsite-backup-timer",
+  "monitoring-prometheus-config",
+  "monitoring-rules",
+  "monitoring-alertmanager-config",
+  "monitoring-blackbox-config",
+  "monitoring-overview",
+  "monitoring-prometheus-dropin",
+  "monitoring-prometheus-node-exporter-dropin",
+  "monitoring-prometheus-blackbox-exporter-dropin",
+  "monitoring-prometheus-alertmanager-dropin",
+  "monitoring-relay-script",
+  "monitoring-relay-service",
+  "monitoring-metrics-script",
+  "monitoring-metrics-service",
+  "monitoring-webhook",
+  "monitoring-apply",
+  "monitoring-metrics-timer",
 ] as const;
 export type Step = (typeof DEPLOY_ORDER)[number];
 
@@ -261,7 +277,11 @@ export async function stopHookReceiver(server: TestServer): Promise<void> {
 /** The webhook POSTs the receiver got, in order. */
 export async function hooks(server: TestServer): Promise<Array<Record<string, string>>> {
   const out = await shOk(server, `cat ${HOOK_LOG} 2>/dev/null || true`);
-  return out ? out.split("\n").map((l) => JSON.parse(l)) : [];
+  // Alertmanager's bodies end in a newline of their own.
+  return out
+    .split("\n")
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line));
 }
 
 /** Alert journal entries that mention `about`, as "PRIORITY MESSAGE" lines. */
