@@ -88,6 +88,9 @@ export function monitoringObservationParams(withWebhook: boolean, envDir: string
   return { MONITORING_OBSERVE_UNITS: units.join(" "), MONITORING_OBSERVE_FILES: files.map(({ file }) => file).join(" ") };
 }
 
+/** Debian's libjs-popper.js, which the classic UI's pages load. */
+const DEBIAN_POPPER_DIR = "/usr/share/javascript/popper.js";
+
 /** Where Alertmanager posts its alerts: the relay that sends them on in the probe's format (alert-relay.py). */
 export const RELAY_PORT = 9095;
 
@@ -279,11 +282,15 @@ export function renderDropIn(unit: MonitoringUnit, settings: MonitoringSettings,
     // No cluster: one Alertmanager, and nothing listening beyond 127.0.0.1.
     "prometheus-alertmanager": `/usr/bin/prometheus-alertmanager --config.file=${paths.alertmanagerConfig} ${listen} --cluster.listen-address= --storage.path=/var/lib/prometheus/alertmanager/`,
   };
+  // Debian's popper.min.js is the ES module build, which the classic UI loads as a plain script
+  // (a script error on every page); Prometheus alone sees the UMD build in its place.
+  const popper =
+    unit === "prometheus" ? `BindReadOnlyPaths=-${DEBIAN_POPPER_DIR}/umd/popper.min.js:${DEBIAN_POPPER_DIR}/popper.min.js\n` : "";
   return `${MANAGED_UNIT_HEADER}
 [Service]
 ExecStart=
 ExecStart=${commands[unit]}
-`;
+${popper}`;
 }
 
 /** The metrics script's timer: the deploy, backup and restart figures, fresh at every scrape. */
@@ -419,16 +426,31 @@ export class Monitoring extends pulumi.ComponentResource {
     const expected = `${units.map((unit) => `${unit} active enabled`).join("\n")}\n${files.map(({ file }) => texts.get(file)).join("")}`;
     const state = driftCheck(`${name}-state`, expected, args.observed, this, args.driftBaseline);
 
+    // The relay goes with the webhook: unset, its files are removed and it stops.
+    const relayGone = `systemctl disable --now ${paths.relayUnit}.service 2>/dev/null || true; systemctl daemon-reload`;
+    const removal = (file: string) => (file === paths.relayService ? { removeOnDestroy: { onChange: relayGone } } : file === paths.relayScript ? { removeOnDestroy: {} } : {});
     const installed: pulumi.Resource[] = files
       .filter(({ file }) => file !== paths.metricsTimer)
       .map(({ step, file }) =>
-        installFile(`${name}-${step}`, { connection, file, mode: /\.(sh|py)$/.test(file) ? "755" : "644", text: texts.get(file)!, repairs: state.repairs }, child),
+        installFile(
+          `${name}-${step}`,
+          { connection, file, mode: /\.(sh|py)$/.test(file) ? "755" : "644", text: texts.get(file)!, repairs: state.repairs, ...removal(file) },
+          child,
+        ),
       );
     if (args.webhookUrl !== undefined) {
       installed.push(
         installFile(
           `${name}-webhook`,
-          { connection, file: paths.webhookFile, mode: "600", text: pulumi.secret(pulumi.output(args.webhookUrl)), removeOnDestroy: {} },
+          {
+            connection,
+            file: paths.webhookFile,
+            mode: "600",
+            text: pulumi.secret(pulumi.output(args.webhookUrl)),
+            // The relay reads its credential when it starts.
+            onChange: `systemctl try-restart ${paths.relayUnit}.service`,
+            removeOnDestroy: {},
+          },
           child,
         ),
       );

@@ -22,10 +22,12 @@ deploy_metrics() {
   line="$(awk -F'\t' '$3 !~ /@/ && $4 ~ /^(ok|failed|reverted|adopted)/' "${log_file}" | tail -n 1)"
   [[ -n "${line}" ]] || return 0
   IFS=$'\t' read -r when _ commit result <<<"${line}"
+  # A line edited by hand that names no time gives no figure, rather than no file at all.
+  when="$(date -d "${when}" +%s 2>/dev/null)" || return 0
   outcome="${result%%[: ]*}"
   local labels
   labels="environment=$(label "${environment}"),commit=$(label "${commit:0:12}"),outcome=$(label "${outcome}")"
-  printf 'ai4artsed_deploy_timestamp_seconds{%s} %s\n' "${labels}" "$(date -d "${when}" +%s)"
+  printf 'ai4artsed_deploy_timestamp_seconds{%s} %s\n' "${labels}" "${when}"
   printf 'ai4artsed_deploy_ok{%s} %s\n' "${labels}" "$([[ "${outcome}" == ok || "${outcome}" == adopted ]] && echo 1 || echo 0)"
 }
 

@@ -21,6 +21,7 @@ import {
   renderPrometheusConfig,
   renderRelayService,
 } from "../../components/operations/monitoring";
+import { renderScript } from "../../components/steps/commands";
 import { rawConfig, SECRET_SECTIONS } from "./fixtures";
 
 const ROOT = path.join(__dirname, "..", "..");
@@ -89,6 +90,8 @@ test("every part listens on 127.0.0.1 only, on this program's files; Alertmanage
   }
   assert.match(renderDropIn("prometheus", settings), /--storage\.tsdb\.retention\.time=14d --storage\.tsdb\.retention\.size=1GB/);
   assert.match(renderDropIn("prometheus-alertmanager", settings), /--cluster\.listen-address= /);
+  // The classic UI's pages get the UMD build of Debian's popper.js, not its ES module.
+  assert.match(renderDropIn("prometheus", settings), /^BindReadOnlyPaths=-\/usr\/share\/javascript\/popper\.js\/umd\/popper\.min\.js:\/usr\/share\/javascript\/popper\.js\/popper\.min\.js$/m);
   assert.match(renderAlertmanagerConfig(24, true), /url: "http:\/\/127\.0\.0\.1:9095\/"\n\s+send_resolved: true/);
   assert.match(renderAlertmanagerConfig(24, true), /repeat_interval: 1440m/);
   assert.match(renderAlertmanagerConfig(0, true), /repeat_interval: 8760h/);
@@ -284,4 +287,37 @@ test("the alert relay sends each of Alertmanager's alerts on in the probe's form
     webhook.close();
     fs.rmSync(credentials, { recursive: true });
   }
+});
+
+test("the metrics script: each environment's last deploy outcome (not an extra service's, not a rollback's note), each backup's result", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "metrics-"));
+  const prod = path.join(dir, "production");
+  const dev = path.join(dir, "development");
+  fs.mkdirSync(prod);
+  fs.mkdirSync(dev);
+  fs.writeFileSync(
+    path.join(prod, "revisions.log"),
+    [
+      "2026-12-01T10:00:00Z\troot\taaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\tok (blue)",
+      "2026-12-02T10:00:00Z\troot\tbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\treverted: the health probe failed 3 times in a row",
+      "2026-12-02T10:00:01Z\troot\taaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\tserving again after reverted bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+      "2026-12-02T10:05:00Z\troot\tai4artsed-gpu-service@cccccccccccccccccccccccccccccccccccccccc\tok",
+      "",
+    ].join("\n"),
+  );
+  fs.writeFileSync(path.join(dev, "revisions.log"), "2026-12-03T08:00:00Z\tlab\tdddddddddddddddddddddddddddddddddddddddd\tadopted: the hand-made checkout is kept in /opt/x\n");
+  fs.writeFileSync(path.join(dir, "ai4artsed-production-offsite-backup.state"), "last_result=failed\nlast_success=1796400000\n");
+  const textfile = path.join(dir, "out", "ai4artsed.prom");
+  const script = renderScript("monitoring-metrics", { INSTALL_DIRS: `production=${prod} development=${dev}`, STATE_DIR: dir, TEXTFILE: textfile });
+  const run = spawnSync("bash", ["-c", script], { encoding: "utf8", env: { ...process.env, PATH: "/usr/bin:/bin" } });
+  assert.equal(run.status, 0, run.stderr);
+  const metrics = fs.readFileSync(textfile, "utf8");
+  assert.match(metrics, /^ai4artsed_deploy_ok\{environment="production",commit="bbbbbbbbbbbb",outcome="reverted"\} 0$/m);
+  assert.match(metrics, /^ai4artsed_deploy_timestamp_seconds\{environment="production",commit="bbbbbbbbbbbb",outcome="reverted"\} 1796205600$/m);
+  assert.match(metrics, /^ai4artsed_deploy_ok\{environment="development",commit="dddddddddddd",outcome="adopted"\} 1$/m);
+  assert.match(metrics, /^ai4artsed_backup_ok\{unit="ai4artsed-production-offsite-backup"\} 0$/m);
+  assert.match(metrics, /^ai4artsed_backup_last_success_timestamp_seconds\{unit="ai4artsed-production-offsite-backup"\} 1796400000$/m);
+  assert.match(metrics, /^ai4artsed_metrics_timestamp_seconds \d+$/m);
+  assert.doesNotMatch(metrics, /cccccccccccc/, "an extra service's deploy is not the environment's");
+  fs.rmSync(dir, { recursive: true });
 });
