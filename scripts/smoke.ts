@@ -20,7 +20,7 @@ const PAGE_TIMEOUT_MS = 30_000;
 const SETTLE_TIMEOUT_MS = 10_000;
 
 /** Debian's chromium-headless-shell, as found on PATH (ensure_browser in scripts/lib/setup.sh installs it). */
-function browserPath(): string {
+export function browserPath(): string {
   const found = spawnSync("bash", ["-c", "command -v chromium-headless-shell"]).stdout?.toString().trim();
   if (!found) throw new Error("chromium-headless-shell is not installed: run the check as `npm run smoke -- -s <stack>`, which installs it");
   return found;
@@ -63,7 +63,7 @@ export async function checkApi(target: ApiTarget): Promise<string | undefined> {
 }
 
 /** Load the page and record what went wrong: console errors, script errors, failed or non-2xx requests. */
-async function checkPage(page: Page, base: string, screenshot: string): Promise<{ failures: string[]; requests: number }> {
+export async function checkPage(page: Page, url: string, screenshot: string): Promise<{ failures: string[]; requests: number }> {
   const failures: string[] = [];
   let requests = 0;
   page.on("console", (message) => {
@@ -78,7 +78,7 @@ async function checkPage(page: Page, base: string, screenshot: string): Promise<
     if (status >= 300 && status < 400) return;
     if (status < 200 || status > 299) failures.push(`${new URL(response.url()).pathname} answered ${status}`);
   });
-  const answer = await page.goto(`${base}/`, { waitUntil: "load", timeout: PAGE_TIMEOUT_MS }).catch((err: Error) => {
+  const answer = await page.goto(url, { waitUntil: "load", timeout: PAGE_TIMEOUT_MS }).catch((err: Error) => {
     failures.push(`the page did not load: ${err.message.split("\n")[0]}`);
     return null;
   });
@@ -99,7 +99,7 @@ export async function smoke(stack: string, screenshot: string): Promise<SmokeRes
     const base = `http://127.0.0.1:${await session.forward(Number(health.port))}`;
     browser = await chromium.launch({ executablePath: browserPath() });
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const { failures, requests } = await checkPage(page, base, screenshot);
+    const { failures, requests } = await checkPage(page, `${base}/`, screenshot);
     const api = apiTarget(outputs, base);
     const apiFailure = await checkApi(api);
     if (apiFailure) failures.push(apiFailure);
