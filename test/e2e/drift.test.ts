@@ -163,3 +163,15 @@ test("8. health monitor's timer disabled and stopped by hand", async () => {
     assert.equal(await shOk(server, `systemctl is-active ${timer}`), "active");
   });
 });
+
+test("9. host.monitoring on: `up` installs it, the next preview is clean; a stopped Prometheus shows as drift and `up` starts it", async () => {
+  ws.set("host.monitoring.enabled", "true");
+  ws.ok(["up", "--yes", "--skip-preview"]);
+  assert.equal(await shOk(server, "curl -sf -o /dev/null -w '%{http_code}' http://127.0.0.1:9090/-/ready"), "200");
+  const clean = ws.run(["preview", "--expect-no-changes", "--diff"]);
+  assert.equal(clean.code, 0, `preview right after the monitoring's first up is not clean:\n${clean.stdout}\n${clean.stderr}`);
+  assert.doesNotMatch(`${clean.stdout}\n${clean.stderr}`, /drift in /);
+  await driftCase("systemctl stop prometheus", "production-monitoring-state", /prometheus inactive enabled/, async () => {
+    assert.equal(await shOk(server, "systemctl is-active prometheus"), "active");
+  });
+});
