@@ -89,27 +89,34 @@ parse_args() {
 #######################################
 # Derives every per-run resource name and address from the run name.
 # Globals:
-#   NAME (read); RUN_DIR ROOT_DIR NETNS VETH_HOST NFT_TABLE SUBNET HOST_IP
+#   NAME (read); RUN_DIR ROOT_DIR NETNS VETH_HOST NFT_TABLE SLOT SUBNET HOST_IP
 #   GUEST_IP (set)
 #######################################
 load_name() {
   if [[ ! "${NAME}" =~ ^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$ ]]; then
     die "invalid name '${NAME}' (lowercase letters, digits, '-'; max 32)"
   fi
-  local hash slot third fourth
+  local hash slot
   hash="$(printf '%s' "${NAME}" | sha256sum)"
-  # 14 bits of the hash pick one of 16384 /30 networks in 10.213.0.0/16.
-  slot=$((16#${hash:0:4} & 0x3fff))
-  third=$((slot >> 6))
-  fourth=$(((slot & 63) * 4))
-  SUBNET="${NET_PREFIX}.${third}.${fourth}/30"
-  HOST_IP="${NET_PREFIX}.${third}.$((fourth + 1))"
-  GUEST_IP="${NET_PREFIX}.${third}.$((fourth + 2))"
   VETH_HOST="ai4t-${hash:0:8}"
   NETNS="${NAME}"
   NFT_TABLE="ai4artsed-testserver-${NAME}"
   RUN_DIR="${RUN_BASE}/${NAME}"
   ROOT_DIR="${RUN_DIR}/root"
+  # 14 bits of the hash pick one of 16384 /30 networks in 10.213.0.0/16; a server that found its
+  # network taken when it booted took the next free one and recorded it (setup_network).
+  slot=$((16#${hash:0:4} & 0x3fff))
+  [[ ! -f "${RUN_DIR}/slot" ]] || slot="$(<"${RUN_DIR}/slot")"
+  set_slot "${slot}"
+}
+
+# set_slot SLOT: SUBNET, HOST_IP and GUEST_IP of /30 network number SLOT (0-16383).
+set_slot() {
+  SLOT="$1"
+  local third=$((SLOT >> 6)) fourth=$(((SLOT & 63) * 4))
+  SUBNET="${NET_PREFIX}.${third}.${fourth}/30"
+  HOST_IP="${NET_PREFIX}.${third}.$((fourth + 1))"
+  GUEST_IP="${NET_PREFIX}.${third}.$((fourth + 2))"
 }
 
 #######################################

@@ -180,6 +180,7 @@ cmd_up() {
     -o "lowerdir=${IMAGE_DIR},upperdir=${RUN_DIR}/upper,workdir=${RUN_DIR}/work" \
     "${ROOT_DIR}"
   unlock_image
+  claim_network
   prepare_guest
   setup_network
   boot_container

@@ -128,19 +128,33 @@ netns_exists() {
 }
 
 #######################################
-# Creates the netns, the veth pair with the run's /30, the default route
+# Picks the run's /30 before the guest is configured with it: names hash onto 16384 networks,
+# and one another server holds is passed over for the next free one (recorded in RUN_DIR/slot).
+# Holds the network lock until setup_network has put the address on the veth, so two servers
+# booting at once never take the same network.
+#######################################
+claim_network() {
+  local other tries=0
+  lock_file "${RUN_BASE}/.locks/network"
+  NETWORK_LOCK_FD="${LOCK_FDS[-1]}"
+  while other="$(ip -o -4 addr show to "${HOST_IP}/32" 2>/dev/null | awk '{ print $2 }')" && [[ -n "${other}" ]]; do
+    ((++tries < 256)) || die "no free /30 network after ${SUBNET} (${tries} tried)"
+    log "subnet ${SUBNET} is in use by ${other}; taking the next one"
+    set_slot $(((SLOT + 1) & 0x3fff))
+  done
+  echo "${SLOT}" >"${RUN_DIR}/slot"
+}
+
+#######################################
+# Creates the netns, the veth pair with the run's /30 (claim_network), the default route
 # and the NAT table.
 #######################################
 setup_network() {
-  local other
-  other="$(ip -o -4 addr show to "${HOST_IP}/32" 2>/dev/null | awk '{ print $2 }')"
-  if [[ -n "${other}" ]]; then
-    die "subnet ${SUBNET} of '${NAME}' is in use by ${other}; pick another name"
-  fi
   ip netns add "${NETNS}"
   ip -n "${NETNS}" link set lo up
   ip link add "${VETH_HOST}" type veth peer name eth0 netns "${NETNS}"
   ip addr add "${HOST_IP}/30" dev "${VETH_HOST}"
+  unlock_fd "${NETWORK_LOCK_FD}"
   ip link set "${VETH_HOST}" up
   ip -n "${NETNS}" addr add "${GUEST_IP}/30" dev eth0
   ip -n "${NETNS}" link set eth0 up
