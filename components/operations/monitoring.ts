@@ -1,6 +1,5 @@
 import * as fs from "fs";
 import * as path from "path";
-import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { Host } from "../host/host";
 import { DriftBaseline, driftCheck } from "../providers/drift";
@@ -10,6 +9,7 @@ import { REMOTE_DIR, renderScript } from "../steps/commands";
 import { timerSteps } from "../steps/timerSteps";
 import { MANAGED_UNIT_HEADER } from "../render/unitParts";
 import { ENV_DIR, unitFileOf } from "../../lib/paths";
+import { sha256 } from "../../lib/sha256";
 import { MONITOR_STATE_DIR, PROBE_DIR } from "./monitor";
 
 /** Debian's packages; the units have the packages' names. */
@@ -456,6 +456,8 @@ export class Monitoring extends pulumi.ComponentResource {
       );
     }
     // Packages after the files, so their first start already uses them; restarts when any changed.
+    // The services it starts and stops; the metrics timer has steps of its own.
+    const services = units.filter((unit) => !unit.endsWith(".timer")).join(" ");
     const apply = remoteScript(
       `${name}-apply`,
       {
@@ -466,16 +468,16 @@ export class Monitoring extends pulumi.ComponentResource {
           PROMETHEUS_URL: localUrl("prometheus"),
           ALERTMANAGER_URL: localUrl("prometheus-alertmanager"),
           MONITORING_PACKAGES: MONITORING_UNITS.join(" "),
-          MONITORING_UNITS: units.filter((unit) => !unit.endsWith(".timer")).join(" "),
+          MONITORING_UNITS: services,
           PROMETHEUS_CONFIG: paths.prometheusConfig,
           ALERTMANAGER_CONFIG: paths.alertmanagerConfig,
           BLACKBOX_CONFIG: paths.blackboxConfig,
-          CONFIG_DIGEST: digest([...configs.values()].join("\0")),
+          CONFIG_DIGEST: sha256([...configs.values()].join("\0")).slice(0, 16),
           REPAIR: state.repairs,
         },
         deleteScript: "monitoring-remove",
         deleteParams: {
-          MONITORING_UNITS: units.filter((unit) => !unit.endsWith(".timer")).join(" "),
+          MONITORING_UNITS: services,
           MONITORING_FILES: [...configs.keys(), paths.webhookFile, paths.appliedFile].join(" "),
           MONITORING_DIRS: [paths.consoles, paths.dir, ...MONITORING_UNITS.map((unit) => paths.dropIn(unit).replace(/\/[^/]+$/, ""))].join(" "),
         },
@@ -498,8 +500,4 @@ export class Monitoring extends pulumi.ComponentResource {
     this.url = pulumi.output(`${localUrl("prometheus")}/consoles/ai4artsed.html`);
     this.registerOutputs({ url: this.url });
   }
-}
-
-function digest(text: string): string {
-  return createHash("sha256").update(text).digest("hex").slice(0, 16);
 }
