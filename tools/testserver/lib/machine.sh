@@ -94,6 +94,7 @@ stop_container() {
 #######################################
 teardown() {
   stop_container
+  remove_server_cgroups
   if mountpoint -q "${ROOT_DIR}" 2>/dev/null; then
     umount "${ROOT_DIR}" 2>/dev/null || umount -l "${ROOT_DIR}" ||
       err "could not unmount ${ROOT_DIR}"
@@ -113,6 +114,56 @@ teardown() {
   release_image
 }
 
+#######################################
+# Prints this server's own cgroup directories, one per hierarchy systemd
+# uses (the unified one, and name=systemd on hybrid hosts), below the
+# caller's cgroup.
+#######################################
+server_cgroups() {
+  local id controllers path mount_point
+  while IFS=: read -r id controllers path; do
+    case "${controllers}" in
+      "") mount_point="$(findmnt -rn -t cgroup2 -o TARGET | head -n 1)" ;;
+      name=systemd)
+        mount_point="$(findmnt -rn -t cgroup -o TARGET,OPTIONS |
+          awk '$2 ~ /(^|,)name=systemd(,|$)/ { print $1; exit }')"
+        ;;
+      *) continue ;;
+    esac
+    [[ -n "${mount_point}" ]] || continue
+    echo "${mount_point}${path%/}/ai4artsed-testserver-${NAME}"
+  done </proc/self/cgroup
+}
+
+#######################################
+# Moves the calling process into cgroups of this server's own, recorded in
+# the run dir for teardown. systemd-nspawn --keep-unit puts the guest below
+# its caller's cgroup; servers booted from one process would share one
+# tree, and one guest's systemd would remove the cgroup of another's
+# same-named unit as it starts ("Failed to spawn executor").
+# Arguments:
+#   $1: pid to move.
+#######################################
+enter_server_cgroups() {
+  local dir
+  server_cgroups >"${RUN_DIR}/cgroups"
+  while IFS= read -r dir; do
+    mkdir -p "${dir}"
+    echo "$1" >"${dir}/cgroup.procs"
+  done <"${RUN_DIR}/cgroups"
+}
+
+# Removes the server's cgroups (deepest first) once its processes are gone.
+remove_server_cgroups() {
+  local dir
+  [[ -f "${RUN_DIR}/cgroups" ]] || return 0
+  while IFS= read -r dir; do
+    [[ -d "${dir}" ]] || continue
+    find "${dir}" -depth -type d -exec rmdir {} + 2>/dev/null ||
+      err "could not remove cgroup ${dir}"
+  done <"${RUN_DIR}/cgroups"
+}
+
 boot_container() {
   log "booting ${NAME} at ${GUEST_IP}"
   (
@@ -121,6 +172,7 @@ boot_container() {
     for fd in "${LOCK_FDS[@]}"; do
       exec {fd}>&-
     done
+    enter_server_cgroups "${BASHPID}"
     SYSTEMD_NSPAWN_API_VFS_WRITABLE=network exec setsid systemd-nspawn \
       -D "${ROOT_DIR}" --boot --register=no --keep-unit \
       --network-namespace-path="/run/netns/${NETNS}" \
