@@ -82,5 +82,6 @@ export = async () => {
     serverHostKey: hostKey,
     ...(env.publicUrl ? { publicUrl: env.publicUrl } : {}),
     ...(env.accessCheckToken ? { accessCheckToken: env.accessCheckToken } : {}),
+    ...(env.dashboardsUrl ? { dashboardsUrl: env.dashboardsUrl } : {}),
   };
 };

@@ -91,6 +91,8 @@ export class Environment extends pulumi.ComponentResource {
   public readonly publicUrl?: pulumi.Output<string>;
   /** The after-deploy check's Access service token when cloudflare.enabled (a secret). */
   public readonly accessCheckToken?: pulumi.Output<CheckToken>;
+  /** `https://<host.monitoring.hostname>` when cloudflare.enabled and host.monitoring.enabled; undefined otherwise. */
+  public readonly dashboardsUrl?: pulumi.Output<string>;
 
   constructor(name: string, args: EnvironmentArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("ai4artsed:index:Environment", name, {}, opts);
@@ -210,7 +212,7 @@ export class Environment extends pulumi.ComponentResource {
     // One name for both strategies: a switch of app.deployStrategy updates the steps in place.
     const service: DeployedService =
       app.deployStrategy === "blue-green"
-        ? new BlueGreenService(`${name}-service`, { ...serviceArgs, drainTimeoutSeconds: app.drainTimeoutSeconds, hostLoopbackPorts: app.hostLoopbackPorts }, child)
+        ? new BlueGreenService(`${name}-service`, { ...serviceArgs, drainTimeoutSeconds: app.drainTimeoutSeconds, proxyMetricsPort: app.proxyMetricsPort, hostLoopbackPorts: app.hostLoopbackPorts }, child)
         : new RestartService(`${name}-service`, serviceArgs, child);
     if (config.monitor.enabled) {
       const { intervalSeconds, alertAfterSeconds, remindEveryHours, webhookUrl } = config.monitor;
@@ -288,7 +290,13 @@ export class Environment extends pulumi.ComponentResource {
         {
           host,
           settings: hostConfig.monitoring,
-          thresholds: { downForSeconds: config.monitor.alertAfterSeconds, diskFullPercent: hostConfig.monitoring.diskFullPercent, backupMaxAgeHours: offsite.maxAgeHours },
+          thresholds: {
+            downForSeconds: config.monitor.alertAfterSeconds,
+            diskFullPercent: hostConfig.monitoring.diskFullPercent,
+            errorRatePercent: hostConfig.monitoring.errorRatePercent,
+            gpuMemoryFullPercent: hostConfig.monitoring.gpuMemoryFullPercent,
+            backupMaxAgeHours: offsite.maxAgeHours,
+          },
           remindEveryHours: config.monitor.remindEveryHours,
           webhookUrl: config.monitor.webhookUrl === undefined ? undefined : pulumi.secret(config.monitor.webhookUrl),
           installDirs: hostConfig.monitoring.installDirs,
@@ -303,9 +311,14 @@ export class Environment extends pulumi.ComponentResource {
       // Loaded here only: a stack without Cloudflare loads no Cloudflare code and registers no Cloudflare resource.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { Edge } = require("./cloudflare/edge") as typeof edgeModule;
-      const edge = new Edge(`${name}-cloudflare`, { environment: args.environment, settings: config.cloudflare, host, appPort: app.port, service }, child);
+      const edge = new Edge(
+        `${name}-cloudflare`,
+        { environment: args.environment, settings: config.cloudflare, host, appPort: app.port, service, dashboardsHostname: hostConfig.monitoring.hostname },
+        child,
+      );
       this.publicUrl = edge.publicUrl;
       this.accessCheckToken = edge.checkToken;
+      this.dashboardsUrl = edge.dashboardsUrl;
     }
 
     this.driftBaseline = driftBaseline.applied();
@@ -320,6 +333,7 @@ export class Environment extends pulumi.ComponentResource {
       serviceName: this.serviceName,
       publicUrl: this.publicUrl,
       accessCheckToken: this.accessCheckToken,
+      dashboardsUrl: this.dashboardsUrl,
       pythonResolutions: this.pythonResolutions,
       driftBaseline: this.driftBaseline,
     });

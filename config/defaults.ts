@@ -14,6 +14,9 @@ export type EnvironmentName = (typeof ENVIRONMENTS)[number];
 export const DEPLOY_STRATEGIES = ["restart", "blue-green"] as const;
 export type DeployStrategy = (typeof DEPLOY_STRATEGIES)[number];
 
+/** A blue-green proxy serves its Prometheus metrics at app.port plus this, unless app.proxyMetricsPort says otherwise. */
+export const PROXY_METRICS_PORT_OFFSET = 10;
+
 /** Long enough for the app's longest requests (600 s generations) to finish on the old color. */
 export const DEFAULT_DRAIN_TIMEOUT_SECONDS = 660;
 /** Seconds a new release (or color) has to answer its health path. */
@@ -49,8 +52,16 @@ export const MONITOR_DEFAULTS = { intervalSeconds: 300, alertAfterSeconds: 120, 
 /**
  * Prometheus on the host (host.monitoring), off by default: a 15 s scrape keeps the probes' and the
  * node's few thousand series; two weeks of them take some hundred MB, well under the size cap.
+ * The models a GPU service keeps loaded fill much of its memory by design: only the last 5% alert.
  */
-export const MONITORING_DEFAULTS = { retentionTime: "14d", retentionSize: "1GB", scrapeIntervalSeconds: 15, diskFullPercent: 90 } as const;
+export const MONITORING_DEFAULTS = {
+  retentionTime: "14d",
+  retentionSize: "1GB",
+  scrapeIntervalSeconds: 15,
+  diskFullPercent: 90,
+  errorRatePercent: 5,
+  gpuMemoryFullPercent: 95,
+} as const;
 
 export interface EnvironmentDefaults {
   readonly installDir: string;
@@ -171,3 +182,13 @@ export const CLOUDFLARE_DEFAULTS = {
   aptRepository: "https://pkg.cloudflare.com/cloudflared",
   aptKeyUrl: "https://pkg.cloudflare.com/cloudflare-main.gpg",
 } as const;
+
+/**
+ * The monitoring dashboards' hostname (host.monitoring.hostname) when Cloudflare and the monitoring
+ * are both on: beside the app's, one level below the zone, where Universal SSL covers it
+ * (lab.ai4artsed.org -> lab-monitoring.ai4artsed.org; monitoring.lab.ai4artsed.org would get no certificate).
+ */
+export function defaultDashboardsHostname(appHostname: string): string {
+  const [first, ...zone] = appHostname.split(".");
+  return [`${first}-monitoring`, ...zone].join(".");
+}

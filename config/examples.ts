@@ -16,6 +16,7 @@ export const LIST_SETTINGS = new Set([
 export const EXAMPLE_PATHS: Record<string, string> = {
   "app.services": "app.services.gpu-service.directory",
   "host.monitoring.probes": "host.monitoring.probes.production",
+  "host.monitoring.proxies": "host.monitoring.proxies.development",
 };
 
 /** Example values shown with every error, keyed by config path. */
@@ -41,6 +42,7 @@ export const EXAMPLES: Record<string, string> = {
   "app.keepReleases": "5",
   "app.deployStrategy": "blue-green",
   "app.drainTimeoutSeconds": String(DEFAULT_DRAIN_TIMEOUT_SECONDS),
+  "app.proxyMetricsPort": "17821",
   "app.hostLoopbackPorts": "11434",
   "app.requirementsFile": "requirements.txt",
   "app.backendDir": "devserver",
@@ -85,11 +87,15 @@ export const EXAMPLES: Record<string, string> = {
   "host.journald.systemKeepFree": "2G",
   "host.journald.maxRetentionSec": "1month",
   "host.monitoring.enabled": "true",
+  "host.monitoring.hostname": "lab-monitoring.ai4artsed.org",
   "host.monitoring.retentionTime": "14d",
   "host.monitoring.retentionSize": "1GB",
   "host.monitoring.scrapeIntervalSeconds": "15",
   "host.monitoring.diskFullPercent": "90",
+  "host.monitoring.errorRatePercent": "5",
+  "host.monitoring.gpuMemoryFullPercent": "95",
   "host.monitoring.probes": "http://127.0.0.1:17801/api/schema/info",
+  "host.monitoring.proxies": "127.0.0.1:17812",
   "host.firewall.manage": "true",
   "host.firewall.sshPort": "22",
   "host.firewall.denyPorts": "5173",

@@ -28,7 +28,7 @@ function describeInput(input: unknown): string {
 function exampleFor(path: string): string | undefined {
   const service = path.match(/^app\.services\.[^.]+\.([A-Za-z]+)/);
   if (service) return SERVICE_EXAMPLES[service[1]];
-  const parent = path.replace(/\[\d+\]$/, "").replace(/^(app\.(environment|secrets)|backup\.offsite\.credentials|host\.monitoring\.probes)\..*$/, "$1");
+  const parent = path.replace(/\[\d+\]$/, "").replace(/^(app\.(environment|secrets)|backup\.offsite\.credentials|host\.monitoring\.(probes|proxies))\..*$/, "$1");
   return EXAMPLES[path] ?? EXAMPLES[parent];
 }
 

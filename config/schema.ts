@@ -1,10 +1,10 @@
 import { z } from "zod";
-import { CLOUDFLARE_DEFAULTS, DEFAULT_HEALTH_PATH, ENVIRONMENT_DEFAULTS, ENVIRONMENTS, EnvironmentName } from "./defaults";
-import { appSettings, checkBlueGreen, checkWritablePaths } from "./sections/app";
+import { CLOUDFLARE_DEFAULTS, DEFAULT_HEALTH_PATH, defaultDashboardsHostname, ENVIRONMENT_DEFAULTS, ENVIRONMENTS, EnvironmentName } from "./defaults";
+import { appSettings, checkBlueGreen, checkWritablePaths, proxyMetricsPortOf } from "./sections/app";
 import { checkServices } from "./sections/services";
 import { checkOffsite, offsiteInEffect, offsiteSettings } from "./sections/backup";
 import { checkCloudflare, cloudflareSettings } from "./sections/cloudflare";
-import { hostSettings } from "./sections/host";
+import { checkDashboardsHostname, hostSettings } from "./sections/host";
 import { monitorSettings } from "./sections/monitor";
 import { serverSettings } from "./sections/server";
 
@@ -75,6 +75,7 @@ export function configSchema(environment: EnvironmentName) {
       checkServices(config.app, ssh, ctx);
       if (config.app.deployStrategy === "blue-green") checkBlueGreen(config.app, ctx);
       if (config.cloudflare.enabled) checkCloudflare(config.cloudflare, environment, ctx);
+      checkDashboardsHostname(config.host.monitoring, config.cloudflare, ctx);
       checkOffsite(config.backup.offsite, config.monitor.enabled, ctx);
     })
     .transform((config) => withDerivedDefaults(config, environment));
@@ -85,7 +86,7 @@ export function configSchema(environment: EnvironmentName) {
  * user set): the firewall's SSH port is the server's, the service's writable paths the app's tool
  * dirs, the unit's environment the environment's defaults under the user's, the rate-limit rule's
  * values and its expression on the stack's hostname, the off-host backup's enabled as it takes
- * effect, Prometheus' probe and install dir of each environment (this stack's from its app settings). Components get the result and have no defaults of their own.
+ * effect, Prometheus' probe and install dir of each environment (this stack's from its app settings), the dashboards' hostname beside the app's. Components get the result and have no defaults of their own.
  */
 function withDerivedDefaults<
   T extends {
@@ -93,14 +94,16 @@ function withDerivedDefaults<
     app: {
       installDir: string;
       port: number;
+      proxyMetricsPort?: number;
+      deployStrategy: string;
       healthPath: string;
       writablePaths?: string[];
       environment: Record<string, string>;
       hostLoopbackPorts: number[];
       services: Record<string, { owner: EnvironmentName; port: number }>;
     };
-    host: { firewall: { sshPort?: number }; monitoring: { probes: Partial<Record<EnvironmentName, string>> } };
-    cloudflare: { hostname?: string; rateLimit: { requestsPerPeriod?: number; periodSeconds?: number; mitigationTimeoutSeconds?: number; expression?: string } };
+    host: { firewall: { sshPort?: number }; monitoring: { enabled: boolean; hostname?: string; probes: Partial<Record<EnvironmentName, string>>; proxies: Partial<Record<EnvironmentName, string>> } };
+    cloudflare: { enabled: boolean; hostname?: string; rateLimit: { requestsPerPeriod?: number; periodSeconds?: number; mitigationTimeoutSeconds?: number; expression?: string } };
     backup: { offsite: { enabled?: boolean; repository?: string } };
   },
 >(config: T, environment: EnvironmentName) {
@@ -110,6 +113,7 @@ function withDerivedDefaults<
     app: {
       ...config.app,
       writablePaths: writablePathsOf(config.app),
+      proxyMetricsPort: proxyMetricsPortOf(config.app),
       environment: { ...ENVIRONMENT_DEFAULTS[environment].environment, ...config.app.environment },
       // Both environments' colors reach every extra service on the host's loopback.
       hostLoopbackPorts: [...new Set([...config.app.hostLoopbackPorts, ...Object.values(config.app.services).map((service) => service.port)])],
@@ -123,6 +127,12 @@ function withDerivedDefaults<
       monitoring: {
         ...config.host.monitoring,
         probes: monitoringProbes(config, environment),
+        // The dashboards' hostname only where the tunnel serves it: this stack runs the monitoring and Cloudflare.
+        hostname:
+          config.host.monitoring.enabled && config.cloudflare.enabled && hostname !== undefined
+            ? (config.host.monitoring.hostname ?? defaultDashboardsHostname(hostname))
+            : undefined,
+        proxies: monitoringProxies(config, environment),
         // Where each environment's revisions.log is: this stack's install dir, the other's default one.
         installDirs: Object.fromEntries(ENVIRONMENTS.map((env) => [env, env === environment ? config.app.installDir : ENVIRONMENT_DEFAULTS[env].installDir])) as Record<EnvironmentName, string>,
       },
@@ -153,6 +163,23 @@ function monitoringProbes(
       config.host.monitoring.probes[env] ?? (env === environment ? local(config.app.port, config.app.healthPath) : local(ENVIRONMENT_DEFAULTS[env].port, DEFAULT_HEALTH_PATH)),
     ]),
   ) as Record<EnvironmentName, string>;
+}
+
+/**
+ * Where Prometheus scrapes each environment's proxy: a set one, else this stack's own when it runs
+ * blue-green, else the other's defaults; absent for an environment without a proxy.
+ */
+function monitoringProxies(
+  config: { app: { port: number; proxyMetricsPort?: number; deployStrategy: string }; host: { monitoring: { proxies: Partial<Record<EnvironmentName, string>> } } },
+  environment: EnvironmentName,
+): Partial<Record<EnvironmentName, string>> {
+  const of = (env: EnvironmentName): string | undefined => {
+    const set = config.host.monitoring.proxies[env];
+    if (set !== undefined) return set === "none" ? undefined : set;
+    const app = env === environment ? config.app : ENVIRONMENT_DEFAULTS[env];
+    return app.deployStrategy === "blue-green" ? `127.0.0.1:${proxyMetricsPortOf(app)}` : undefined;
+  };
+  return Object.fromEntries(ENVIRONMENTS.flatMap((env) => (of(env) ? [[env, of(env)]] : []))) as Partial<Record<EnvironmentName, string>>;
 }
 
 export type StackConfig = z.output<ReturnType<typeof configSchema>>;

@@ -31,6 +31,11 @@ export const relativePath = z
 export const sizeValue = z
   .string({ error: "must be a size such as 1G or 500M" })
   .regex(/^\d+[KMGT]?$/, { error: "must be a size such as 1G or 500M" });
+/** A DNS name in lower case, e.g. lab.ai4artsed.org. */
+export const dnsName = (what: string) =>
+  z
+    .string({ error: `must be ${what}` })
+    .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, { error: `must be ${what} in lower case` });
 export const noNewline = (what: string) =>
   z.string({ error: `must be a string (${what})` }).refine((v) => !/[\r\n\0]/.test(v), {
     error: `must be one line (${what})`,

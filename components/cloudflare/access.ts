@@ -36,6 +36,31 @@ export interface AccessArgs {
   readonly countries: readonly string[];
   /** How long a sign-in lasts. */
   readonly sessionDuration: string;
+  /** The monitoring dashboards' hostname: a second application behind the same allow policy (people only, no check token). Defaults to none. */
+  readonly dashboardsHostname?: string;
+}
+
+/** A self-hosted Access application on one hostname, admitting whom its policies admit. */
+function selfHostedApplication(
+  name: string,
+  args: { accountId: string; hostname: string; label: string; sessionDuration: string; policies: Array<pulumi.Input<string>> },
+  opts: pulumi.CustomResourceOptions,
+) {
+  return new cloudflare.ZeroTrustAccessApplication(
+    name,
+    {
+      accountId: args.accountId,
+      name: `${args.label} (${args.hostname})`,
+      type: "self_hosted",
+      domain: args.hostname,
+      destinations: [{ type: "public", uri: args.hostname }],
+      sessionDuration: args.sessionDuration,
+      policies: args.policies.map((id, i) => ({ id, precedence: i + 1 })),
+      appLauncherVisible: false,
+      httpOnlyCookieAttribute: true,
+    },
+    opts,
+  );
 }
 
 /** The credentials of the after-deploy check: Access admits requests that carry them as headers. */
@@ -47,7 +72,8 @@ export interface CheckToken {
 /**
  * Cloudflare Access in front of one hostname: a self-hosted application, its allow policy for
  * people, and a service token with a non-identity policy for the after-deploy check (npm run
- * smoke), which calls the API through the public name as a visitor would.
+ * smoke), which calls the API through the public name as a visitor would. With
+ * `dashboardsHostname`, a second application guards the monitoring dashboards with the same allow policy.
  * The app trusts requests from 127.0.0.1 (where cloudflared connects from) as local admin, so
  * this is the only gate in front of its settings page; the token is a secret stack output.
  */
@@ -59,6 +85,8 @@ export class Access extends pulumi.ComponentResource {
   public readonly application: cloudflare.ZeroTrustAccessApplication;
   /** The after-deploy check's service token (a secret). */
   public readonly checkToken: pulumi.Output<CheckToken>;
+  /** The dashboards' hostname, application (what their DNS record waits for) and audience tag; undefined without `dashboardsHostname`. */
+  public readonly dashboards?: { readonly hostname: string; readonly application: cloudflare.ZeroTrustAccessApplication; readonly audience: pulumi.Output<string> };
 
   constructor(name: string, args: AccessArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("ai4artsed:cloudflare:Access", name, {}, opts);
@@ -86,27 +114,20 @@ export class Access extends pulumi.ComponentResource {
       { accountId: args.accountId, name: `${args.label} after-deploy check`, decision: "non_identity", includes: [{ serviceToken: { tokenId: token.id } }] },
       child,
     );
-    this.application = new cloudflare.ZeroTrustAccessApplication(
-      `${name}-application`,
-      {
-        accountId: args.accountId,
-        name: `${args.label} (${args.hostname})`,
-        type: "self_hosted",
-        domain: args.hostname,
-        destinations: [{ type: "public", uri: args.hostname }],
-        sessionDuration,
-        policies: [
-          { id: policy.id, precedence: 1 },
-          { id: tokenPolicy.id, precedence: 2 },
-        ],
-        appLauncherVisible: false,
-        httpOnlyCookieAttribute: true,
-      },
-      child,
-    );
+    const { accountId, hostname, label } = args;
+    this.application = selfHostedApplication(`${name}-application`, { accountId, hostname, label, sessionDuration, policies: [policy.id, tokenPolicy.id] }, child);
+    if (args.dashboardsHostname) {
+      // The same allow policy (a reusable one): whoever may use the app may read its dashboards, nobody else.
+      const application = selfHostedApplication(
+        `${name}-dashboards-application`,
+        { accountId, hostname: args.dashboardsHostname, label: `${label} monitoring`, sessionDuration, policies: [policy.id] },
+        child,
+      );
+      this.dashboards = { hostname: args.dashboardsHostname, application, audience: application.aud };
+    }
     this.applicationId = this.application.id;
     this.audience = this.application.aud;
     this.checkToken = pulumi.secret(pulumi.all([token.clientId, token.clientSecret]).apply(([clientId, clientSecret]) => ({ clientId, clientSecret })));
-    this.registerOutputs({ applicationId: this.applicationId, audience: this.audience, checkToken: this.checkToken });
+    this.registerOutputs({ applicationId: this.applicationId, audience: this.audience, checkToken: this.checkToken, dashboardsAudience: this.dashboards?.audience });
   }
 }

@@ -3,6 +3,7 @@ import * as cloudflare from "@pulumi/cloudflare";
 import { EnvironmentName } from "../../config/defaults";
 import { StackConfig } from "../../config/schema";
 import { Host } from "../host/host";
+import { MONITORING_PORTS } from "../operations/monitoring";
 import { Access, CheckToken } from "./access";
 import { Connector } from "./connector";
 import { RateLimit } from "./rateLimit";
@@ -18,6 +19,8 @@ export interface EdgeArgs {
   readonly appPort: number;
   /** The running app; the connector starts after it. */
   readonly service: pulumi.Resource;
+  /** The monitoring dashboards' hostname (host.monitoring.hostname), when this stack runs them. Defaults to none. */
+  readonly dashboardsHostname?: string;
 }
 
 function required<T>(value: T | undefined, key: string, parent: pulumi.Resource): T {
@@ -27,7 +30,8 @@ function required<T>(value: T | undefined, key: string, parent: pulumi.Resource)
 
 /**
  * Everything between the internet and the server: an explicit Cloudflare provider (the stack's
- * API token), Access, the tunnel and its DNS name, the connector on the server, rate limiting.
+ * API token), Access, the tunnel and its DNS name (and the monitoring dashboards' with
+ * `dashboardsHostname`), the connector on the server, rate limiting.
  * Loaded only when cloudflare.enabled is true.
  */
 export class Edge extends pulumi.ComponentResource {
@@ -36,6 +40,8 @@ export class Edge extends pulumi.ComponentResource {
   public readonly tunnelId: pulumi.Output<string>;
   /** The after-deploy check's Access service token (a secret). */
   public readonly checkToken: pulumi.Output<CheckToken>;
+  /** https://<dashboards hostname>, known once its DNS record exists; undefined without `dashboardsHostname`. */
+  public readonly dashboardsUrl?: pulumi.Output<string>;
 
   constructor(name: string, args: EdgeArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("ai4artsed:cloudflare:Edge", name, {}, opts);
@@ -58,9 +64,13 @@ export class Edge extends pulumi.ComponentResource {
         allowedEmailDomains: s.access.allowedEmailDomains,
         countries: s.access.countries,
         sessionDuration: s.access.sessionDuration,
+        dashboardsHostname: args.dashboardsHostname,
       },
       onCloudflare,
     );
+    // cloudflared checks each request's Access token for its hostname's application when the team name is set.
+    const originCheck = (audience: pulumi.Output<string>) => (s.access.teamName ? { teamName: s.access.teamName, audience } : undefined);
+    const dashboards = access.dashboards;
     const tunnel = new Tunnel(
       `${name}-tunnel`,
       {
@@ -69,9 +79,16 @@ export class Edge extends pulumi.ComponentResource {
         hostname,
         tunnelName: label,
         appPort: args.appPort,
-        accessCheck: s.access.teamName ? { teamName: s.access.teamName, audience: access.audience } : undefined,
+        accessCheck: originCheck(access.audience),
         // Access first: the public name must never answer without it (the app trusts 127.0.0.1, where cloudflared connects from).
         dnsDependsOn: [access],
+        // Prometheus has no sign-in of its own: its name, too, answers only once its Access application exists.
+        dashboards: dashboards && {
+          hostname: dashboards.hostname,
+          port: MONITORING_PORTS.prometheus,
+          accessCheck: originCheck(dashboards.audience),
+          dnsDependsOn: [dashboards.application],
+        },
       },
       onCloudflare,
     );
@@ -107,6 +124,7 @@ export class Edge extends pulumi.ComponentResource {
     this.publicUrl = tunnel.hostname.apply((h) => `https://${h}`);
     this.tunnelId = tunnel.tunnelId;
     this.checkToken = access.checkToken;
-    this.registerOutputs({ publicUrl: this.publicUrl, tunnelId: this.tunnelId, checkToken: this.checkToken });
+    this.dashboardsUrl = tunnel.dashboardsHostname?.apply((h) => `https://${h}`);
+    this.registerOutputs({ publicUrl: this.publicUrl, tunnelId: this.tunnelId, checkToken: this.checkToken, dashboardsUrl: this.dashboardsUrl });
   }
 }

@@ -101,6 +101,8 @@ export interface MonitoringSettings {
   readonly diskFullPercent: number;
   /** The health URL of each environment on the host. */
   readonly probes: Readonly<Record<string, string>>;
+  /** Where each environment's proxy serves its metrics (host:port); only environments that run one. */
+  readonly proxies: Readonly<Record<string, string>>;
 }
 
 /** What the alert rules take from the other settings. */
@@ -108,6 +110,9 @@ export interface AlertThresholds {
   /** monitor.alertAfterSeconds: how long an environment is down before it alerts (the seed's 2 minutes). */
   readonly downForSeconds: number;
   readonly diskFullPercent: number;
+  /** Of an environment's requests through its proxy, the share answered 5xx that alerts. */
+  readonly errorRatePercent: number;
+  readonly gpuMemoryFullPercent: number;
   /** backup.offsite.maxAgeHours: a backup older than this is stale. */
   readonly backupMaxAgeHours: number;
 }
@@ -120,6 +125,18 @@ export function renderPrometheusConfig(settings: MonitoringSettings, paths: Moni
   const probes = Object.entries(settings.probes)
     .map(([environment, url]) => `      - targets: [${q(url)}]\n        labels: {environment: ${q(environment)}}`)
     .join("\n");
+  const proxyTargets = Object.entries(settings.proxies)
+    .map(([environment, target]) => `      - targets: [${q(target)}]\n        labels: {environment: ${q(environment)}}`)
+    .join("\n");
+  // haproxy's exporter, without its per-server series (the colors' sockets come and go).
+  const proxies = proxyTargets
+    ? `  # Each blue-green environment's proxy: requests, errors and response times.
+  - job_name: proxy
+    params: {scope: [global, frontend, backend]}
+    static_configs:
+${proxyTargets}
+`
+    : "";
   return `# Managed by the ai4artsed Pulumi program (host.monitoring).
 global:
   scrape_interval: ${settings.scrapeIntervalSeconds}s
@@ -149,7 +166,13 @@ ${probes}
       - {source_labels: [__address__], target_label: __param_target}
       - {source_labels: [__param_target], target_label: instance}
       - {target_label: __address__, replacement: ${at("prometheus-blackbox-exporter")}}
-`;
+${proxies}`;
+}
+
+/** The responses of the proxies' front ends (the app's traffic, not the metrics' own), by code class and environment. */
+function proxyResponses(filter: { code?: string; environment?: string } = {}): string {
+  const labels = [`job="proxy"`, `proxy="app"`, ...(filter.environment ? [`environment="${filter.environment}"`] : []), ...(filter.code ? [`code="${filter.code}"`] : [])];
+  return `haproxy_frontend_http_responses_total{${labels.join(",")}}`;
 }
 
 export function renderBlackboxConfig(): string {
@@ -179,6 +202,12 @@ groups:
         labels: {severity: critical}
         annotations:
           summary: '{{ $labels.environment }} is down: {{ $labels.instance }} has not answered 2xx for ${thresholds.downForSeconds}s. Check systemctl status and journalctl of ai4artsed-{{ $labels.environment }}.'
+      - alert: ErrorRate
+        expr: 100 * sum by (environment) (rate(${proxyResponses({ code: "5xx" })}[5m])) / sum by (environment) (rate(${proxyResponses()}[5m])) > ${thresholds.errorRatePercent} and sum by (environment) (increase(${proxyResponses({ code: "5xx" })}[5m])) >= 5
+        for: ${thresholds.downForSeconds}s
+        labels: {severity: critical}
+        annotations:
+          summary: '{{ $labels.environment }} answers {{ $value | printf "%.0f" }}% of its requests with a server error (5xx). Check journalctl -u ai4artsed-{{ $labels.environment }}* for tracebacks.'
       - alert: CrashLooping
         expr: increase(ai4artsed_unit_restarts_total[10m]) >= 3
         labels: {severity: critical}
@@ -205,6 +234,18 @@ groups:
         labels: {severity: warning}
         annotations:
           summary: 'the last deploy of {{ $labels.environment }} ({{ $labels.commit }}) {{ $labels.outcome }}; the previous release serves. See revisions.log in its install dir.'
+      - alert: GpuMemoryFull
+        expr: 100 * ai4artsed_gpu_memory_used_bytes / ai4artsed_gpu_memory_total_bytes > ${thresholds.gpuMemoryFullPercent}
+        for: 5m
+        labels: {severity: warning}
+        annotations:
+          summary: 'GPU {{ $labels.gpu }} ({{ $labels.name }}) memory is {{ $value | printf "%.0f" }}% full: generations may fail out of memory. Check nvidia-smi for what holds it.'
+      - alert: GpuUnreadable
+        expr: ai4artsed_gpu_query_ok == 0
+        for: 5m
+        labels: {severity: critical}
+        annotations:
+          summary: 'nvidia-smi cannot read the GPUs, so the GPU service cannot use them either (a driver updated without a reboot?). Run nvidia-smi.'
       - alert: MetricsStale
         expr: time() - ai4artsed_metrics_timestamp_seconds > 600
         labels: {severity: warning}
@@ -325,11 +366,23 @@ WantedBy=timers.target
 export function renderOverview(settings: MonitoringSettings): string {
   const graph = (title: string, expr: string) =>
     `<a href="/classic/graph?g0.expr=${encodeURIComponent(expr)}&amp;g0.tab=0&amp;g0.range_input=6h">${title}</a>`;
+  // A console template's queries sit in double quotes: PromQL's own quotes become single ones.
+  const inTemplate = (expr: string) => expr.replace(/"/g, "'");
+  const traffic = (env: string) => {
+    const requests = `sum(rate(${proxyResponses({ environment: env })}[5m]))`;
+    const errors = `100 * sum(rate(${proxyResponses({ environment: env, code: "5xx" })}[5m])) / ${requests}`;
+    const latency = `haproxy_backend_total_time_average_seconds{job="proxy",proxy="serving",environment="${env}"}`;
+    if (!settings.proxies[env]) return `<td colspan="3">no proxy (restart strategy)</td>`;
+    return `<td>{{ with query "${inTemplate(requests)}" }}{{ . | first | value | printf "%.2f" }}/s{{ end }} ${graph("graph", requests)}</td>
+  <td>{{ with query "${inTemplate(errors)}" }}{{ . | first | value | printf "%.1f" }}%{{ else }}0%{{ end }} ${graph("graph", errors)}</td>
+  <td>{{ with query "${inTemplate(latency)}" }}{{ . | first | value | humanizeDuration }}{{ end }} ${graph("graph", latency)}</td>`;
+  };
   const environments = Object.keys(settings.probes)
     .map(
       (env) => `<tr><td>${env}</td>
   <td>{{ with query "probe_success{job='health',environment='${env}'}" }}{{ if eq (. | first | value) 1.0 }}<span class="up">up</span>{{ else }}<span class="down">DOWN</span>{{ end }}{{ else }}<span class="down">no probe</span>{{ end }}</td>
   <td>{{ with query "probe_duration_seconds{job='health',environment='${env}'}" }}{{ . | first | value | humanizeDuration }}{{ end }}</td>
+  ${traffic(env)}
   <td>{{ with query "ai4artsed_deploy_timestamp_seconds{environment='${env}'}" }}{{ with . | first }}{{ .Value | humanizeTimestamp }}: {{ .Labels.commit }} {{ .Labels.outcome }}{{ end }}{{ else }}none recorded{{ end }}</td>
   <td>{{ with query "time() - ai4artsed_backup_last_success_timestamp_seconds{unit='ai4artsed-${env}-offsite-backup'}" }}{{ . | first | value | humanizeDuration }} ago{{ else }}none{{ end }}</td>
   <td>${graph("answer time", `probe_duration_seconds{job="health",environment="${env}"}`)}, ${graph("up", `probe_success{job="health",environment="${env}"}`)}</td></tr>`,
@@ -342,7 +395,7 @@ export function renderOverview(settings: MonitoringSettings): string {
 </head><body>
 <h1>AI4ArtsEd</h1>
 <h2>Environments</h2>
-<table><tr><th>environment</th><th>state</th><th>answer time</th><th>last deploy</th><th>last good backup</th><th>graphs</th></tr>
+<table><tr><th>environment</th><th>state</th><th>health answer time</th><th>requests</th><th>server errors (5xx)</th><th>response time (last 1024)</th><th>last deploy</th><th>last good backup</th><th>graphs</th></tr>
 ${environments}
 </table>
 <h2>Alerts</h2>
@@ -353,6 +406,9 @@ ${environments}
 <tr><td>CPU busy</td><td>{{ with query "100 * (1 - avg(rate(node_cpu_seconds_total{mode='idle'}[5m])))" }}{{ . | first | value | printf "%.0f" }}%{{ end }}</td><td>${graph("graph", '100 * (1 - avg(rate(node_cpu_seconds_total{mode="idle"}[5m])))')}</td></tr>
 <tr><td>memory used</td><td>{{ with query "100 * (1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes)" }}{{ . | first | value | printf "%.0f" }}%{{ end }}</td><td>${graph("graph", "100 * (1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes)")}</td></tr>
 {{ range query "100 * (1 - node_filesystem_avail_bytes{fstype!~'tmpfs|ramfs|overlay|squashfs|nsfs'} / node_filesystem_size_bytes)" }}<tr><td>disk {{ .Labels.mountpoint }}</td><td>{{ .Value | printf "%.0f" }}% full</td><td></td></tr>{{ end }}
+{{ range query "100 * ai4artsed_gpu_memory_used_bytes / ai4artsed_gpu_memory_total_bytes" }}<tr><td>GPU {{ .Labels.gpu }} {{ .Labels.name }} memory</td><td>{{ .Value | printf "%.0f" }}% used</td><td>${graph("graph", "100 * ai4artsed_gpu_memory_used_bytes / ai4artsed_gpu_memory_total_bytes")}</td></tr>{{ end }}
+{{ range query "100 * ai4artsed_gpu_utilization_ratio" }}<tr><td>GPU {{ .Labels.gpu }} {{ .Labels.name }} busy</td><td>{{ .Value | printf "%.0f" }}%</td><td>${graph("graph", "100 * ai4artsed_gpu_utilization_ratio")}</td></tr>{{ end }}
+{{ with query "ai4artsed_gpu_query_ok == 0" }}<tr><td>GPU</td><td class="down">nvidia-smi cannot read the GPUs</td><td></td></tr>{{ end }}
 </table>
 </body></html>
 `;

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Write what Prometheus cannot scrape itself, for the node exporter's textfile collector (run by
 # its timer): each environment's last deploy (revisions.log), each off-host backup's last result
-# and age, and the restarts of the app's units. Reads only; writes one file, atomically.
+# and age, the restarts of the app's units, and each NVIDIA GPU's memory and load (nvidia-smi,
+# which comes with the driver). Reads only; writes one file, atomically.
 set -euo pipefail
 STEP="${STEP:-monitoring-metrics}"
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -54,6 +55,29 @@ unit_metrics() {
   done < <(systemctl list-units --all --plain --no-legend --type=service 'ai4artsed-*' | awk '{ print $1 }')
 }
 
+# gpu_metrics: each NVIDIA GPU's memory, load and temperature, when the driver's nvidia-smi is
+# installed; ai4artsed_gpu_query_ok 0 when it is but cannot read the GPUs (a driver updated
+# without a reboot: the GPU service cannot use them either).
+gpu_metrics() {
+  command -v nvidia-smi >/dev/null || return 0
+  local table index name load used total temperature labels
+  if ! table="$(nvidia-smi --query-gpu=index,name,utilization.gpu,memory.used,memory.total,temperature.gpu \
+    --format=csv,noheader,nounits 2>/dev/null)"; then
+    echo "ai4artsed_gpu_query_ok 0"
+    return 0
+  fi
+  echo "ai4artsed_gpu_query_ok 1"
+  while IFS=, read -r index name load used total temperature; do
+    labels="gpu=$(label "${index// /}"),name=$(label "${name# }")"
+    # nvidia-smi says [N/A] for what a GPU does not report: no figure rather than a wrong one.
+    [[ "${load// /}" =~ ^[0-9.]+$ ]] && awk -v l="${labels}" -v v="${load}" 'BEGIN { printf "ai4artsed_gpu_utilization_ratio{%s} %g\n", l, v / 100 }'
+    [[ "${used// /}" =~ ^[0-9.]+$ ]] && awk -v l="${labels}" -v v="${used}" 'BEGIN { printf "ai4artsed_gpu_memory_used_bytes{%s} %.0f\n", l, v * 1048576 }'
+    [[ "${total// /}" =~ ^[0-9.]+$ ]] && awk -v l="${labels}" -v v="${total}" 'BEGIN { printf "ai4artsed_gpu_memory_total_bytes{%s} %.0f\n", l, v * 1048576 }'
+    [[ "${temperature// /}" =~ ^[0-9.]+$ ]] && printf 'ai4artsed_gpu_temperature_celsius{%s} %s\n' "${labels}" "${temperature// /}"
+  done <<<"${table}"
+  return 0
+}
+
 main() {
   require_vars INSTALL_DIRS STATE_DIR TEXTFILE
   local pair file tmp
@@ -73,6 +97,9 @@ main() {
     echo "# HELP ai4artsed_unit_restarts_total Restarts systemd made of the unit since it was loaded."
     echo "# TYPE ai4artsed_unit_restarts_total counter"
     unit_metrics
+    echo "# HELP ai4artsed_gpu_memory_used_bytes GPU memory in use (nvidia-smi)."
+    echo "# TYPE ai4artsed_gpu_memory_used_bytes gauge"
+    gpu_metrics
     printf 'ai4artsed_metrics_timestamp_seconds %s\n' "$(date +%s)"
   } >"${tmp}"
   chmod 644 "${tmp}"

@@ -124,6 +124,8 @@ WantedBy=multi-user.target
 export interface ProxyConfigSpec {
   readonly names: BlueGreenNames;
   readonly port: number;
+  /** Where the proxy serves its own Prometheus metrics (app.proxyMetricsPort), on 127.0.0.1. */
+  readonly metricsPort: number;
   /** Longest a request may take (server timeout) and how long old workers may finish after a reload. */
   readonly drainTimeoutSeconds: number;
 }
@@ -170,6 +172,13 @@ backend serving
     retry-on conn-failure empty-response
     server serving ${spec.names.servingLink} maxconn 512
     server standby ${spec.names.standbyLink} maxconn 512 check inter 500ms fall 1 rise 1
+
+# haproxy's own exporter: requests, errors and response times, for Prometheus (host.monitoring).
+frontend metrics
+    bind 127.0.0.1:${spec.metricsPort}
+    no log
+    http-request use-service prometheus-exporter if { path /metrics }
+    http-request return status 404
 `;
 }
 

@@ -14,6 +14,8 @@ import { BLUE_GREEN_SERVICE_TYPE, deployServiceSteps, ExtraFile, RESTART_SERVICE
 export interface BlueGreenServiceArgs extends ServiceArgs {
   /** How long the old color may finish requests in flight. */
   readonly drainTimeoutSeconds: number;
+  /** Where the proxy serves its Prometheus metrics, on 127.0.0.1. */
+  readonly proxyMetricsPort: number;
   /** Host loopback ports the colors reach from their namespaces. */
   readonly hostLoopbackPorts: readonly number[];
 }
@@ -30,7 +32,7 @@ function blueGreenFiles(names: BlueGreenNames, args: BlueGreenServiceArgs): Extr
     {
       step: "proxy-config",
       file: names.proxyConfigFile,
-      text: renderProxyConfig({ names, port: args.port, drainTimeoutSeconds: args.drainTimeoutSeconds }),
+      text: renderProxyConfig({ names, port: args.port, metricsPort: args.proxyMetricsPort, drainTimeoutSeconds: args.drainTimeoutSeconds }),
       onChange: `systemctl try-reload-or-restart ${names.proxyUnit}`,
     },
   ];

@@ -11,6 +11,7 @@ import {
   DEPLOY_STRATEGIES,
   ENVIRONMENT_DEFAULTS,
   EnvironmentName,
+  PROXY_METRICS_PORT_OFFSET,
 } from "../defaults";
 import { absolutePath, bool, noNewline, relativePath, variableMap, wholeNumber } from "../values";
 import { servicesSettings } from "./services";
@@ -57,6 +58,8 @@ export function appSettings(environment: EnvironmentName) {
       .enum(DEPLOY_STRATEGIES, { error: `must be one of ${DEPLOY_STRATEGIES.join(", ")}` })
       .default(seed.deployStrategy),
     drainTimeoutSeconds: wholeNumber(0, 3600).default(DEFAULT_DRAIN_TIMEOUT_SECONDS),
+    // Blue-green: the proxy's own Prometheus metrics (requests, errors, latency), on 127.0.0.1.
+    proxyMetricsPort: wholeNumber(1024, 65535).optional(),
     hostLoopbackPorts: z.array(wholeNumber(1, 65535)).default(DEFAULT_HOST_LOOPBACK_PORTS),
     keepBackups: wholeNumber(1, 500).default(10),
     requirementsFile: relativePath.default("requirements.txt"),
@@ -121,17 +124,38 @@ export function checkWritablePaths(
   });
 }
 
+/** Where a blue-green stack's proxy serves its metrics: the set port, else app.port + PROXY_METRICS_PORT_OFFSET. */
+export function proxyMetricsPortOf(app: { port: number; proxyMetricsPort?: number }): number {
+  return app.proxyMetricsPort ?? app.port + PROXY_METRICS_PORT_OFFSET;
+}
+
 /** A unix socket path must fit sun_path (107 bytes and the terminating NUL). */
 const MAX_SOCKET_PATH = 107;
 
 /** Blue-green names its units <serviceName>@<color> and its sockets after serviceName and installDir. */
-export function checkBlueGreen(app: { serviceName: string; installDir: string; port: number; hostLoopbackPorts: number[] }, ctx: z.RefinementCtx) {
+export function checkBlueGreen(
+  app: { serviceName: string; installDir: string; port: number; proxyMetricsPort?: number; hostLoopbackPorts: number[]; services: Record<string, { port: number }> },
+  ctx: z.RefinementCtx,
+) {
   const clash = app.hostLoopbackPorts.indexOf(app.port);
   if (clash >= 0) {
     ctx.addIssue({
       code: "custom",
       path: ["app", "hostLoopbackPorts", clash],
       message: `must not include app.port ${app.port}: inside a color's namespace the app itself listens there`,
+    });
+  }
+  const metricsPort = proxyMetricsPortOf(app);
+  const taken = [
+    ["app.port", app.port],
+    ...app.hostLoopbackPorts.map((port) => ["app.hostLoopbackPorts", port]),
+    ...Object.entries(app.services).map(([name, service]) => [`app.services.${name}.port`, service.port]),
+  ].find(([, port]) => port === metricsPort);
+  if (taken || metricsPort > 65535) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["app", "proxyMetricsPort"],
+      message: `${taken ? `must differ from ${taken[0]} (${taken[1]})` : `is needed: app.port + ${PROXY_METRICS_PORT_OFFSET} is no port`}: the proxy serves its metrics there; set a free port`,
     });
   }
   if (app.serviceName.includes("@")) {

@@ -1,16 +1,12 @@
 import { z } from "zod";
 import { CLOUDFLARE_DEFAULTS, EnvironmentName } from "../defaults";
-import { MITIGATION_TIMEOUTS, RATE_LIMIT_PERIODS, absolutePath, bool, noNewline, wholeNumber } from "../values";
+import { MITIGATION_TIMEOUTS, RATE_LIMIT_PERIODS, absolutePath, bool, dnsName, noNewline, wholeNumber } from "../values";
 
 /** cloudflare.*: tunnel, DNS, Access, rate limiting. */
 export function cloudflareSettings(environment: EnvironmentName) {
   // Cloudflare: tunnel, DNS, Access, rate limiting. Nothing is built, nor any Cloudflare code loaded, unless enabled.
   const cloudflareId = (what: string) =>
     z.string({ error: `must be the 32-character ${what} ID` }).regex(/^[0-9a-f]{32}$/, { error: `must be the 32-character hex ${what} ID from the Cloudflare dashboard` });
-  const dnsName = (what: string) =>
-    z
-      .string({ error: `must be ${what}` })
-      .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, { error: `must be ${what} in lower case` });
   const oneOf = (values: readonly number[], what: string) =>
     z.coerce
       .number({ error: `must be one of ${values.join(", ")} (${what})` })

@@ -89,7 +89,7 @@ test("1. production turns it on: Debian's packages, each unit on 127.0.0.1 only,
   const targets = await waitFor(
     "every target up",
     async () => JSON.parse(await shOk(server, "curl -sf http://127.0.0.1:9090/api/v1/targets")).data.activeTargets as Array<{ labels: Record<string, string>; health: string }>,
-    (t) => t.length === 6 && t.every((target) => target.health === "up"),
+    (t) => t.length === 7 && t.every((target) => target.health === "up"),
     60,
   );
   assert.deepEqual(targets.map((t) => `${t.labels.job}${t.labels.environment ? `:${t.labels.environment}` : ""}`).sort(), [
@@ -99,6 +99,7 @@ test("1. production turns it on: Debian's packages, each unit on 127.0.0.1 only,
     "health:production",
     "node",
     "prometheus",
+    "proxy:production", // blue-green: haproxy's own exporter; development (restart) has no proxy
   ]);
   const probes = await waitFor("both environments answering", () => query('probe_success{job="health"}'), (r) => r.length === 2 && r.every((s) => s.value[1] === "1"));
   assert.deepEqual(probes.map((s) => s.metric.environment).sort(), ["development", "production"]);
@@ -144,6 +145,23 @@ test("1b. the dashboards load in a real browser through an SSH tunnel, with no c
   }
 });
 
+test("1c. a GPU's memory and load reach the overview (a stand-in nvidia-smi: no test server has a GPU)", async () => {
+  await shOk(
+    server,
+    `printf '%s\\n' '#!/bin/sh' "echo '0, NVIDIA RTX 6000 Ada Generation, 87, 45000, 49140, 71'" >/usr/local/bin/nvidia-smi && chmod 755 /usr/local/bin/nvidia-smi`,
+  );
+  try {
+    const used = await waitFor("the GPU's memory metric", () => query("ai4artsed_gpu_memory_used_bytes"), (r) => r.length === 1);
+    assert.equal(used[0].metric.name, "NVIDIA RTX 6000 Ada Generation");
+    assert.equal(Number(used[0].value[1]), 45000 * 1048576);
+    const page = await shOk(server, "curl -sf http://127.0.0.1:9090/consoles/ai4artsed.html");
+    assert.match(page, /<tr><td>GPU 0 NVIDIA RTX 6000 Ada Generation memory<\/td><td>92% used<\/td>/);
+    assert.match(page, /<tr><td>GPU 0 NVIDIA RTX 6000 Ada Generation busy<\/td><td>87%<\/td>/);
+  } finally {
+    await shOk(server, "rm -f /usr/local/bin/nvidia-smi");
+  }
+});
+
 test("2. a second stack is refused before anything is sent, naming the stack that runs it and both ways out", async () => {
   const serverConfig = { address: server.host, port: server.port, user: server.user, privateKey: server.privateKey, hostKey: server.hostKey };
   const { environment, config } = parseStackConfig(
@@ -175,6 +193,30 @@ test("3. production stopped: the down alert goes pending, then fires once throug
   const recovered = await waitFor("the recovery POST", productionPosts, (p) => p.length === posts + 2, 120);
   assert.match(recovered.at(-1)!, /^recovered ai4artsed-production: recovered: production is down/);
   assert.deepEqual(recovered.slice(posts).map((p) => p.split(" ")[0]), ["down", "recovered"], "one alert for one outage, one recovery");
+});
+
+test("3b. server errors through production's proxy: counted per environment, shown on the overview, and ErrorRate fires to the webhook", async () => {
+  const exports = `${PROD}/shared/exports`;
+  const mode = await shOk(server, `stat -c %a ${exports}`);
+  // An exports directory the app cannot write: each export answers 500, as on a full or broken disk.
+  await shOk(server, `chmod 555 ${exports}`);
+  try {
+    const codes = await shOk(server, "for i in $(seq 20); do curl -s -o /dev/null -w '%{http_code}\\n' -X POST --data x 'http://127.0.0.1:17801/api/export?name=e'$i'.json'; done | sort | uniq -c");
+    assert.match(codes, /^\s*20 500$/, codes);
+    const counted = await waitFor(
+      "the proxy's 5xx count",
+      () => query('haproxy_frontend_http_responses_total{job="proxy",proxy="app",code="5xx"}'),
+      (r) => r.length === 1 && Number(r[0].value[1]) >= 20,
+    );
+    assert.equal(counted[0].metric.environment, "production");
+    await waitFor("ErrorRate firing", () => query('ALERTS{alertname="ErrorRate",alertstate="firing"}'), (r) => r.length === 1 && r[0].metric.environment === "production");
+    const posted = await waitFor("the relayed POST", productionPosts, (p) => p.some((line) => / answers \d+% of its requests with a server error/.test(line)), 60);
+    assert.match(posted.find((line) => /server error/.test(line))!, /^down ai4artsed-production: production answers \d+% of its requests with a server error \(5xx\)/);
+    const page = await shOk(server, "curl -sf http://127.0.0.1:9090/consoles/ai4artsed.html");
+    assert.match(page, /<tr><td>production<\/td>[\s\S]*?<td>[1-9]\d*\.\d%/, "the overview shows production's error share");
+  } finally {
+    await shOk(server, `chmod ${mode} ${exports}`);
+  }
 });
 
 test("4. a failed deploy and a stale backup show in the metrics and alert", async () => {

@@ -113,10 +113,12 @@ test("the egress: pasta on the color's pinned namespace, out only, the host's lo
   assert.ok(renderEgressService(NAMES, DESCRIPTION, []).includes(" -T none "), "no host port: none mapped");
 });
 
-test("the proxy: loopback only, one server connection per request, long requests may finish", () => {
-  const config = lines(renderProxyConfig({ names: NAMES, port: 17801, drainTimeoutSeconds: 660 }));
+test("the proxy: loopback only, one server connection per request, long requests may finish; its metrics on a port of their own", () => {
+  const config = lines(renderProxyConfig({ names: NAMES, port: 17801, metricsPort: 17811, drainTimeoutSeconds: 660 }));
   for (const line of [
     "    bind 127.0.0.1:17801",
+    "    bind 127.0.0.1:17811",
+    "    http-request use-service prometheus-exporter if { path /metrics }",
     "    server serving /opt/ai4artsed-production/serving.sock maxconn 512",
     "    option http-server-close",
     "    timeout server 660s",

@@ -15,7 +15,7 @@ import { accessRules } from "../../components/cloudflare/access";
 import { connectorUnitName, renderConnectorUnit } from "../../components/cloudflare/connectorUnit";
 import { rateLimitRule } from "../../components/cloudflare/rateLimit";
 import { DEFAULT_ORIGIN, tunnelIngress } from "../../components/cloudflare/tunnel";
-import { buildStack, invoked, MOCK_ACCESS_AUD, MOCK_CHECK_TOKEN, MOCK_TUNNEL_SECRET, mockTunnelToken, Recorded, scriptOf } from "./mocks";
+import { buildStack, invoked, mockAccessAud, MOCK_CHECK_TOKEN, MOCK_TUNNEL_SECRET, mockTunnelToken, Recorded, scriptOf } from "./mocks";
 import { FACTS, rawConfig, SECRET_SECTIONS } from "./fixtures";
 
 const ROOT = path.join(__dirname, "..", "..");
@@ -84,7 +84,7 @@ test("connector unit: token only through a root-only file, never in the unit or 
 });
 
 test("ingress: the hostname to the app on loopback with origin settings, the catch-all 404 last", () => {
-  const ingress = tunnelIngress("lab.ai4artsed.org", 17801, DEFAULT_ORIGIN);
+  const ingress = tunnelIngress([{ hostname: "lab.ai4artsed.org", port: 17801 }], DEFAULT_ORIGIN);
   assert.deepEqual(ingress, [
     {
       hostname: "lab.ai4artsed.org",
@@ -93,7 +93,7 @@ test("ingress: the hostname to the app on loopback with origin settings, the cat
     },
     { service: "http_status:404" },
   ]);
-  const checked = tunnelIngress("lab.ai4artsed.org", 17801, DEFAULT_ORIGIN, { teamName: "ai4artsed", audience: "aud" });
+  const checked = tunnelIngress([{ hostname: "lab.ai4artsed.org", port: 17801, accessCheck: { teamName: "ai4artsed", audience: "aud" } }], DEFAULT_ORIGIN);
   assert.deepEqual((checked[0] as any).originRequest.access, { required: true, teamName: "ai4artsed", audTags: ["aud"] });
 });
 
@@ -314,7 +314,7 @@ test("Access: several countries go through a group (a policy's requires are all-
 test("Access token check at the connector when a team name is set", async () => {
   const graph = await buildStack("production", { cloudflare: { ...CF, access: { ...CF.access, teamName: "ai4artsed" } } }, FACTS, "checked");
   const ingress = get(graph, "checked-cloudflare-tunnel-config").inputs.config.ingresses;
-  assert.deepEqual(ingress[0].originRequest.access, { required: true, teamName: "ai4artsed", audTags: [MOCK_ACCESS_AUD] });
+  assert.deepEqual(ingress[0].originRequest.access, { required: true, teamName: "ai4artsed", audTags: [mockAccessAud("checked-cloudflare-access-application")] });
   assert.deepEqual(ingress[1], { service: "http_status:404" });
 });
 

@@ -40,7 +40,10 @@ export interface Recorded {
 export const registered = new Map<string, Recorded>();
 export const MOCK_SECRET_KEY = "mock-secret-key-0123456789";
 export const MOCK_TUNNEL_SECRET = "bW9jay10dW5uZWwtc2VjcmV0LTMyLWJ5dGVzLWxvbmc=";
-export const MOCK_ACCESS_AUD = "mock-access-audience-tag";
+/** The audience tag the mocked Cloudflare provider hands out for an Access application: one of its own per application. */
+export function mockAccessAud(applicationName: string): string {
+  return `mock-audience-of-${applicationName}`;
+}
 /** What Cloudflare hands out for a service token on create. */
 export const MOCK_CHECK_TOKEN = { clientId: "mock-client-id.access", clientSecret: "mock-client-secret-0123456789" };
 /** The token the mocked Cloudflare provider hands out for a tunnel (shaped like a real one). */
@@ -52,14 +55,14 @@ export function mockTunnelToken(tunnelId: string): string {
 export const invoked: Array<{ token: string; inputs: Record<string, any>; provider?: string }> = [];
 
 /** Outputs the real providers compute that the program reads. */
-function computedState(type: string): Record<string, any> {
+function computedState(type: string, name: string): Record<string, any> {
   switch (type) {
     case "random:index/randomPassword:RandomPassword":
       return { result: MOCK_SECRET_KEY };
     case "random:index/randomBytes:RandomBytes":
       return { base64: MOCK_TUNNEL_SECRET };
     case "cloudflare:index/zeroTrustAccessApplication:ZeroTrustAccessApplication":
-      return { aud: MOCK_ACCESS_AUD };
+      return { aud: mockAccessAud(name) };
     case "cloudflare:index/zeroTrustAccessServiceToken:ZeroTrustAccessServiceToken":
       return MOCK_CHECK_TOKEN;
     // A drift check's first apply finds nothing to repair, as the real provider's create does.
@@ -80,7 +83,7 @@ pulumi.runtime.setMocks(
         secretInputs: new Set(Object.keys(args.inputs).filter((k) => isSecretInput(args.inputs[k]))),
         provider: args.provider,
       });
-      return { id: `${args.name}-id`, state: { ...args.inputs, ...computedState(args.type) } };
+      return { id: `${args.name}-id`, state: { ...args.inputs, ...computedState(args.type, args.name) } };
     },
     call(args) {
       invoked.push({ token: args.token, inputs: args.inputs, provider: args.provider });

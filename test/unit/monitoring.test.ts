@@ -28,7 +28,8 @@ const ROOT = path.join(__dirname, "..", "..");
 /** Debian's promtool, unpacked into the cache (tools/promtool/ensure-promtool.sh); the test fails without it. */
 const PROMTOOL = execFileSync("bash", [path.join(ROOT, "tools", "promtool", "ensure-promtool.sh")], { encoding: "utf8" }).trim();
 
-const THRESHOLDS = { downForSeconds: 120, diskFullPercent: 90, backupMaxAgeHours: 48 };
+const THRESHOLDS = { downForSeconds: 120, diskFullPercent: 90, errorRatePercent: 5, gpuMemoryFullPercent: 95, backupMaxAgeHours: 48 };
+const SETTINGS = { retentionTime: "14d", retentionSize: "1GB", scrapeIntervalSeconds: 15, diskFullPercent: 90, probes: {}, proxies: {} };
 
 function promtool(dir: string, ...args: string[]): { code: number; out: string } {
   const run = spawnSync(PROMTOOL, args, { cwd: dir, encoding: "utf8" });
@@ -44,6 +45,22 @@ test("host.monitoring is off by default; on, it probes both environments: this s
   assert.equal(config.host.monitoring.retentionSize, "1GB");
   const set = parseStackConfig("development", rawConfig({ host: { monitoring: { enabled: true, probes: { production: "http://127.0.0.1:18801/api/health" } } } }), SECRET_SECTIONS).config;
   assert.equal(set.host.monitoring.probes.production, "http://127.0.0.1:18801/api/health");
+  // Proxies: production's default is blue-green (its proxy's metrics port), development's default restart (none).
+  assert.deepEqual(config.host.monitoring.proxies, { production: "127.0.0.1:17811" });
+  const blueGreenDev = parseStackConfig("development", rawConfig({ app: { deployStrategy: "blue-green", proxyMetricsPort: 18012 }, host: { monitoring: { enabled: true, proxies: { production: "none" } } } }), SECRET_SECTIONS).config;
+  assert.deepEqual(blueGreenDev.host.monitoring.proxies, { development: "127.0.0.1:18012" });
+});
+
+test("app.proxyMetricsPort follows app.port unless set, and must be a port of its own", () => {
+  assert.equal(parseStackConfig("production", rawConfig({ app: { port: 18801 } }), SECRET_SECTIONS).config.app.proxyMetricsPort, 18811);
+  assert.throws(
+    () => parseStackConfig("production", rawConfig({ app: { proxyMetricsPort: 17803 } }), SECRET_SECTIONS),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.ok(err.problems.some((p) => p.startsWith("ai4artsed:app.proxyMetricsPort") && /must differ from app\.hostLoopbackPorts \(17803\).*set a free port/.test(p)), err.problems.join("\n"));
+      return true;
+    },
+  );
 });
 
 for (const [title, monitoring, key] of [
@@ -51,6 +68,7 @@ for (const [title, monitoring, key] of [
   ["a size Prometheus does not read", { retentionSize: "1G" }, "host.monitoring.retentionSize"],
   ["a probe off this host", { probes: { production: "https://lab.example.org/" } }, "host.monitoring.probes.production"],
   ["a probe of no environment", { probes: { staging: "http://127.0.0.1:1/" } }, "host.monitoring.probes"],
+  ["a proxy off this host", { proxies: { production: "10.0.0.1:17811" } }, "host.monitoring.proxies.production"],
 ] as const) {
   test(`host.monitoring refuses ${title}, naming the setting and the fix`, () => {
     assert.throws(
@@ -81,7 +99,7 @@ test("one stack per host runs the monitoring: a second one is refused before any
 });
 
 test("every part listens on 127.0.0.1 only, on this program's files; Alertmanager sends through the relay", () => {
-  const settings = { retentionTime: "14d", retentionSize: "1GB", scrapeIntervalSeconds: 15, diskFullPercent: 90, probes: {} };
+  const settings = SETTINGS;
   for (const unit of MONITORING_UNITS) {
     const dropIn = renderDropIn(unit, settings);
     assert.match(dropIn, /^ExecStart=$/m, `${unit}: Debian's command line is replaced`);
@@ -105,11 +123,14 @@ test("promtool accepts the Prometheus config and its rules", () => {
   const paths = monitoringPaths(dir);
   fs.mkdirSync(paths.dir);
   const probes = { production: "http://127.0.0.1:17801/api/schema/info?x=1&y=2", development: "http://127.0.0.1:17802/api/schema/info" };
-  fs.writeFileSync(paths.prometheusConfig, renderPrometheusConfig({ retentionTime: "14d", retentionSize: "1GB", scrapeIntervalSeconds: 15, diskFullPercent: 90, probes }, paths));
+  fs.writeFileSync(paths.prometheusConfig, renderPrometheusConfig({ ...SETTINGS, probes, proxies: { production: "127.0.0.1:17811" } }, paths));
   fs.writeFileSync(paths.rules, renderAlertRules(THRESHOLDS));
   const checked = promtool(dir, "check", "config", paths.prometheusConfig);
   assert.equal(checked.code, 0, checked.out);
-  assert.match(checked.out, /SUCCESS: 7 rules found/);
+  assert.match(checked.out, /SUCCESS: 10 rules found/);
+  // The proxy's exporter without its per-server series, each target named by its environment.
+  assert.match(fs.readFileSync(paths.prometheusConfig, "utf8"), /- job_name: proxy\n    params: \{scope: \[global, frontend, backend\]\}\n    static_configs:\n      - targets: \["127\.0\.0\.1:17811"\]\n        labels: \{environment: "production"\}/);
+  assert.doesNotMatch(renderPrometheusConfig(SETTINGS, paths), /job_name: proxy/, "no proxy, no job");
   fs.rmSync(dir, { recursive: true });
 });
 
@@ -206,9 +227,55 @@ tests:
             exp_annotations:
               summary: "the last deploy of production (0123456789ab) reverted; the previous release serves. See revisions.log in its install dir."
       - {eval_time: 4m, alertname: DeployFailed, exp_alerts: []}
+  # From 10% of production's requests answered 5xx, over 5% for 2 minutes alerts; development's few errors (under 5 in 5 minutes) do not.
+  - interval: 1m
+    input_series:
+      - series: 'haproxy_frontend_http_responses_total{job="proxy",proxy="app",environment="production",code="2xx"}'
+        values: '0+90x12'
+      - series: 'haproxy_frontend_http_responses_total{job="proxy",proxy="app",environment="production",code="5xx"}'
+        values: '0x4 0+10x8'
+      - series: 'haproxy_frontend_http_responses_total{job="proxy",proxy="metrics",environment="production",code="5xx"}'
+        values: '0+100x12'
+      - series: 'haproxy_frontend_http_responses_total{job="proxy",proxy="app",environment="development",code="2xx"}'
+        values: '0+1x12'
+      - series: 'haproxy_frontend_http_responses_total{job="proxy",proxy="app",environment="development",code="5xx"}'
+        values: '0x4 0+1x3 3x5'
+    alert_rule_test:
+      - {eval_time: 4m, alertname: ErrorRate, exp_alerts: []}
+      - {eval_time: 9m, alertname: ErrorRate, exp_alerts: []}
+      - eval_time: 10m
+        alertname: ErrorRate
+        exp_alerts:
+          - exp_labels: {severity: critical, environment: production}
+            exp_annotations:
+              summary: "production answers 10% of its requests with a server error (5xx). Check journalctl -u ai4artsed-production* for tracebacks."
+  # A GPU 97% full for 5 minutes; one nvidia-smi cannot read.
+  - interval: 1m
+    input_series:
+      - series: 'ai4artsed_gpu_memory_used_bytes{gpu="0",name="NVIDIA RTX 6000 Ada Generation"}'
+        values: '40 97x8'
+      - series: 'ai4artsed_gpu_memory_total_bytes{gpu="0",name="NVIDIA RTX 6000 Ada Generation"}'
+        values: '100x8'
+      - series: 'ai4artsed_gpu_query_ok'
+        values: '1 1 0x7'
+    alert_rule_test:
+      - {eval_time: 4m, alertname: GpuMemoryFull, exp_alerts: []}
+      - eval_time: 7m
+        alertname: GpuMemoryFull
+        exp_alerts:
+          - exp_labels: {severity: warning, gpu: "0", name: "NVIDIA RTX 6000 Ada Generation"}
+            exp_annotations:
+              summary: "GPU 0 (NVIDIA RTX 6000 Ada Generation) memory is 97% full: generations may fail out of memory. Check nvidia-smi for what holds it."
+      - {eval_time: 6m, alertname: GpuUnreadable, exp_alerts: []}
+      - eval_time: 7m
+        alertname: GpuUnreadable
+        exp_alerts:
+          - exp_labels: {severity: critical}
+            exp_annotations:
+              summary: "nvidia-smi cannot read the GPUs, so the GPU service cannot use them either (a driver updated without a reboot?). Run nvidia-smi."
 `;
 
-test("the alert rules, through promtool: down 2 minutes, crash loops, a full disk, failed and stale backups, a failed deploy", () => {
+test("the alert rules, through promtool: down 2 minutes, crash loops, a full disk, failed and stale backups, a failed deploy, server errors, a full or unreadable GPU", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rules-"));
   fs.writeFileSync(path.join(dir, "rules.yml"), renderAlertRules(THRESHOLDS));
   fs.writeFileSync(path.join(dir, "rules.test.yml"), RULE_TESTS);
@@ -224,12 +291,16 @@ test("the alert rules, through promtool: down 2 minutes, crash loops, a full dis
 });
 
 test("the overview page names both environments and links each to its graphs", () => {
-  const page = renderOverview({ retentionTime: "14d", retentionSize: "1GB", scrapeIntervalSeconds: 15, diskFullPercent: 90, probes: { production: "u1", development: "u2" } });
+  const page = renderOverview({ ...SETTINGS, probes: { production: "u1", development: "u2" }, proxies: { production: "127.0.0.1:17811" } });
   for (const env of ["production", "development"]) {
     assert.match(page, new RegExp(`<tr><td>${env}</td>`));
     assert.match(page, new RegExp(`probe_success\\{job='health',environment='${env}'\\}`));
   }
   assert.match(page, /href="\/classic\/graph\?g0\.expr=/);
+  // Requests, errors and response times where a proxy counts them; a template's queries use single quotes.
+  assert.match(page, /\{\{ with query "sum\(rate\(haproxy_frontend_http_responses_total\{job='proxy',proxy='app',environment='production'\}\[5m\]\)\)" \}\}/);
+  assert.match(page, /<tr><td>development<\/td>[\s\S]*?<td colspan="3">no proxy \(restart strategy\)<\/td>/);
+  assert.match(page, /ai4artsed_gpu_memory_used_bytes/);
 });
 
 test("the alert relay sends each of Alertmanager's alerts on in the probe's format, and answers 502 while the webhook fails", async () => {
@@ -319,5 +390,45 @@ test("the metrics script: each environment's last deploy outcome (not an extra s
   assert.match(metrics, /^ai4artsed_backup_last_success_timestamp_seconds\{unit="ai4artsed-production-offsite-backup"\} 1796400000$/m);
   assert.match(metrics, /^ai4artsed_metrics_timestamp_seconds \d+$/m);
   assert.doesNotMatch(metrics, /cccccccccccc/, "an extra service's deploy is not the environment's");
+  fs.rmSync(dir, { recursive: true });
+});
+
+/**
+ * No GPU here: a stand-in `nvidia-smi` answers the script's query as the driver's does (CSV, no
+ * header, no units, [N/A] for what a GPU does not report), or fails as it does after a driver
+ * update without a reboot.
+ */
+test("the metrics script: each GPU's memory, load and temperature from nvidia-smi; a failing nvidia-smi; none without the driver", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpu-metrics-"));
+  const bin = path.join(dir, "bin");
+  fs.mkdirSync(bin);
+  const textfile = path.join(dir, "ai4artsed.prom");
+  const script = renderScript("monitoring-metrics", { INSTALL_DIRS: `production=${dir}/none`, STATE_DIR: dir, TEXTFILE: textfile });
+  const metricsWith = (standIn?: string): string => {
+    fs.rmSync(path.join(bin, "nvidia-smi"), { force: true });
+    if (standIn) fs.writeFileSync(path.join(bin, "nvidia-smi"), `#!/bin/sh\n${standIn}\n`, { mode: 0o755 });
+    const run = spawnSync("bash", ["-c", script], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:/usr/bin:/bin` } });
+    assert.equal(run.status, 0, run.stderr);
+    return fs.readFileSync(textfile, "utf8");
+  };
+
+  const two = metricsWith(`case "$*" in *--query-gpu=index,name,utilization.gpu,memory.used,memory.total,temperature.gpu*--format=csv,noheader,nounits*) ;; *) exit 2 ;; esac
+printf '0, NVIDIA RTX 6000 Ada Generation, 87, 45000, 49140, 71\\n1, Tesla T4, [N/A], 100, 15360, [N/A]\\n'`);
+  assert.match(two, /^ai4artsed_gpu_query_ok 1$/m);
+  const gpu0 = 'gpu="0",name="NVIDIA RTX 6000 Ada Generation"';
+  assert.ok(two.includes(`ai4artsed_gpu_utilization_ratio{${gpu0}} 0.87\n`), two);
+  assert.ok(two.includes(`ai4artsed_gpu_memory_used_bytes{${gpu0}} ${45000 * 1048576}\n`), two);
+  assert.ok(two.includes(`ai4artsed_gpu_memory_total_bytes{${gpu0}} ${49140 * 1048576}\n`), two);
+  assert.ok(two.includes(`ai4artsed_gpu_temperature_celsius{${gpu0}} 71\n`), two);
+  assert.ok(two.includes(`ai4artsed_gpu_memory_used_bytes{gpu="1",name="Tesla T4"} ${100 * 1048576}\n`), two);
+  assert.doesNotMatch(two, /gpu="1"[^\n]*(utilization|temperature)|N\/A/, "what a GPU does not report gives no figure");
+
+  const failing = metricsWith(`echo "Failed to initialize NVML: Driver/library version mismatch"; exit 18`);
+  assert.match(failing, /^ai4artsed_gpu_query_ok 0$/m);
+  assert.doesNotMatch(failing, /^ai4artsed_gpu_memory_used_bytes\{/m);
+  assert.match(failing, /^ai4artsed_metrics_timestamp_seconds \d+$/m, "the other figures are still written");
+
+  const none = metricsWith();
+  assert.doesNotMatch(none, /^ai4artsed_gpu_(query_ok|memory_used_bytes)/m);
   fs.rmSync(dir, { recursive: true });
 });
