@@ -102,8 +102,11 @@ teardown() {
   if netns_exists; then
     ip netns delete "${NETNS}" || err "could not delete netns ${NETNS}"
   fi
+  # The netns' deletion takes the pair's host end with it, at the kernel's pace: gone is fine.
   if ip link show dev "${VETH_HOST}" >/dev/null 2>&1; then
-    ip link delete dev "${VETH_HOST}" || err "could not delete ${VETH_HOST}"
+    ip link delete dev "${VETH_HOST}" 2>/dev/null ||
+      ! ip link show dev "${VETH_HOST}" >/dev/null 2>&1 ||
+      err "could not delete ${VETH_HOST}"
   fi
   if nft list table ip "${NFT_TABLE}" >/dev/null 2>&1; then
     nft delete table ip "${NFT_TABLE}" || err "could not delete nft table"
