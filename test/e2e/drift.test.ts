@@ -6,7 +6,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "child_process";
-import { headOf, mutate, publishRepo, SERVER_REPO, shOk, sshLoginsDuring, startTestBed, stopTestServer, TestServer } from "../host/harness";
+import { headOf, mutate, publishRepo, SERVER_REPO, shOk, sshLoginsDuring, startTestBed, stopTestServer, TestServer, waitFor } from "../host/harness";
 import { PulumiWorkspace } from "../../tools/workspace";
 
 const NAME = `ai4d${process.pid % 10000}`;
@@ -168,6 +168,13 @@ test("9. host.monitoring on: `up` installs it, the next preview is clean; a stop
   ws.set("host.monitoring.enabled", "true");
   ws.ok(["up", "--yes", "--skip-preview"]);
   assert.equal(await shOk(server, "curl -sf -o /dev/null -w '%{http_code}' http://127.0.0.1:9090/-/ready"), "200");
+  // Every target scraped, production's proxy exporter among them: what the engine's `up` set up.
+  await waitFor(
+    "every target up, the proxy's among them",
+    async () => JSON.parse(await shOk(server, "curl -sf http://127.0.0.1:9090/api/v1/targets")).data.activeTargets as Array<{ labels: Record<string, string>; health: string }>,
+    (targets) => targets.every((t) => t.health === "up") && targets.some((t) => t.labels.job === "proxy" && t.labels.environment === "production"),
+    60,
+  );
   const clean = ws.run(["preview", "--expect-no-changes", "--diff"]);
   assert.equal(clean.code, 0, `preview right after the monitoring's first up is not clean:\n${clean.stdout}\n${clean.stderr}`);
   assert.doesNotMatch(`${clean.stdout}\n${clean.stderr}`, /drift in /);

@@ -44,3 +44,12 @@ test("program.js runs the program as JavaScript, built once per content; a chang
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** `pulumi stack init` on a fresh checkout fails when the file backend's directory is missing. */
+test("Pulumi.yaml's state directory is in every checkout, and what pulumi writes there is never committed", () => {
+  const url = fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8").match(/^\s+url: file:\/\/(\S+)$/m)?.[1];
+  assert.equal(url, ".pulumi-state");
+  assert.deepEqual(execFileSync("git", ["ls-files", url!], { cwd: ROOT, encoding: "utf8" }).trim().split("\n"), [`${url}/.gitignore`]);
+  const ignored = execFileSync("git", ["check-ignore", "--no-index", `${url}/.pulumi/stacks/ai4artsed/production.json`, `${url}/local-passphrase`], { cwd: ROOT, encoding: "utf8" });
+  assert.equal(ignored.trim().split("\n").length, 2);
+});
