@@ -179,7 +179,12 @@ function monitoringProxies(
     const app = env === environment ? config.app : ENVIRONMENT_DEFAULTS[env];
     return app.deployStrategy === "blue-green" ? `127.0.0.1:${proxyMetricsPortOf(app)}` : undefined;
   };
-  return Object.fromEntries(ENVIRONMENTS.flatMap((env) => (of(env) ? [[env, of(env)]] : []))) as Partial<Record<EnvironmentName, string>>;
+  return Object.fromEntries(
+    ENVIRONMENTS.flatMap((env) => {
+      const target = of(env);
+      return target ? [[env, target]] : [];
+    }),
+  ) as Partial<Record<EnvironmentName, string>>;
 }
 
 export type StackConfig = z.output<ReturnType<typeof configSchema>>;

@@ -122,12 +122,13 @@ const q = (value: string) => JSON.stringify(value);
 
 export function renderPrometheusConfig(settings: MonitoringSettings, paths: MonitoringPaths = monitoringPaths()): string {
   const at = (unit: MonitoringUnit) => q(`127.0.0.1:${MONITORING_PORTS[unit]}`);
-  const probes = Object.entries(settings.probes)
-    .map(([environment, url]) => `      - targets: [${q(url)}]\n        labels: {environment: ${q(environment)}}`)
-    .join("\n");
-  const proxyTargets = Object.entries(settings.proxies)
-    .map(([environment, target]) => `      - targets: [${q(target)}]\n        labels: {environment: ${q(environment)}}`)
-    .join("\n");
+  // One static target per environment, labelled with it.
+  const byEnvironment = (targets: Readonly<Record<string, string>>) =>
+    Object.entries(targets)
+      .map(([environment, target]) => `      - targets: [${q(target)}]\n        labels: {environment: ${q(environment)}}`)
+      .join("\n");
+  const probes = byEnvironment(settings.probes);
+  const proxyTargets = byEnvironment(settings.proxies);
   // haproxy's exporter, without its per-server series (the colors' sockets come and go).
   const proxies = proxyTargets
     ? `  # Each blue-green environment's proxy: requests, errors and response times.
@@ -369,10 +370,10 @@ export function renderOverview(settings: MonitoringSettings): string {
   // A console template's queries sit in double quotes: PromQL's own quotes become single ones.
   const inTemplate = (expr: string) => expr.replace(/"/g, "'");
   const traffic = (env: string) => {
+    if (!settings.proxies[env]) return `<td colspan="3">no proxy (restart strategy)</td>`;
     const requests = `sum(rate(${proxyResponses({ environment: env })}[5m]))`;
     const errors = `100 * sum(rate(${proxyResponses({ environment: env, code: "5xx" })}[5m])) / ${requests}`;
     const latency = `haproxy_backend_total_time_average_seconds{job="proxy",proxy="serving",environment="${env}"}`;
-    if (!settings.proxies[env]) return `<td colspan="3">no proxy (restart strategy)</td>`;
     return `<td>{{ with query "${inTemplate(requests)}" }}{{ . | first | value | printf "%.2f" }}/s{{ end }} ${graph("graph", requests)}</td>
   <td>{{ with query "${inTemplate(errors)}" }}{{ . | first | value | printf "%.1f" }}%{{ else }}0%{{ end }} ${graph("graph", errors)}</td>
   <td>{{ with query "${inTemplate(latency)}" }}{{ . | first | value | humanizeDuration }}{{ end }} ${graph("graph", latency)}</td>`;

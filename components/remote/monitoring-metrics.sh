@@ -55,6 +55,14 @@ unit_metrics() {
   done < <(systemctl list-units --all --plain --no-legend --type=service 'ai4artsed-*' | awk '{ print $1 }')
 }
 
+# gauge NAME LABELS VALUE [FACTOR]: one sample, VALUE times FACTOR; none when VALUE is no number
+# (nvidia-smi says [N/A] for what a GPU does not report: no figure rather than a wrong one).
+gauge() {
+  local value="${3// /}"
+  [[ "${value}" =~ ^[0-9.]+$ ]] || return 0
+  awk -v n="$1" -v l="$2" -v v="${value}" -v f="${4:-1}" 'BEGIN { printf "%s{%s} %.15g\n", n, l, v * f }'
+}
+
 # gpu_metrics: each NVIDIA GPU's memory, load and temperature, when the driver's nvidia-smi is
 # installed; ai4artsed_gpu_query_ok 0 when it is but cannot read the GPUs (a driver updated
 # without a reboot: the GPU service cannot use them either).
@@ -69,13 +77,11 @@ gpu_metrics() {
   echo "ai4artsed_gpu_query_ok 1"
   while IFS=, read -r index name load used total temperature; do
     labels="gpu=$(label "${index// /}"),name=$(label "${name# }")"
-    # nvidia-smi says [N/A] for what a GPU does not report: no figure rather than a wrong one.
-    [[ "${load// /}" =~ ^[0-9.]+$ ]] && awk -v l="${labels}" -v v="${load}" 'BEGIN { printf "ai4artsed_gpu_utilization_ratio{%s} %g\n", l, v / 100 }'
-    [[ "${used// /}" =~ ^[0-9.]+$ ]] && awk -v l="${labels}" -v v="${used}" 'BEGIN { printf "ai4artsed_gpu_memory_used_bytes{%s} %.0f\n", l, v * 1048576 }'
-    [[ "${total// /}" =~ ^[0-9.]+$ ]] && awk -v l="${labels}" -v v="${total}" 'BEGIN { printf "ai4artsed_gpu_memory_total_bytes{%s} %.0f\n", l, v * 1048576 }'
-    [[ "${temperature// /}" =~ ^[0-9.]+$ ]] && printf 'ai4artsed_gpu_temperature_celsius{%s} %s\n' "${labels}" "${temperature// /}"
+    gauge ai4artsed_gpu_utilization_ratio "${labels}" "${load}" 0.01
+    gauge ai4artsed_gpu_memory_used_bytes "${labels}" "${used}" 1048576
+    gauge ai4artsed_gpu_memory_total_bytes "${labels}" "${total}" 1048576
+    gauge ai4artsed_gpu_temperature_celsius "${labels}" "${temperature}"
   done <<<"${table}"
-  return 0
 }
 
 main() {
