@@ -6,7 +6,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "child_process";
-import { headOf, mutate, publishRepo, SERVER_REPO, shOk, sshLoginsDuring, startTestBed, stopTestServer, TestServer, waitFor } from "../host/harness";
+import { headOf, mutate, publishRepo, scrapeTargets, SERVER_REPO, shOk, sshLoginsDuring, startTestBed, stopTestServer, TestServer } from "../host/harness";
 import { PulumiWorkspace } from "../../tools/workspace";
 
 const NAME = `ai4d${process.pid % 10000}`;
@@ -170,13 +170,7 @@ test("9. host.monitoring on: `up` installs it, the next preview is clean; a stop
   assert.equal(await shOk(server, "curl -sf -o /dev/null -w '%{http_code}' http://127.0.0.1:9090/-/ready"), "200");
   // Every target scraped; this stack runs restart, so its proxy job is absent (none to scrape), and
   // development's default (restart) has none either: what the engine's `up` set up.
-  const targets = await waitFor(
-    "every target up",
-    async () => JSON.parse(await shOk(server, "curl -sf http://127.0.0.1:9090/api/v1/targets")).data.activeTargets as Array<{ labels: Record<string, string>; health: string }>,
-    (found) => found.length > 0 && found.every((t) => t.health === "up"),
-    60,
-  );
-  assert.deepEqual(targets.map((t) => `${t.labels.job}${t.labels.environment ? `:${t.labels.environment}` : ""}`).sort(), [
+  assert.deepEqual(await scrapeTargets(server, 6), [
     "alertmanager",
     "blackbox",
     "health:development",

@@ -301,6 +301,20 @@ export async function waitFor<T>(what: string, read: () => Promise<T>, done: (va
   throw new Error(`timed out waiting for ${what}: ${JSON.stringify(await read())}`);
 }
 
+/**
+ * Prometheus' scrape targets on the server as "job" or "job:environment", sorted, once there are
+ * `count` of them and every one is up.
+ */
+export async function scrapeTargets(server: TestServer, count: number): Promise<string[]> {
+  const targets = await waitFor(
+    `${count} targets, every one up`,
+    async () => JSON.parse(await shOk(server, "curl -sf http://127.0.0.1:9090/api/v1/targets")).data.activeTargets as Array<{ labels: Record<string, string>; health: string }>,
+    (found) => found.length === count && found.every((target) => target.health === "up"),
+    60,
+  );
+  return targets.map(({ labels }) => `${labels.job}${labels.environment ? `:${labels.environment}` : ""}`).sort();
+}
+
 /** The runbook's backup-server block (docs/runbook.md), as it stands there. */
 function backupServerSetup(): string {
   const readme = fs.readFileSync(path.join(ROOT, "docs", "runbook.md"), "utf8");

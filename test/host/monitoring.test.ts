@@ -27,6 +27,7 @@ import {
   mutate,
   publishRepo,
   ROOT,
+  scrapeTargets,
   SERVER_REPO,
   sh,
   shOk,
@@ -86,13 +87,7 @@ test("1. production turns it on: Debian's packages, each unit on 127.0.0.1 only,
   const listening = (await shOk(server, `ss -Hltnp | grep -E '"(prometheus|prometheus-[a-z-]+)"' | awk '{ print $4 }' | sort`)).split("\n");
   assert.deepEqual(listening, ["127.0.0.1:9090", "127.0.0.1:9093", "127.0.0.1:9100", "127.0.0.1:9115"]);
   assert.equal(await shOk(server, "ss -Hltn 'sport = :9095' | awk '{ print $4 }'"), "127.0.0.1:9095", "the alert relay");
-  const targets = await waitFor(
-    "every target up",
-    async () => JSON.parse(await shOk(server, "curl -sf http://127.0.0.1:9090/api/v1/targets")).data.activeTargets as Array<{ labels: Record<string, string>; health: string }>,
-    (t) => t.length === 7 && t.every((target) => target.health === "up"),
-    60,
-  );
-  assert.deepEqual(targets.map((t) => `${t.labels.job}${t.labels.environment ? `:${t.labels.environment}` : ""}`).sort(), [
+  assert.deepEqual(await scrapeTargets(server, 7), [
     "alertmanager",
     "blackbox",
     "health:development",

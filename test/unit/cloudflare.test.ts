@@ -15,14 +15,12 @@ import { accessRules } from "../../components/cloudflare/access";
 import { connectorUnitName, renderConnectorUnit } from "../../components/cloudflare/connectorUnit";
 import { rateLimitRule } from "../../components/cloudflare/rateLimit";
 import { DEFAULT_ORIGIN, tunnelIngress } from "../../components/cloudflare/tunnel";
-import { buildStack, invoked, mockAccessAud, MOCK_CHECK_TOKEN, MOCK_TUNNEL_SECRET, mockTunnelToken, Recorded, scriptOf } from "./mocks";
-import { FACTS, rawConfig, SECRET_SECTIONS } from "./fixtures";
+import { buildStack, recorded, invoked, mockAccessAud, MOCK_CHECK_TOKEN, MOCK_TUNNEL_SECRET, mockTunnelToken, Recorded, scriptOf } from "./mocks";
+import { FACTS, rawConfig, SECRET_SECTIONS, TEST_CLOUDFLARE } from "./fixtures";
 
 const ROOT = path.join(__dirname, "..", "..");
-const ACCOUNT = "0123456789abcdef0123456789abcdef";
-const ZONE = "fedcba9876543210fedcba9876543210";
-const API_TOKEN = "cf-api-token-0123456789abcdefghijklmnop";
-const CF = { enabled: true, accountId: ACCOUNT, zoneId: ZONE, apiToken: API_TOKEN, access: { allowedEmails: ["teacher@example.org"], allowedEmailDomains: ["school.example"] } };
+const CF = TEST_CLOUDFLARE;
+const { accountId: ACCOUNT, zoneId: ZONE, apiToken: API_TOKEN } = CF;
 const DEV_CF = { ...CF, hostname: "lab-dev.ai4artsed.org" };
 
 const TYPES = {
@@ -37,13 +35,6 @@ const TYPES = {
   ruleset: "cloudflare:index/ruleset:Ruleset",
   command: "command:remote:Command",
 };
-
-function get(graph: Map<string, Recorded>, name: string, type?: string): Recorded {
-  const found = graph.get(name);
-  assert.ok(found, `no resource ${name}; have ${[...graph.keys()].join(", ")}`);
-  if (type) assert.equal(found.type, type, name);
-  return found;
-}
 
 
 function cloudflareResources(graph: Map<string, Recorded>): Recorded[] {
@@ -153,7 +144,7 @@ test("disabled: the Cloudflare SDK is not even loaded (so no Cloudflare plugin i
 
 test("production: every Cloudflare resource, through the stack's own provider with its token as a secret", async () => {
   const graph = await buildStack("production", { cloudflare: CF });
-  const provider = get(graph, "production-cloudflare-provider", TYPES.provider);
+  const provider = recorded(graph, "production-cloudflare-provider", TYPES.provider);
   assert.equal(provider.inputs.apiToken, API_TOKEN);
   assert.ok(provider.secretInputs.has("apiToken"), "the API token is a secret");
   const named = Object.fromEntries(cloudflareResources(graph).map((r) => [r.name, r.type]));
@@ -181,12 +172,12 @@ test("production: every Cloudflare resource, through the stack's own provider wi
 
 test("tunnel: remotely managed, random secret marked secret; ingress to the app then 404; proxied CNAME", async () => {
   const graph = await buildStack("production", { cloudflare: CF });
-  const secret = get(graph, "production-cloudflare-tunnel-secret", "random:index/randomBytes:RandomBytes");
+  const secret = recorded(graph, "production-cloudflare-tunnel-secret", "random:index/randomBytes:RandomBytes");
   assert.equal(secret.inputs.length, 32, "a tunnel secret is at least 32 bytes");
-  const tunnel = get(graph, "production-cloudflare-tunnel-cloudflared", TYPES.tunnel);
+  const tunnel = recorded(graph, "production-cloudflare-tunnel-cloudflared", TYPES.tunnel);
   assert.deepEqual(tunnel.inputs, { accountId: ACCOUNT, name: "ai4artsed-production", configSrc: "cloudflare", tunnelSecret: MOCK_TUNNEL_SECRET });
   assert.ok(tunnel.secretInputs.has("tunnelSecret"), "the tunnel secret is a secret");
-  const config = get(graph, "production-cloudflare-tunnel-config", TYPES.config).inputs;
+  const config = recorded(graph, "production-cloudflare-tunnel-config", TYPES.config).inputs;
   assert.equal(config.tunnelId, "production-cloudflare-tunnel-cloudflared-id");
   assert.equal(config.source, "cloudflare");
   assert.deepEqual(config.config.ingresses, [
@@ -197,7 +188,7 @@ test("tunnel: remotely managed, random secret marked secret; ingress to the app 
     },
     { service: "http_status:404" },
   ]);
-  const dns = get(graph, "production-cloudflare-tunnel-dns", TYPES.dns).inputs;
+  const dns = recorded(graph, "production-cloudflare-tunnel-dns", TYPES.dns).inputs;
   assert.deepEqual(
     { zoneId: dns.zoneId, name: dns.name, type: dns.type, content: dns.content, proxied: dns.proxied, ttl: dns.ttl },
     { zoneId: ZONE, name: "lab.ai4artsed.org", type: "CNAME", content: "production-cloudflare-tunnel-cloudflared-id.cfargotunnel.com", proxied: true, ttl: 1 },
@@ -212,7 +203,7 @@ test("connector: token read from the provider, sent on stdin as a secret into a 
   assert.match(call.provider ?? "", /::production-cloudflare-provider::/);
   const token = mockTunnelToken("production-cloudflare-tunnel-cloudflared-id");
 
-  const tokenStep = get(graph, "production-cloudflare-connector-token", TYPES.command);
+  const tokenStep = recorded(graph, "production-cloudflare-connector-token", TYPES.command);
   assert.equal(tokenStep.inputs.stdin, token);
   assert.ok(tokenStep.secretInputs.has("stdin"), "the token on stdin is a secret");
   assert.match(scriptOf(tokenStep.inputs.create)!, /\nTARGET_FILE=\/etc\/ai4artsed\/cloudflared-ai4artsed-production\.token\nFILE_MODE=600\n/);
@@ -229,7 +220,7 @@ test("connector: token read from the provider, sent on stdin as a secret into a 
 
 test("connector: its own unit, installed then started as the tunnel's only connector; destroy removes only its own", async () => {
   const graph = await buildStack("production", { cloudflare: CF });
-  const unit = get(graph, "production-cloudflare-connector-unit", TYPES.command);
+  const unit = recorded(graph, "production-cloudflare-connector-unit", TYPES.command);
   assert.match(scriptOf(unit.inputs.create)!, /\nTARGET_FILE=\/etc\/systemd\/system\/cloudflared-ai4artsed-production\.service\nFILE_MODE=644\n/);
   assert.equal(
     unit.inputs.stdin,
@@ -240,7 +231,7 @@ test("connector: its own unit, installed then started as the tunnel's only conne
       tokenFile: "/etc/ai4artsed/cloudflared-ai4artsed-production.token",
     }),
   );
-  const install = scriptOf(get(graph, "production-cloudflare-connector-install", TYPES.command).inputs.create)!;
+  const install = scriptOf(recorded(graph, "production-cloudflare-connector-install", TYPES.command).inputs.create)!;
   for (const param of [
     "UNIT_NAME=cloudflared-ai4artsed-production.service",
     "TUNNEL_ID=production-cloudflare-tunnel-cloudflared-id",
@@ -254,30 +245,30 @@ test("connector: its own unit, installed then started as the tunnel's only conne
     assert.ok(install.includes(`\n${param}\n`), `install lacks ${param}`);
   }
   assert.match(install, /\nUNIT_SHA256=[0-9a-f]{64}\n/);
-  const remove = get(graph, "production-cloudflare-connector-remove", TYPES.command).inputs;
+  const remove = recorded(graph, "production-cloudflare-connector-remove", TYPES.command).inputs;
   assert.equal(remove.create, undefined);
   assert.match(scriptOf(remove.delete)!, /\nUNIT_NAME=cloudflared-ai4artsed-production\.service\nTOKEN_FILE=\/etc\/ai4artsed\/cloudflared-ai4artsed-production\.token\n/);
   for (const step of ["token", "unit", "install"]) {
-    assert.equal(get(graph, `production-cloudflare-connector-${step}`).inputs.delete, undefined, `${step} must not undo itself on replace`);
+    assert.equal(recorded(graph, `production-cloudflare-connector-${step}`).inputs.delete, undefined, `${step} must not undo itself on replace`);
   }
 });
 
 test("connector: an already-installed binary instead of the apt repository", async () => {
   const graph = await buildStack("production", { cloudflare: { ...CF, connector: { packageSource: "installed", binaryPath: "/usr/local/bin/cloudflared" } } }, FACTS, "own-binary");
-  const install = scriptOf(get(graph, "own-binary-cloudflare-connector-install").inputs.create)!;
+  const install = scriptOf(recorded(graph, "own-binary-cloudflare-connector-install").inputs.create)!;
   assert.ok(install.includes("\nPACKAGE_SOURCE=installed\n") && install.includes("\nBINARY=/usr/local/bin/cloudflared\n"));
-  assert.match(get(graph, "own-binary-cloudflare-connector-unit").inputs.stdin, /\nExecStart=\/usr\/local\/bin\/cloudflared tunnel /);
+  assert.match(recorded(graph, "own-binary-cloudflare-connector-unit").inputs.stdin, /\nExecStart=\/usr\/local\/bin\/cloudflared tunnel /);
 });
 
 test("Access: self-hosted application for the hostname, allow policy with emails, domains and country DE", async () => {
   const graph = await buildStack("production", { cloudflare: { ...CF, access: { ...CF.access, sessionDuration: "12h" } } });
-  const policy = get(graph, "production-cloudflare-access-policy", TYPES.policy).inputs;
+  const policy = recorded(graph, "production-cloudflare-access-policy", TYPES.policy).inputs;
   assert.equal(policy.accountId, ACCOUNT);
   assert.equal(policy.decision, "allow");
   assert.deepEqual(policy.includes, [{ email: { email: "teacher@example.org" } }, { emailDomain: { domain: "school.example" } }]);
   assert.deepEqual(policy.requires, [{ geo: { countryCode: "DE" } }]);
   assert.equal(policy.sessionDuration, "12h");
-  const app = get(graph, "production-cloudflare-access-application", TYPES.application).inputs;
+  const app = recorded(graph, "production-cloudflare-access-application", TYPES.application).inputs;
   assert.equal(app.type, "self_hosted");
   assert.equal(app.domain, "lab.ai4artsed.org");
   assert.deepEqual(app.destinations, [{ type: "public", uri: "lab.ai4artsed.org" }]);
@@ -291,9 +282,9 @@ test("Access: self-hosted application for the hostname, allow policy with emails
 
 test("Access: the after-deploy check's service token, admitted by a non-identity policy, is a secret output", async () => {
   const graph = await buildStack("production", { cloudflare: CF }, FACTS, "checktoken");
-  const token = get(graph, "checktoken-cloudflare-access-check-token", TYPES.serviceToken).inputs;
+  const token = recorded(graph, "checktoken-cloudflare-access-check-token", TYPES.serviceToken).inputs;
   assert.deepEqual(token, { accountId: ACCOUNT, name: "ai4artsed-production after-deploy check", duration: "8760h" });
-  const policy = get(graph, "checktoken-cloudflare-access-check-policy", TYPES.policy).inputs;
+  const policy = recorded(graph, "checktoken-cloudflare-access-check-policy", TYPES.policy).inputs;
   assert.equal(policy.decision, "non_identity");
   assert.deepEqual(policy.includes, [{ serviceToken: { tokenId: "checktoken-cloudflare-access-check-token-id" } }]);
   assert.equal(policy.requires, undefined, "a service token has no country");
@@ -306,21 +297,21 @@ test("Access: the after-deploy check's service token, admitted by a non-identity
 
 test("Access: several countries go through a group (a policy's requires are all-of)", async () => {
   const graph = await buildStack("production", { cloudflare: { ...CF, access: { ...CF.access, countries: ["DE", "AT"] } } }, FACTS, "dach");
-  const group = get(graph, "dach-cloudflare-access-countries", TYPES.group).inputs;
+  const group = recorded(graph, "dach-cloudflare-access-countries", TYPES.group).inputs;
   assert.deepEqual(group.includes, [{ geo: { countryCode: "DE" } }, { geo: { countryCode: "AT" } }]);
-  assert.deepEqual(get(graph, "dach-cloudflare-access-policy").inputs.requires, [{ group: { id: "dach-cloudflare-access-countries-id" } }]);
+  assert.deepEqual(recorded(graph, "dach-cloudflare-access-policy").inputs.requires, [{ group: { id: "dach-cloudflare-access-countries-id" } }]);
 });
 
 test("Access token check at the connector when a team name is set", async () => {
   const graph = await buildStack("production", { cloudflare: { ...CF, access: { ...CF.access, teamName: "ai4artsed" } } }, FACTS, "checked");
-  const ingress = get(graph, "checked-cloudflare-tunnel-config").inputs.config.ingresses;
+  const ingress = recorded(graph, "checked-cloudflare-tunnel-config").inputs.config.ingresses;
   assert.deepEqual(ingress[0].originRequest.access, { required: true, teamName: "ai4artsed", audTags: [mockAccessAud("checked-cloudflare-access-application")] });
   assert.deepEqual(ingress[1], { service: "http_status:404" });
 });
 
 test("rate limiting: production owns the zone's http_ratelimit ruleset; numbers from config", async () => {
   const graph = await buildStack("production", { cloudflare: CF });
-  const ruleset = get(graph, "production-cloudflare-rate-limit-ruleset", TYPES.ruleset).inputs;
+  const ruleset = recorded(graph, "production-cloudflare-rate-limit-ruleset", TYPES.ruleset).inputs;
   assert.deepEqual({ zoneId: ruleset.zoneId, kind: ruleset.kind, phase: ruleset.phase }, { zoneId: ZONE, kind: "zone", phase: "http_ratelimit" });
   assert.equal(ruleset.rules.length, 1);
   assert.equal(ruleset.rules[0].expression, '(http.host eq "lab.ai4artsed.org")');
@@ -332,7 +323,7 @@ test("rate limiting: production owns the zone's http_ratelimit ruleset; numbers 
     FACTS,
     "tuned",
   );
-  const rule = get(tuned, "tuned-cloudflare-rate-limit-ruleset").inputs.rules[0];
+  const rule = recorded(tuned, "tuned-cloudflare-rate-limit-ruleset").inputs.rules[0];
   assert.equal(rule.expression, '(http.request.uri.path contains "/api/")');
   assert.deepEqual(rule.ratelimit, { characteristics: ["cf.colo.id", "ip.src"], period: 10, requestsPerPeriod: 30, mitigationTimeout: 10 });
 
@@ -342,14 +333,14 @@ test("rate limiting: production owns the zone's http_ratelimit ruleset; numbers 
 
 test("development: its own hostname, tunnel, Access application and policy, unit and port; no ruleset", async () => {
   const graph = await buildStack("development", { cloudflare: DEV_CF });
-  assert.equal(get(graph, "development-cloudflare-tunnel-cloudflared").inputs.name, "ai4artsed-development");
-  const ingress = get(graph, "development-cloudflare-tunnel-config").inputs.config.ingresses;
+  assert.equal(recorded(graph, "development-cloudflare-tunnel-cloudflared").inputs.name, "ai4artsed-development");
+  const ingress = recorded(graph, "development-cloudflare-tunnel-config").inputs.config.ingresses;
   assert.equal(ingress[0].hostname, "lab-dev.ai4artsed.org");
   assert.equal(ingress[0].service, "http://127.0.0.1:17802");
-  assert.equal(get(graph, "development-cloudflare-tunnel-dns").inputs.name, "lab-dev.ai4artsed.org");
-  assert.equal(get(graph, "development-cloudflare-access-application").inputs.domain, "lab-dev.ai4artsed.org");
-  assert.equal(get(graph, "development-cloudflare-access-policy").inputs.name, "ai4artsed-development allow");
-  assert.match(get(graph, "development-cloudflare-connector-unit").inputs.create, /cloudflared-ai4artsed-development\.service/);
+  assert.equal(recorded(graph, "development-cloudflare-tunnel-dns").inputs.name, "lab-dev.ai4artsed.org");
+  assert.equal(recorded(graph, "development-cloudflare-access-application").inputs.domain, "lab-dev.ai4artsed.org");
+  assert.equal(recorded(graph, "development-cloudflare-access-policy").inputs.name, "ai4artsed-development allow");
+  assert.match(recorded(graph, "development-cloudflare-connector-unit").inputs.create, /cloudflared-ai4artsed-development\.service/);
   assert.equal(graph.get("development-cloudflare-rate-limit-ruleset"), undefined, "development does not own the zone's ruleset by default");
 });
 
@@ -361,7 +352,7 @@ test("an app port change moves only the ingress service URL on the Cloudflare si
     .filter((r) => text(r) !== text(after.get(r.name.replace(/^port-a/, "port-b"))!))
     .map((r) => r.name.replace(/^port-a-/, ""));
   assert.deepEqual(changed, ["cloudflare-tunnel-config"]);
-  assert.equal(get(after, "port-b-cloudflare-tunnel-config").inputs.config.ingresses[0].service, "http://127.0.0.1:17811");
+  assert.equal(recorded(after, "port-b-cloudflare-tunnel-config").inputs.config.ingresses[0].service, "http://127.0.0.1:17811");
 });
 
 test("publicUrl is https://<hostname> when enabled, absent when disabled", async () => {

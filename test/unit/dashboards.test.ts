@@ -12,24 +12,12 @@ import { serverConnection } from "../../components/steps/connection";
 import { Environment } from "../../components/environment";
 import { MONITORING_PORTS } from "../../components/operations/monitoring";
 import { DEFAULT_ORIGIN, tunnelIngress } from "../../components/cloudflare/tunnel";
-import { buildStack, mockAccessAud, Recorded, registered } from "./mocks";
-import { FACTS, rawConfig, SECRET_SECTIONS } from "./fixtures";
+import { buildStack, recorded, mockAccessAud, Recorded, registered } from "./mocks";
+import { FACTS, rawConfig, SECRET_SECTIONS, TEST_CLOUDFLARE } from "./fixtures";
 
-const CF = {
-  enabled: true,
-  accountId: "0123456789abcdef0123456789abcdef",
-  zoneId: "fedcba9876543210fedcba9876543210",
-  apiToken: "cf-api-token-0123456789abcdefghijklmnop",
-  access: { allowedEmails: ["teacher@example.org"], allowedEmailDomains: ["school.example"] },
-};
+const CF = TEST_CLOUDFLARE;
 const MONITORING = { monitoring: { enabled: true } };
 const PROMETHEUS = `http://127.0.0.1:${MONITORING_PORTS.prometheus}`;
-
-function get(graph: Map<string, Recorded>, name: string): Recorded {
-  const found = graph.get(name);
-  assert.ok(found, `no resource ${name}; have ${[...graph.keys()].join(", ")}`);
-  return found;
-}
 
 function cloudflareResources(graph: Map<string, Recorded>): Recorded[] {
   return [...graph.values()].filter((r) => r.type.startsWith("cloudflare:") || r.type === "pulumi:providers:cloudflare");
@@ -142,7 +130,7 @@ test("ingress: the dashboards' hostname to Prometheus on loopback after the app'
     [["lab.ai4artsed.org", "http://127.0.0.1:17801"], ["lab-monitoring.ai4artsed.org", PROMETHEUS], ["http_status:404"]],
   );
   const graph = await buildStack("production", { cloudflare: CF, host: MONITORING }, FACTS, "dash");
-  assert.deepEqual(get(graph, "dash-cloudflare-tunnel-config").inputs.config.ingresses, [
+  assert.deepEqual(recorded(graph, "dash-cloudflare-tunnel-config").inputs.config.ingresses, [
     { hostname: "lab.ai4artsed.org", service: "http://127.0.0.1:17801", originRequest: DEFAULT_ORIGIN },
     { hostname: "lab-monitoring.ai4artsed.org", service: PROMETHEUS, originRequest: DEFAULT_ORIGIN },
     { service: "http_status:404" },
@@ -151,7 +139,7 @@ test("ingress: the dashboards' hostname to Prometheus on loopback after the app'
 
 test("Access: an application for the dashboards' hostname, admitted by the app's allow policy alone (no check token)", async () => {
   const graph = await buildStack("production", { cloudflare: { ...CF, access: { ...CF.access, sessionDuration: "8h" } }, host: MONITORING }, FACTS, "dash-access");
-  const app = get(graph, "dash-access-cloudflare-access-dashboards-application");
+  const app = recorded(graph, "dash-access-cloudflare-access-dashboards-application");
   assert.equal(app.type, "cloudflare:index/zeroTrustAccessApplication:ZeroTrustAccessApplication");
   assert.match(app.provider ?? "", /::dash-access-cloudflare-provider::/, "through the stack's own provider");
   assert.deepEqual(app.inputs, {
@@ -165,7 +153,7 @@ test("Access: an application for the dashboards' hostname, admitted by the app's
     appLauncherVisible: false,
     httpOnlyCookieAttribute: true,
   });
-  const policy = get(graph, "dash-access-cloudflare-access-policy").inputs;
+  const policy = recorded(graph, "dash-access-cloudflare-access-policy").inputs;
   assert.equal(policy.decision, "allow");
   assert.deepEqual(policy.includes, [{ email: { email: "teacher@example.org" } }, { emailDomain: { domain: "school.example" } }]);
   assert.deepEqual(policy.requires, [{ geo: { countryCode: "DE" } }]);
@@ -175,7 +163,7 @@ test("Access: an application for the dashboards' hostname, admitted by the app's
 
 test("the dashboards' CNAME: proxied to the tunnel, created only after their Access application", async () => {
   const { graph, dependsOn } = await buildWithDependencies({ cloudflare: CF, host: MONITORING }, "dash-dns");
-  const dns = get(graph, "dash-dns-cloudflare-tunnel-dashboards-dns");
+  const dns = recorded(graph, "dash-dns-cloudflare-tunnel-dashboards-dns");
   assert.equal(dns.type, "cloudflare:index/dnsRecord:DnsRecord");
   const { zoneId, name, type, content, proxied, ttl } = dns.inputs;
   assert.deepEqual(
@@ -188,7 +176,7 @@ test("the dashboards' CNAME: proxied to the tunnel, created only after their Acc
 
 test("a team name: cloudflared checks each hostname's own Access token", async () => {
   const graph = await buildStack("production", { cloudflare: { ...CF, access: { ...CF.access, teamName: "ai4artsed" } }, host: MONITORING }, FACTS, "dash-team");
-  const [app, dashboards, last] = get(graph, "dash-team-cloudflare-tunnel-config").inputs.config.ingresses;
+  const [app, dashboards, last] = recorded(graph, "dash-team-cloudflare-tunnel-config").inputs.config.ingresses;
   assert.deepEqual(app.originRequest.access, { required: true, teamName: "ai4artsed", audTags: [mockAccessAud("dash-team-cloudflare-access-application")] });
   assert.deepEqual(dashboards.originRequest.access, { required: true, teamName: "ai4artsed", audTags: [mockAccessAud("dash-team-cloudflare-access-dashboards-application")] });
   assert.deepEqual(last, { service: "http_status:404" });
@@ -204,12 +192,12 @@ test("dashboardsUrl: https://<hostname> with Cloudflare and the monitoring on, a
 test("monitoring off: none of it, and the Cloudflare resources exactly as before; on, only the ingress changes of what was there", async () => {
   const before = await buildStack("production", { cloudflare: CF }, FACTS, "dash-a");
   assert.deepEqual([...before.keys()].filter((k) => k.includes("dashboards")), []);
-  assert.equal(get(before, "dash-a-cloudflare-tunnel-config").inputs.config.ingresses.length, 2, "the app's rule and the 404");
+  assert.equal(recorded(before, "dash-a-cloudflare-tunnel-config").inputs.config.ingresses.length, 2, "the app's rule and the 404");
 
   const after = await buildStack("production", { cloudflare: CF, host: MONITORING }, FACTS, "dash-b");
   const text = (r: Recorded) => JSON.stringify(r.inputs).replace(/dash-[ab]/g, "");
   const changed = cloudflareResources(before)
-    .filter((r) => text(r) !== text(get(after, r.name.replace(/^dash-a/, "dash-b"))))
+    .filter((r) => text(r) !== text(recorded(after, r.name.replace(/^dash-a/, "dash-b"))))
     .map((r) => r.name.replace(/^dash-a-/, ""));
   assert.deepEqual(changed, ["cloudflare-tunnel-config"]);
   const added = cloudflareResources(after)

@@ -20,6 +20,15 @@ export function rawConfig(
   };
 }
 
+/** A Cloudflare section as an operator sets it up (the API itself is mocked: test/unit/mocks.ts). */
+export const TEST_CLOUDFLARE = {
+  enabled: true,
+  accountId: "0123456789abcdef0123456789abcdef",
+  zoneId: "fedcba9876543210fedcba9876543210",
+  apiToken: "cf-api-token-0123456789abcdefghijklmnop",
+  access: { allowedEmails: ["teacher@example.org"], allowedEmailDomains: ["school.example"] },
+};
+
 export const SECRET_SECTIONS = new Set(["server", "app", "monitor", "cloudflare", "backup"]);
 
 export const FACTS: DeployFacts = {

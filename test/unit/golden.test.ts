@@ -13,7 +13,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { execFileSync } from "child_process";
 import { buildStack, Recorded, scriptOf } from "./mocks";
-import { FACTS, FACTS_STDOUT, fakeSession, rawConfig, SECRET_SECTIONS, TEST_HOST_KEY, TEST_PRIVATE_KEY } from "./fixtures";
+import { FACTS, FACTS_STDOUT, fakeSession, rawConfig, SECRET_SECTIONS, TEST_CLOUDFLARE, TEST_HOST_KEY, TEST_PRIVATE_KEY } from "./fixtures";
 import { parseStackConfig } from "../../config/load";
 import { denyPortsOf } from "../../components/environment";
 import { inspectServer } from "../../components/inspect/deployFacts";
@@ -26,13 +26,6 @@ const SCRIPT_INPUTS = new Set(["create", "update", "delete"]);
 /** The dynamic providers' own serialized code: kept in the state for the engine, never sent to a server. */
 const ENGINE_ONLY_INPUTS = new Set(["__provider"]);
 
-const CLOUDFLARE = {
-  enabled: true,
-  accountId: "0123456789abcdef0123456789abcdef",
-  zoneId: "fedcba9876543210fedcba9876543210",
-  apiToken: "cf-api-token-0123456789abcdefghijklmnop",
-  access: { allowedEmails: ["teacher@example.org"], allowedEmailDomains: ["school.example"] },
-};
 const OFFSITE = { repository: "sftp:ai4artsed-backup@10.0.0.9:/production", password: "mock-restic-password", sshKey: TEST_PRIVATE_KEY, hostKey: TEST_HOST_KEY };
 
 /** The stacks compared: each stack with each strategy, production with everything it can switch on. */
@@ -41,7 +34,7 @@ const CASES: Array<{ file: string; stack: "production" | "development"; override
     file: "production-blue-green",
     stack: "production",
     overrides: {
-      cloudflare: CLOUDFLARE,
+      cloudflare: TEST_CLOUDFLARE,
       backup: { offsite: OFFSITE },
       monitor: { webhookUrl: "https://hooks.example.org/ai4artsed" },
       app: { services: { "gpu-service": { directory: "gpu_service", port: 17803, portVariable: "GPU_SERVICE_PORT", environment: { DIFFUSERS_DEVICE: "cpu" } } } },

@@ -120,9 +120,16 @@ export function scriptOf(commandLine: string | undefined): string | undefined {
   return execFileSync("bash", ["-c", `printf %s ${commandLine.slice("bash -c ".length)}`]).toString();
 }
 
-/** A recorded remote step: its inputs, create and delete as the scripts they run, and which inputs were secret. */
-export function remoteStep(graph: Map<string, Recorded>, name: string): Record<string, any> {
+/** A registered resource by name (and type, when given); fails naming what there is. */
+export function recorded(graph: Map<string, Recorded>, name: string, type?: string): Recorded {
   const found = graph.get(name);
   assert.ok(found, `no resource ${name}; have ${[...graph.keys()].join(", ")}`);
+  if (type) assert.equal(found.type, type, name);
+  return found;
+}
+
+/** A recorded remote step: its inputs, create and delete as the scripts they run, and which inputs were secret. */
+export function remoteStep(graph: Map<string, Recorded>, name: string): Record<string, any> {
+  const found = recorded(graph, name);
   return { ...found.inputs, create: scriptOf(found.inputs.create), delete: scriptOf(found.inputs.delete), secretInputs: found.secretInputs };
 }
